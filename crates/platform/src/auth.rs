@@ -1,0 +1,432 @@
+//! Access-token verification, shared by the gateway and every service.
+//!
+//! Tokens are EdDSA-signed JWTs issued by identity, whose public keys are published as a JWKS. Each
+//! verifier keeps the keys it has seen by `kid` and asks its [`KeySource`] again when a token names
+//! a key it does not know (at most once a second) or when its copy is old, so a rotated key is
+//! picked up without a restart. No service trusts an identity header a client could set: the
+//! caller is whoever the bearer token says, after its signature is checked here.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::JwtSettings;
+use crate::error::Problem;
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    /// Operations staff: flight status, schedules.
+    Ops,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Customer, Role::Ops, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Ops => "ops",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The claims of an Itinera access token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id, as a decimal string (JWT subjects are strings).
+    pub sub: String,
+    pub name: String,
+    pub role: Role,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Ops and admins may act on other users' objects where the API allows staff to.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Ops | Role::Admin)
+    }
+
+    /// Refuses with 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "This action needs the role {}",
+                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+            )))
+        }
+    }
+
+    /// Refuses with 403 unless the caller is `user_id` or staff.
+    pub fn require_self_or_staff(&self, user_id: i64) -> Result<(), Problem> {
+        if self.user_id == user_id || self.is_staff() {
+            Ok(())
+        } else {
+            Err(Problem::forbidden("You may only access your own resources"))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("Missing bearer token")]
+    Missing,
+    #[error("Malformed Authorization header; expected `Bearer <token>`")]
+    MalformedHeader,
+    #[error("The access token has expired")]
+    Expired,
+    #[error("The access token is invalid")]
+    Invalid,
+    #[error("The token's signing keys cannot be fetched right now")]
+    KeysUnavailable,
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::KeysUnavailable => Problem::service_unavailable(error.to_string()).with_retry_after(1),
+            other => Problem::new(StatusCode::UNAUTHORIZED, other.to_string()).with_type("unauthenticated"),
+        }
+    }
+}
+
+/// A future returned by a [`KeySource`].
+pub type KeysFuture<'a> = Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send + 'a>>;
+
+/// Where a verifier gets the public signing keys.
+pub trait KeySource: Send + Sync + 'static {
+    fn fetch(&self) -> KeysFuture<'_>;
+}
+
+/// Keys published by identity at `/.well-known/jwks.json`.
+pub struct RemoteJwks {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl RemoteJwks {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl KeySource for RemoteJwks {
+    fn fetch(&self) -> KeysFuture<'_> {
+        Box::pin(async move {
+            let response = self.client.get(&self.url).send().await.map_err(|e| e.to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("{} answered {}", self.url, response.status()));
+            }
+            response.json::<JwkSet>().await.map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// How often a verifier may go back to its key source for an unknown `kid`.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// After this long the cached keys are refreshed on the next verification.
+const MAX_KEY_AGE: Duration = Duration::from_secs(300);
+
+struct KeyCache {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
+}
+
+/// Verifies access tokens against the keys of a [`KeySource`].
+pub struct JwtVerifier {
+    validation: Validation,
+    cache: RwLock<KeyCache>,
+    refresh: tokio::sync::Mutex<()>,
+    source: Box<dyn KeySource>,
+}
+
+impl JwtVerifier {
+    pub fn new(settings: &JwtSettings, source: impl KeySource) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self {
+            validation,
+            cache: RwLock::new(KeyCache {
+                keys: HashMap::new(),
+                fetched_at: None,
+            }),
+            refresh: tokio::sync::Mutex::new(()),
+            source: Box::new(source),
+        }
+    }
+
+    /// A verifier for the JWKS at `settings.jwks_url`.
+    pub fn remote(settings: &JwtSettings) -> Self {
+        Self::new(settings, RemoteJwks::new(settings.jwks_url.clone()))
+    }
+
+    /// Checks signature, issuer, audience and expiry, and returns the caller.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::Invalid);
+        }
+        let kid = header.kid.ok_or(AuthError::Invalid)?;
+        let key = match self.cached_key(&kid) {
+            Some(key) => key,
+            None => {
+                self.refresh(false).await?;
+                self.cached_key(&kid).ok_or(AuthError::Invalid)?
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
+            match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                _ => AuthError::Invalid,
+            }
+        })?;
+        let claims = data.claims;
+        let user_id = claims.sub.parse::<i64>().map_err(|_| AuthError::Invalid)?;
+        Ok(Caller {
+            user_id,
+            username: claims.name,
+            role: claims.role,
+        })
+    }
+
+    fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
+        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < MAX_KEY_AGE);
+        if fresh { cache.keys.get(kid).cloned() } else { None }
+    }
+
+    /// Fetches the keys again unless that was done very recently. With `force`, always fetches.
+    pub async fn refresh(&self, force: bool) -> Result<(), AuthError> {
+        let _one_at_a_time = self.refresh.lock().await;
+        let last = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).fetched_at;
+        if !force && last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
+            return Ok(());
+        }
+        match self.source.fetch().await {
+            Ok(set) => {
+                let keys: HashMap<String, DecodingKey> = set
+                    .keys
+                    .iter()
+                    .filter_map(|jwk| {
+                        let kid = jwk.common.key_id.clone()?;
+                        DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+                    })
+                    .collect();
+                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.keys = keys;
+                cache.fetched_at = Some(Instant::now());
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot fetch token signing keys");
+                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if cache.keys.is_empty() {
+                    Err(AuthError::KeysUnavailable)
+                } else {
+                    // Keep using the keys already known; try again after the minimum interval.
+                    cache.fetched_at = Some(Instant::now());
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// The bearer token of a request, if it has an Authorization header.
+pub fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::MalformedHeader);
+    }
+    Ok(token.trim())
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Arc<JwtVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = Arc::<JwtVerifier>::from_ref(state);
+        let token = bearer_token(parts)?;
+        Ok(verifier.verify(token).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::SigningKey;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, OctetKeyPairParameters, OctetKeyPairType,
+    };
+    use jsonwebtoken::{EncodingKey, Header};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct TestKeys {
+        keys: Mutex<Vec<(String, SigningKey)>>,
+        fetches: AtomicUsize,
+    }
+
+    struct Shared(Arc<TestKeys>);
+
+    impl KeySource for Shared {
+        fn fetch(&self) -> KeysFuture<'_> {
+            self.0.fetches.fetch_add(1, Ordering::SeqCst);
+            let keys = self.0.keys.lock().unwrap().clone();
+            Box::pin(async move {
+                Ok(JwkSet {
+                    keys: keys
+                        .iter()
+                        .map(|(kid, key)| Jwk {
+                            common: CommonParameters {
+                                key_id: Some(kid.clone()),
+                                ..Default::default()
+                            },
+                            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                                key_type: OctetKeyPairType::OctetKeyPair,
+                                curve: EllipticCurve::Ed25519,
+                                x: URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+                            }),
+                        })
+                        .collect(),
+                })
+            })
+        }
+    }
+
+    fn settings() -> JwtSettings {
+        JwtSettings {
+            issuer: "itinera".into(),
+            audience: "itinera".into(),
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(3600),
+            jwks_url: "http://unused".into(),
+        }
+    }
+
+    fn sign(kid: &str, key: &SigningKey, exp_offset: i64, role: Role) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "42".into(),
+            name: "alice".into(),
+            role,
+            iss: "itinera".into(),
+            aud: "itinera".into(),
+            iat: now,
+            exp: now + exp_offset,
+            jti: "t".into(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        let der = key.to_pkcs8_der().unwrap();
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes())).unwrap()
+    }
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[tokio::test]
+    async fn verifies_and_picks_up_rotated_keys_on_unknown_kid() {
+        let shared = Arc::new(TestKeys {
+            keys: Mutex::new(vec![("k1".into(), key(1))]),
+            fetches: AtomicUsize::new(0),
+        });
+        let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
+        let caller = verifier.verify(&sign("k1", &key(1), 60, Role::Ops)).await.unwrap();
+        assert_eq!(caller, Caller { user_id: 42, username: "alice".into(), role: Role::Ops });
+
+        shared.keys.lock().unwrap().push(("k2".into(), key(2)));
+        tokio::time::sleep(MIN_REFRESH_INTERVAL).await;
+        assert!(verifier.verify(&sign("k2", &key(2), 60, Role::Customer)).await.is_ok());
+        assert!(verifier.verify(&sign("k1", &key(1), 60, Role::Customer)).await.is_ok());
+        assert_eq!(shared.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn rejects_expired_tampered_and_foreign_tokens() {
+        let shared = Arc::new(TestKeys {
+            keys: Mutex::new(vec![("k1".into(), key(1))]),
+            fetches: AtomicUsize::new(0),
+        });
+        let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
+        assert_eq!(verifier.verify(&sign("k1", &key(1), -60, Role::Customer)).await, Err(AuthError::Expired));
+        // Signed by a key that is not published under that kid.
+        assert_eq!(verifier.verify(&sign("k1", &key(9), 60, Role::Customer)).await, Err(AuthError::Invalid));
+        // Payload changed after signing.
+        let token = sign("k1", &key(1), 60, Role::Customer);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin"));
+        assert_eq!(verifier.verify(&parts.join(".")).await, Err(AuthError::Invalid));
+        assert_eq!(verifier.verify("not-a-jwt").await, Err(AuthError::Invalid));
+        // Unknown kids do not make the verifier hammer the key source.
+        for _ in 0..20 {
+            let _ = verifier.verify(&sign("nope", &key(1), 60, Role::Customer)).await;
+        }
+        assert!(shared.fetches.load(Ordering::SeqCst) <= 2);
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! PostgreSQL: one database per service, created when missing, migrated at start.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use crate::config::{DatabaseSettings, redact_url};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "PostgreSQL is not reachable at {server} ({cause}). Start it (for example with `scripts/setup.sh`, \
+         which installs and starts a local server) or point DATABASE_URL at a running one."
+    )]
+    Unreachable { server: String, cause: String },
+    #[error("invalid database URL {url}: {cause}")]
+    InvalidUrl { url: String, cause: String },
+    #[error("cannot create database {database}: {cause}")]
+    Create { database: String, cause: String },
+    #[error("migrating database {database} failed: {cause}")]
+    Migrate { database: String, cause: String },
+}
+
+/// Connects to the service's database, creating it first if it does not exist, and applies the
+/// service's embedded migrations.
+pub async fn connect_and_migrate(settings: &DatabaseSettings, migrator: &Migrator) -> Result<PgPool, DbError> {
+    let options = connect_options(&settings.url)?;
+    let database = options.get_database().unwrap_or("postgres").to_owned();
+    ensure_database_exists(&options, &database).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| unreachable(&options, &e))?;
+    migrator.run(&pool).await.map_err(|e| DbError::Migrate {
+        database: database.clone(),
+        cause: e.to_string(),
+    })?;
+    Ok(pool)
+}
+
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    url.parse::<PgConnectOptions>()
+        .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))
+        .map_err(|e| DbError::InvalidUrl {
+            url: redact_url(url),
+            cause: e.to_string(),
+        })
+}
+
+fn unreachable(options: &PgConnectOptions, e: &sqlx::Error) -> DbError {
+    DbError::Unreachable {
+        server: format!("{}:{}", options.get_host(), options.get_port()),
+        cause: e.to_string(),
+    }
+}
+
+/// Opens a connection to the server's maintenance database.
+pub async fn maintenance_connection(options: &PgConnectOptions) -> Result<PgConnection, DbError> {
+    let admin = options.clone().database("postgres");
+    match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&admin)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(unreachable(options, &e)),
+        Err(_) => Err(DbError::Unreachable {
+            server: format!("{}:{}", options.get_host(), options.get_port()),
+            cause: "timed out after 10 s".into(),
+        }),
+    }
+}
+
+async fn ensure_database_exists(options: &PgConnectOptions, database: &str) -> Result<(), DbError> {
+    let mut connection = maintenance_connection(options).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(database)
+        .fetch_one(&mut connection)
+        .await
+        .map_err(|e| unreachable(options, &e))?;
+    if !exists {
+        let create = format!("CREATE DATABASE {}", quote_identifier(database));
+        if let Err(e) = sqlx::query(&create).execute(&mut connection).await {
+            // Another instance may have created it between the check and the create.
+            let raced = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !raced {
+                return Err(DbError::Create {
+                    database: database.to_owned(),
+                    cause: e.to_string(),
+                });
+            }
+        } else {
+            tracing::info!(database, "created database");
+        }
+    }
+    let _ = connection.close().await;
+    Ok(())
+}
+
+/// Drops a database, ending its sessions first. Used by tests to clean up after themselves.
+pub async fn drop_database(url: &str) -> Result<(), DbError> {
+    let options = connect_options(url)?;
+    let database = options.get_database().unwrap_or_default().to_owned();
+    let mut connection = maintenance_connection(&options).await?;
+    let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&database));
+    sqlx::query(&statement)
+        .execute(&mut connection)
+        .await
+        .map_err(|e| DbError::Create {
+            database,
+            cause: e.to_string(),
+        })?;
+    Ok(())
+}
+
+/// Quotes an SQL identifier (database names cannot be bound as parameters).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// True when an error is a PostgreSQL unique-constraint violation.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_identifier("itinera_identity"), "\"itinera_identity\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,404 @@
+//! The HTTP edge every service shares: operational endpoints, request ids, access log, metrics,
+//! body limits, problem+json for every rejection, and graceful serving.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json as AxumJson, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::error::{ErrorCause, Problem};
+use crate::metrics::Metrics;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// How long in-flight requests may take to finish once shutdown has begun.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A future that a readiness check returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// One dependency that `/ready` checks.
+pub trait ReadinessCheck: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn check(&self) -> CheckFuture<'_>;
+}
+
+/// `/ready` fails while the database does not answer.
+pub struct PostgresCheck(pub sqlx::PgPool);
+
+impl ReadinessCheck for PostgresCheck {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&self.0)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What a service says about itself on `/version` and in its metrics.
+#[derive(Clone, Debug)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub version: &'static str,
+}
+
+#[derive(Clone)]
+struct OpsState {
+    info: ServiceInfo,
+    started: Instant,
+    metrics: Metrics,
+    checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
+}
+
+/// Wraps a service's API router with everything every service has.
+pub struct ServiceRouter {
+    info: ServiceInfo,
+    metrics: Metrics,
+    checks: Vec<Box<dyn ReadinessCheck>>,
+    body_limit: usize,
+}
+
+impl ServiceRouter {
+    pub fn new(info: ServiceInfo, metrics: Metrics) -> Self {
+        Self {
+            info,
+            metrics,
+            checks: Vec::new(),
+            body_limit: 64 * 1024,
+        }
+    }
+
+    #[must_use]
+    pub fn check(mut self, check: impl ReadinessCheck) -> Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The finished router: `api` plus `/health`, `/ready`, `/metrics`, `/version`, problem+json
+    /// fallbacks, metrics by route template, request ids and the access log.
+    pub fn build(self, api: Router) -> Router {
+        let ops = OpsState {
+            info: self.info.clone(),
+            started: Instant::now(),
+            metrics: self.metrics.clone(),
+            checks: Arc::new(self.checks),
+        };
+        let operational = Router::new()
+            .route("/health", get(health))
+            .route("/ready", get(ready))
+            .route("/metrics", get(render_metrics))
+            .route("/version", get(version))
+            .with_state(ops);
+        api.merge(operational)
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn_with_state(self.metrics, crate::metrics::track))
+            .layer(axum::extract::DefaultBodyLimit::max(self.body_limit))
+            .layer(middleware::from_fn_with_state(Arc::new(self.info), access_log))
+    }
+}
+
+async fn health(State(ops): State<OpsState>) -> impl IntoResponse {
+    AxumJson(serde_json::json!({
+        "status": "ok",
+        "service": ops.info.name,
+        "uptime": ops.started.elapsed().as_secs_f64(),
+    }))
+}
+
+async fn ready(State(ops): State<OpsState>) -> Response {
+    let mut all_ok = true;
+    let mut results = serde_json::Map::new();
+    for check in ops.checks.iter() {
+        let outcome = match tokio::time::timeout(Duration::from_secs(2), check.check()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => {
+                tracing::warn!(check = check.name(), error = %e, "readiness check failed");
+                all_ok = false;
+                "unavailable".to_owned()
+            }
+            Err(_) => {
+                tracing::warn!(check = check.name(), "readiness check timed out");
+                all_ok = false;
+                "timeout".to_owned()
+            }
+        };
+        results.insert(check.name().to_owned(), serde_json::Value::String(outcome));
+    }
+    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if all_ok { "ready" } else { "unavailable" },
+        "service": ops.info.name,
+        "checks": results,
+    });
+    (status, AxumJson(body)).into_response()
+}
+
+async fn render_metrics(State(ops): State<OpsState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        ops.metrics.render(),
+    )
+}
+
+async fn version(State(ops): State<OpsState>) -> impl IntoResponse {
+    AxumJson(serde_json::json!({
+        "service": ops.info.name,
+        "version": ops.info.version,
+        "commit": option_env!("ITINERA_GIT_SHA").unwrap_or("unknown"),
+    }))
+}
+
+async fn not_found(request: Request) -> Problem {
+    Problem::not_found(format!("No route for {} {}", request.method(), request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    )
+    .with_type("method-not-allowed")
+}
+
+/// Request id in and out, the caller's trace id in the span, one log line per request, and the
+/// cause of every 5xx logged here rather than where the error was built.
+async fn access_log(State(info): State<Arc<ServiceInfo>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let header_value = HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid"));
+    request.headers_mut().insert(REQUEST_ID, header_value.clone());
+    let trace_id = request
+        .headers()
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace_id_of)
+        .unwrap_or_default();
+
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        service = %info.name,
+        request_id = %request_id,
+        trace_id = %trace_id,
+        method = %method,
+        path = %path,
+    );
+    let mut response = next.run(request).instrument(span.clone()).await;
+    response.headers_mut().insert(REQUEST_ID, header_value);
+
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _entered = span.enter();
+    if let Some(cause) = response.extensions().get::<ErrorCause>() {
+        if response.status().is_server_error() {
+            tracing::error!(status, latency_ms, cause = %cause.0, "request failed");
+        } else {
+            tracing::warn!(status, latency_ms, cause = %cause.0, "request refused");
+        }
+    } else {
+        tracing::info!(status, latency_ms, "request served");
+    }
+    response
+}
+
+fn is_valid_request_id(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if it is valid.
+pub fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| trace.to_ascii_lowercase())
+}
+
+/// Binds a listener; port 0 picks a free port.
+pub async fn bind(host: std::net::IpAddr, port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(host, port)).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {host}:{port}: {e}"))
+    })
+}
+
+/// Serves until `shutdown` is cancelled, then stops accepting and gives in-flight requests
+/// [`DRAIN_TIMEOUT`] to finish.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    let stop = shutdown.clone();
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { stop.cancelled().await });
+    tokio::select! {
+        result = server => result,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// JSON body extractor whose rejections are problem+json with a message that says what is wrong.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match AxumJson::<T>::from_request(req, state).await {
+            Ok(AxumJson(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected a JSON body with `Content-Type: application/json`",
+            )
+            .with_type("unsupported-media-type")),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(Problem::bad_request(format!(
+                "The request body is not valid JSON: {}",
+                inner_message(&e)
+            ))),
+            Err(JsonRejection::JsonDataError(e)) => Err(Problem::bad_request(format!(
+                "The request body does not have the expected shape: {}",
+                inner_message(&e)
+            ))),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large")
+                    .with_type("payload-too-large"),
+            ),
+            Err(other) => Err(Problem::new(other.status(), other.body_text())),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        AxumJson(self.0).into_response()
+    }
+}
+
+/// Query-string extractor with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| Problem::bad_request(format!("Invalid query string: {}", inner_message(&e))))
+    }
+}
+
+/// Path-parameter extractor with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| Problem::bad_request(format!("Invalid path parameter: {}", inner_message(&e))))
+    }
+}
+
+/// The innermost message of an extractor rejection, without axum's generic prefix.
+fn inner_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_parsed_strictly() {
+        assert_eq!(
+            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_bounded_visible_ascii() {
+        assert!(is_valid_request_id("abc-123"));
+        assert!(!is_valid_request_id(""));
+        assert!(!is_valid_request_id("has space"));
+        assert!(!is_valid_request_id(&"x".repeat(129)));
+    }
+}

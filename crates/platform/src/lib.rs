@@ -1,0 +1,16 @@
+//! What every Itinera service shares.
+//!
+//! A service is a library that builds an [`http::ServiceApp`] from its own router and runs it with
+//! [`http::serve`]; configuration, telemetry, errors, the database, authentication and shutdown come
+//! from here so that every service behaves the same at its edges.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::Problem;
