@@ -1,1 +1,12 @@
+//! Wire contracts shared between Itinera services.
+//!
+//! gRPC services are generated from `proto/` at build time; event payloads join them as the event
+//! backbone grows. Nothing here depends on a service crate, so any service can depend on this one.
 
+/// The identity service's `UserDirectory` (seed 000's user validation over gRPC).
+pub mod identity {
+    pub mod v1 {
+        #![allow(clippy::all, clippy::pedantic, missing_docs)]
+        tonic::include_proto!("itinera.identity.v1");
+    }
+}
