@@ -23,6 +23,9 @@ pub struct Problem {
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Extension members (RFC 9457 section 3.2), such as which side of a proxy failed.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     retry_after: Option<u64>,
     #[serde(skip)]
@@ -55,6 +58,7 @@ impl Problem {
             message: detail.clone(),
             detail,
             errors: Vec::new(),
+            extensions: serde_json::Map::new(),
             retry_after: None,
             cause: None,
         }
@@ -76,6 +80,19 @@ impl Problem {
     #[must_use]
     pub fn with_field_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    #[must_use]
+    pub fn with_extension(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Attaches a cause for the log without showing it to the client.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(Arc::from(format!("{cause:#}")));
         self
     }
 

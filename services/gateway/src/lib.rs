@@ -1,1 +1,187 @@
+//! Itinera's API gateway: the one entry point on port 4000.
+//!
+//! It routes the seed 002 paths and the resource API to the services that own them, refuses
+//! requests with a missing or bad access token before they leave the gateway (verifying tokens
+//! locally against identity's JWKS), and answers for itself on `/api/gateway/status`.
 
+pub mod proxy;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, get};
+use platform::auth::JwtVerifier;
+use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
+use platform::http::{CheckFuture, ReadinessCheck, ServiceInfo, ServiceRouter};
+use platform::metrics::Metrics;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::proxy::{Access, HttpClient, Proxy, Route};
+use crate::upstream::Upstreams;
+
+pub const SERVICE: ServiceSpec = ServiceSpec {
+    name: "gateway",
+    default_port: 4000,
+};
+
+/// The gateway's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub settings: Settings,
+    pub identity: Arc<Upstreams>,
+    /// How long an upstream may take to answer.
+    pub upstream_timeout: Duration,
+}
+
+impl Config {
+    pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
+        let mut settings = Settings::load(source, SERVICE, mode)?;
+        // Bodies pass through the gateway to services that apply their own, smaller limits.
+        settings.body_limit = source.parse("GATEWAY_BODY_LIMIT_BYTES")?.unwrap_or(1024 * 1024);
+        Ok(Self {
+            settings,
+            identity: Upstreams::load(source, "identity", platform::config::IDENTITY_DEFAULT_PORT)?,
+            upstream_timeout: source.seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct GatewayState {
+    proxy: Arc<Proxy>,
+    started: Instant,
+    port: u16,
+}
+
+/// A built gateway, bound to its port.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let settings = &config.settings;
+        let listener = platform::http::bind(settings.host, settings.port).await?;
+        let port = listener.local_addr()?.port();
+        let client = proxy::http_client();
+        let proxy = Arc::new(Proxy {
+            client: client.clone(),
+            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
+            body_limit: settings.body_limit,
+        });
+        let state = GatewayState {
+            proxy,
+            started: Instant::now(),
+            port,
+        };
+        let route = |upstreams: &Arc<Upstreams>, access| Route {
+            upstreams: upstreams.clone(),
+            access,
+            timeout: config.upstream_timeout,
+        };
+        let identity_public = route(&config.identity, Access::Public);
+        let identity_private = route(&config.identity, Access::Authenticated);
+        let api = Router::new()
+            .route("/api/gateway/status", get(status))
+            .route("/api/auth/register", forward(&identity_public))
+            .route("/api/auth/login", forward(&identity_public))
+            .route("/api/auth/refresh", forward(&identity_public))
+            .route("/api/auth/logout", forward(&identity_public))
+            .route("/api/auth/{*rest}", forward(&identity_private))
+            .route("/api/users", forward(&identity_private))
+            .route("/api/users/{*rest}", forward(&identity_private))
+            .route("/.well-known/jwks.json", forward(&identity_public))
+            .with_state(state);
+
+        let metrics = Metrics::new(&settings.service_name, |_| {});
+        let router = ServiceRouter::new(
+            ServiceInfo {
+                name: settings.service_name.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            metrics,
+        )
+        .check(UpstreamCheck {
+            client,
+            upstreams: config.identity.clone(),
+        })
+        .body_limit(settings.body_limit)
+        .build(api);
+        Ok(Self { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        platform::http::serve(self.listener, self.router, shutdown).await?;
+        Ok(())
+    }
+}
+
+/// A handler for every method that forwards to `route`.
+fn forward(route: &Route) -> MethodRouter<GatewayState> {
+    let route = route.clone();
+    any(
+        move |State(state): State<GatewayState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+            let route = route.clone();
+            async move { state.proxy.forward(&route, peer, request).await }
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct GatewayStatus {
+    status: &'static str,
+    port: u16,
+    uptime: f64,
+}
+
+/// Seed 002's `GET /api/gateway/status`.
+async fn status(State(state): State<GatewayState>) -> Response {
+    axum::Json(GatewayStatus {
+        status: "Gateway is running",
+        port: state.port,
+        uptime: state.started.elapsed().as_secs_f64(),
+    })
+    .into_response()
+}
+
+/// Ready while at least one instance of each upstream service answers `/health`.
+struct UpstreamCheck {
+    client: HttpClient,
+    upstreams: Arc<Upstreams>,
+}
+
+impl ReadinessCheck for UpstreamCheck {
+    fn name(&self) -> &'static str {
+        self.upstreams.service
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let mut last_error = String::from("no instances configured");
+            for instance in self.upstreams.instances() {
+                let uri = format!("{}/health", instance.base);
+                let request = axum::http::Request::get(&uri)
+                    .body(axum::body::Body::empty())
+                    .map_err(|e| e.to_string())?;
+                match self.client.request(request).await {
+                    Ok(response) if response.status().is_success() => return Ok(()),
+                    Ok(response) => last_error = format!("{} answered {}", instance.name, response.status()),
+                    Err(e) => last_error = format!("{}: {e}", instance.name),
+                }
+            }
+            Err(last_error)
+        })
+    }
+}
