@@ -215,10 +215,7 @@ impl JwtVerifier {
         let kid = header.kid.ok_or(AuthError::Invalid)?;
         let key = match self.cached_key(&kid) {
             Some(key) => key,
-            None => {
-                self.refresh(false).await?;
-                self.cached_key(&kid).ok_or(AuthError::Invalid)?
-            }
+            None => self.fetch_key(&kid).await?,
         };
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
             match e.kind() {
@@ -241,13 +238,32 @@ impl JwtVerifier {
         if fresh { cache.keys.get(kid).cloned() } else { None }
     }
 
-    /// Fetches the keys again unless that was done very recently. With `force`, always fetches.
-    pub async fn refresh(&self, force: bool) -> Result<(), AuthError> {
+    fn fetched_at(&self) -> Option<Instant> {
+        self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).fetched_at
+    }
+
+    /// Goes back to the key source for a key it does not have. Fetches are serialised and at least
+    /// [`MIN_REFRESH_INTERVAL`] apart; callers that waited while another fetch ran use its result,
+    /// so a burst of tokens with made-up kids costs one fetch, not one each.
+    async fn fetch_key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        let asked_at = Instant::now();
         let _one_at_a_time = self.refresh.lock().await;
-        let last = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).fetched_at;
-        if !force && last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
-            return Ok(());
+        let fetched_meanwhile = self.fetched_at().is_some_and(|t| t >= asked_at);
+        if !fetched_meanwhile {
+            if let Some(last) = self.fetched_at() {
+                let since = last.elapsed();
+                if since < MIN_REFRESH_INTERVAL {
+                    tokio::time::sleep(MIN_REFRESH_INTERVAL - since).await;
+                }
+            }
+            self.load_keys().await?;
         }
+        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.keys.get(kid).cloned().ok_or(AuthError::Invalid)
+    }
+
+    /// Fetches the keys now. Keeps the keys it had if the source cannot be reached.
+    async fn load_keys(&self) -> Result<(), AuthError> {
         match self.source.fetch().await {
             Ok(set) => {
                 let keys: HashMap<String, DecodingKey> = set
@@ -391,8 +407,8 @@ mod tests {
         let caller = verifier.verify(&sign("k1", &key(1), 60, Role::Ops)).await.unwrap();
         assert_eq!(caller, Caller { user_id: 42, username: "alice".into(), role: Role::Ops });
 
+        // A key published right after the last fetch is still found.
         shared.keys.lock().unwrap().push(("k2".into(), key(2)));
-        tokio::time::sleep(MIN_REFRESH_INTERVAL).await;
         assert!(verifier.verify(&sign("k2", &key(2), 60, Role::Customer)).await.is_ok());
         assert!(verifier.verify(&sign("k1", &key(1), 60, Role::Customer)).await.is_ok());
         assert_eq!(shared.fetches.load(Ordering::SeqCst), 2);
@@ -415,11 +431,19 @@ mod tests {
         parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin"));
         assert_eq!(verifier.verify(&parts.join(".")).await, Err(AuthError::Invalid));
         assert_eq!(verifier.verify("not-a-jwt").await, Err(AuthError::Invalid));
-        // Unknown kids do not make the verifier hammer the key source.
+        // A burst of tokens with unknown kids costs one fetch, not one each.
+        let verifier = Arc::new(verifier);
+        let before = shared.fetches.load(Ordering::SeqCst);
+        let mut burst = tokio::task::JoinSet::new();
         for _ in 0..20 {
-            let _ = verifier.verify(&sign("nope", &key(1), 60, Role::Customer)).await;
+            let verifier = verifier.clone();
+            let token = sign("nope", &key(1), 60, Role::Customer);
+            burst.spawn(async move { verifier.verify(&token).await });
         }
-        assert!(shared.fetches.load(Ordering::SeqCst) <= 2);
+        while let Some(result) = burst.join_next().await {
+            assert_eq!(result.unwrap(), Err(AuthError::Invalid));
+        }
+        assert!(shared.fetches.load(Ordering::SeqCst) - before <= 2);
     }
 
     #[test]

@@ -122,6 +122,27 @@ pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// True when an error means the database cannot be reached or is refusing work right now (a 503,
+/// not a 500): the pool could not get a connection, the connection broke, or the server said it is
+/// shutting down, out of connections, or not accepting connections (SQLSTATE classes 08, 53, 57P).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                // "database is not currently accepting connections"
+                || (code == "55000" && e.message().contains("accepting connections"))
+        }),
+        _ => false,
+    }
+}
+
 /// True when an error is a PostgreSQL unique-constraint violation.
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     error

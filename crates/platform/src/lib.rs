@@ -12,5 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::Problem;

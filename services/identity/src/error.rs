@@ -65,18 +65,11 @@ impl IdentityError {
             Self::UserNotFound => Problem::not_found(self.to_string()),
             Self::LastAdmin => Problem::conflict(self.to_string()),
             Self::Refused(problem) => problem.clone(),
-            Self::Database(e) if is_unavailable(e) => Problem::dependency_unavailable("database", e),
+            Self::Database(e) if platform::db::is_unavailable(e) => Problem::dependency_unavailable("database", e),
             Self::Database(e) => Problem::internal(e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }
     }
-}
-
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
-    )
 }
 
 impl IntoResponse for IdentityError {

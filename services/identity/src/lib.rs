@@ -128,6 +128,12 @@ impl Config {
     }
 }
 
+/// Creates the service's database if needed and applies its migrations, without serving.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
+    Ok(())
+}
+
 /// A built identity service, bound to its ports and ready to serve.
 pub struct Application {
     http: TcpListener,

@@ -1,0 +1,35 @@
+//! Helpers for services' integration tests: a fresh PostgreSQL database per test, dropped after.
+
+use crate::config::{DEFAULT_DATABASE_SERVER, with_database};
+
+/// A database that exists for one test. It is created by the service under test (which creates
+/// its database when missing) and dropped when this value is dropped, even if the test panics.
+pub struct TestDatabase {
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A unique database name on the server named by `TEST_DATABASE_URL` (default: the local server).
+    pub fn new(prefix: &str) -> Self {
+        let server = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| format!("{DEFAULT_DATABASE_SERVER}/postgres"));
+        let name = format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple());
+        Self {
+            url: with_database(&server, &name),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(crate::db::drop_database(&url)).ok()
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: could not drop test database {}", self.url);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN, PASSWORD, TestApp, problem, token};
+
+#[tokio::test]
+async fn a_user_reads_and_changes_their_own_profile() {
+    let app = TestApp::spawn().await;
+    let login = app.user("johndoe").await;
+    let jwt = token(&login);
+    let me: Value = app.get("/api/users/me", &jwt).await.json().await.unwrap();
+    assert_eq!(me["userId"], login["userId"]);
+    assert_eq!(me["username"], "johndoe");
+    assert_eq!(me["email"], "johndoe@example.com");
+    assert_eq!(me["role"], "customer");
+
+    let patch = |body: Value| app.client.patch(app.url("/api/users/me")).bearer_auth(&jwt).json(&body).send();
+
+    let body = problem(patch(json!({"email": "new@example.com"})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(body["message"].as_str().unwrap().contains("currentPassword"));
+    problem(
+        patch(json!({"email": "new@example.com", "currentPassword": "wrongpassword9"})).await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    problem(patch(json!({"email": "nope", "currentPassword": PASSWORD})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    problem(patch(json!({"username": "renamed"})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+
+    let response = patch(json!({"email": "new@example.com", "password": "newpassword42", "currentPassword": PASSWORD}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["email"], "new@example.com");
+    assert_eq!(app.login("johndoe", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login("johndoe", "newpassword42").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn customers_cannot_reach_admin_routes_or_other_profiles() {
+    let app = TestApp::spawn().await;
+    let jane = app.user("janedoe").await;
+    let john = token(&app.user("johndoe").await);
+    problem(app.get("/api/users", &john).await, StatusCode::FORBIDDEN).await;
+    problem(app.get(&format!("/api/users/{}", jane["userId"]), &john).await, StatusCode::FORBIDDEN).await;
+    let response = app
+        .client
+        .put(app.url(&format!("/api/users/{}/role", jane["userId"])))
+        .bearer_auth(&john)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::FORBIDDEN).await;
+    problem(app.get("/api/users/not-a-number", &john).await, StatusCode::BAD_REQUEST).await;
+    problem(
+        app.client.get(app.url("/api/users")).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn admins_list_users_by_page_and_change_roles() {
+    let app = TestApp::spawn().await;
+    let john = app.user("johndoe").await;
+    app.user("janedoe").await;
+    let admin = app.admin_token().await;
+
+    let page: Value = app.get("/api/users?page=2&pageSize=2", &admin).await.json().await.unwrap();
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["page"], 2);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["username"], "janedoe");
+    for bad in ["pageSize=1000", "page=0", "pageSize=-1", "page=abc", "sort=name"] {
+        problem(app.get(&format!("/api/users?{bad}"), &admin).await, StatusCode::BAD_REQUEST).await;
+    }
+
+    let set_role = |id: &Value, role: &str| {
+        app.client
+            .put(app.url(&format!("/api/users/{id}/role")))
+            .bearer_auth(&admin)
+            .json(&json!({"role": role}))
+            .send()
+    };
+    let response = set_role(&john["userId"], "ops").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["role"], "ops");
+    // The next token carries the new role, and ops may read other users' profiles.
+    let ops = token(&app.logged_in("johndoe", PASSWORD).await);
+    assert_eq!(app.get("/api/users/1", &ops).await.status(), StatusCode::OK);
+
+    problem(set_role(&john["userId"], "superuser").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    problem(set_role(&json!(999_999), "ops").await.unwrap(), StatusCode::NOT_FOUND).await;
+
+    let root_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(ADMIN.0)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let body = problem(set_role(&json!(root_id), "customer").await.unwrap(), StatusCode::CONFLICT).await;
+    assert!(body["message"].as_str().unwrap().contains("last administrator"));
+}
