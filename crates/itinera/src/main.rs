@@ -52,7 +52,10 @@ fn main() -> ExitCode {
         Ok(log) => platform::telemetry::init(&log),
         Err(e) => return fail(&e.into()),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return fail(&e.into()),
     };
@@ -83,7 +86,9 @@ async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
     let gateway_config = gateway::Config::load(source, RunMode::AllInOne)?;
     let demo = demo_users && identity_config.bootstrap.is_empty();
     if demo {
-        for ((username, password), role) in [(DEMO_ADMIN, Role::Admin), (DEMO_CUSTOMER, Role::Customer)] {
+        for ((username, password), role) in
+            [(DEMO_ADMIN, Role::Admin), (DEMO_CUSTOMER, Role::Customer)]
+        {
             identity_config.bootstrap.push(identity::BootstrapUser {
                 username: username.into(),
                 email: format!("{username}@itinera.local"),
@@ -94,16 +99,25 @@ async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
     }
 
     let shutdown = platform::shutdown::on_signal();
-    let identity = identity::Application::build(identity_config).await.context("starting identity")?;
-    let gateway = gateway::Application::build(gateway_config).await.context("starting gateway")?;
-    let (gateway_port, identity_port, grpc_port) = (gateway.port(), identity.port(), identity.grpc_port());
+    let identity = identity::Application::build(identity_config)
+        .await
+        .context("starting identity")?;
+    let gateway = gateway::Application::build(gateway_config)
+        .await
+        .context("starting gateway")?;
+    let (gateway_port, identity_port, grpc_port) =
+        (gateway.port(), identity.port(), identity.grpc_port());
 
     say("Itinera is up. Point a browser or curl at the gateway:");
     say(&format!("  gateway    http://127.0.0.1:{gateway_port}"));
-    say(&format!("  identity   http://127.0.0.1:{identity_port}   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"));
+    say(&format!(
+        "  identity   http://127.0.0.1:{identity_port}   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"
+    ));
     if demo {
-        say(&format!("Demo users (created on first start): {} / {} (admin), {} / {} (customer)",
-            DEMO_ADMIN.0, DEMO_ADMIN.1, DEMO_CUSTOMER.0, DEMO_CUSTOMER.1));
+        say(&format!(
+            "Demo users (created on first start): {} / {} (admin), {} / {} (customer)",
+            DEMO_ADMIN.0, DEMO_ADMIN.1, DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
+        ));
         say("Try:");
         say(&format!(
             "  curl -s -X POST http://127.0.0.1:{gateway_port}/api/auth/login -H 'content-type: application/json' \
@@ -111,12 +125,22 @@ async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
             DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
         ));
     }
-    say(&format!("  curl -s http://127.0.0.1:{gateway_port}/api/gateway/status"));
+    say(&format!(
+        "  curl -s http://127.0.0.1:{gateway_port}/api/gateway/status"
+    ));
     say("Stop with Ctrl-C.");
 
     let (identity, gateway) = tokio::join!(
-        run("identity", identity.run_until_stopped(shutdown.clone()), &shutdown),
-        run("gateway", gateway.run_until_stopped(shutdown.clone()), &shutdown),
+        run(
+            "identity",
+            identity.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
+        run(
+            "gateway",
+            gateway.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
     );
     identity.and(gateway)
 }
@@ -138,12 +162,19 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
     let shutdown = platform::shutdown::on_signal();
     match service {
         Service::Identity => {
-            let app = identity::Application::build(identity::Config::load(source, RunMode::Single)?).await?;
-            tracing::info!(port = app.port(), grpc_port = app.grpc_port(), "identity listening");
+            let app =
+                identity::Application::build(identity::Config::load(source, RunMode::Single)?)
+                    .await?;
+            tracing::info!(
+                port = app.port(),
+                grpc_port = app.grpc_port(),
+                "identity listening"
+            );
             app.run_until_stopped(shutdown).await
         }
         Service::Gateway => {
-            let app = gateway::Application::build(gateway::Config::load(source, RunMode::Single)?).await?;
+            let app = gateway::Application::build(gateway::Config::load(source, RunMode::Single)?)
+                .await?;
             tracing::info!(port = app.port(), "gateway listening");
             app.run_until_stopped(shutdown).await
         }
@@ -152,7 +183,11 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
 
 async fn migrate(source: &ConfigSource, services: &[Service]) -> anyhow::Result<()> {
     let all = services.is_empty();
-    let mode = if all { RunMode::AllInOne } else { RunMode::Single };
+    let mode = if all {
+        RunMode::AllInOne
+    } else {
+        RunMode::Single
+    };
     if all || services.contains(&Service::Identity) {
         identity::migrate(&identity::Config::load(source, mode)?).await?;
         say("identity: migrated");

@@ -89,7 +89,11 @@ impl Caller {
         } else {
             Err(Problem::forbidden(format!(
                 "This action needs the role {}",
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )))
         }
     }
@@ -121,8 +125,11 @@ pub enum AuthError {
 impl From<AuthError> for Problem {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::KeysUnavailable => Problem::service_unavailable(error.to_string()).with_retry_after(1),
-            other => Problem::new(StatusCode::UNAUTHORIZED, other.to_string()).with_type("unauthenticated"),
+            AuthError::KeysUnavailable => {
+                Problem::service_unavailable(error.to_string()).with_retry_after(1)
+            }
+            other => Problem::new(StatusCode::UNAUTHORIZED, other.to_string())
+                .with_type("unauthenticated"),
         }
     }
 }
@@ -156,7 +163,12 @@ impl RemoteJwks {
 impl KeySource for RemoteJwks {
     fn fetch(&self) -> KeysFuture<'_> {
         Box::pin(async move {
-            let response = self.client.get(&self.url).send().await.map_err(|e| e.to_string())?;
+            let response = self
+                .client
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             if !response.status().is_success() {
                 return Err(format!("{} answered {}", self.url, response.status()));
             }
@@ -233,13 +245,23 @@ impl JwtVerifier {
     }
 
     fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
-        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < MAX_KEY_AGE);
-        if fresh { cache.keys.get(kid).cloned() } else { None }
+        if fresh {
+            cache.keys.get(kid).cloned()
+        } else {
+            None
+        }
     }
 
     fn fetched_at(&self) -> Option<Instant> {
-        self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).fetched_at
+        self.cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .fetched_at
     }
 
     /// Goes back to the key source for a key it does not have. Fetches are serialised and at least
@@ -258,7 +280,10 @@ impl JwtVerifier {
             }
             self.load_keys().await?;
         }
-        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache.keys.get(kid).cloned().ok_or(AuthError::Invalid)
     }
 
@@ -274,14 +299,20 @@ impl JwtVerifier {
                         DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
                     })
                     .collect();
-                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut cache = self
+                    .cache
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot fetch token signing keys");
-                let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut cache = self
+                    .cache
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if cache.keys.is_empty() {
                     Err(AuthError::KeysUnavailable)
                 } else {
@@ -296,7 +327,10 @@ impl JwtVerifier {
 
 /// The bearer token of a request, if it has an Authorization header.
 pub fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
-    let value = parts.headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
     let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -327,7 +361,8 @@ mod tests {
     use ed25519_dalek::SigningKey;
     use ed25519_dalek::pkcs8::EncodePrivateKey;
     use jsonwebtoken::jwk::{
-        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, OctetKeyPairParameters, OctetKeyPairType,
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, OctetKeyPairParameters,
+        OctetKeyPairType,
     };
     use jsonwebtoken::{EncodingKey, Header};
     use std::sync::Mutex;
@@ -404,13 +439,33 @@ mod tests {
             fetches: AtomicUsize::new(0),
         });
         let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
-        let caller = verifier.verify(&sign("k1", &key(1), 60, Role::Ops)).await.unwrap();
-        assert_eq!(caller, Caller { user_id: 42, username: "alice".into(), role: Role::Ops });
+        let caller = verifier
+            .verify(&sign("k1", &key(1), 60, Role::Ops))
+            .await
+            .unwrap();
+        assert_eq!(
+            caller,
+            Caller {
+                user_id: 42,
+                username: "alice".into(),
+                role: Role::Ops
+            }
+        );
 
         // A key published right after the last fetch is still found.
         shared.keys.lock().unwrap().push(("k2".into(), key(2)));
-        assert!(verifier.verify(&sign("k2", &key(2), 60, Role::Customer)).await.is_ok());
-        assert!(verifier.verify(&sign("k1", &key(1), 60, Role::Customer)).await.is_ok());
+        assert!(
+            verifier
+                .verify(&sign("k2", &key(2), 60, Role::Customer))
+                .await
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(&sign("k1", &key(1), 60, Role::Customer))
+                .await
+                .is_ok()
+        );
         assert_eq!(shared.fetches.load(Ordering::SeqCst), 2);
     }
 
@@ -421,15 +476,28 @@ mod tests {
             fetches: AtomicUsize::new(0),
         });
         let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
-        assert_eq!(verifier.verify(&sign("k1", &key(1), -60, Role::Customer)).await, Err(AuthError::Expired));
+        assert_eq!(
+            verifier
+                .verify(&sign("k1", &key(1), -60, Role::Customer))
+                .await,
+            Err(AuthError::Expired)
+        );
         // Signed by a key that is not published under that kid.
-        assert_eq!(verifier.verify(&sign("k1", &key(9), 60, Role::Customer)).await, Err(AuthError::Invalid));
+        assert_eq!(
+            verifier
+                .verify(&sign("k1", &key(9), 60, Role::Customer))
+                .await,
+            Err(AuthError::Invalid)
+        );
         // Payload changed after signing.
         let token = sign("k1", &key(1), 60, Role::Customer);
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin"));
-        assert_eq!(verifier.verify(&parts.join(".")).await, Err(AuthError::Invalid));
+        assert_eq!(
+            verifier.verify(&parts.join(".")).await,
+            Err(AuthError::Invalid)
+        );
         assert_eq!(verifier.verify("not-a-jwt").await, Err(AuthError::Invalid));
         // A burst of tokens with unknown kids costs one fetch, not one each.
         let verifier = Arc::new(verifier);

@@ -63,7 +63,9 @@ impl ConfigSource {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_error(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
         let mut values = BTreeMap::new();
         for (key, value) in table {
             let text = match value {
@@ -84,9 +86,14 @@ impl ConfigSource {
     }
 
     /// Exactly these pairs; used by tests and by embedders that configure in code.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -99,12 +106,16 @@ impl ConfigSource {
 
     /// The raw value of a key; empty values count as unset.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     /// The first of several keys that is set (for aliases such as `DATABASE_URL` / `DB_CONNECTION`).
     pub fn get_any<'a>(&'a self, keys: &[&'a str]) -> Option<(&'a str, &'a str)> {
-        keys.iter().find_map(|key| self.get(key).map(|value| (*key, value)))
+        keys.iter()
+            .find_map(|key| self.get(key).map(|value| (*key, value)))
     }
 
     /// Parses a key's value if it is set; the error names the key.
@@ -138,7 +149,11 @@ impl ConfigSource {
     /// A duration given in whole seconds.
     pub fn seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.parse::<u64>(key)? {
-            Some(0) => Err(ConfigError::invalid(key, "0", "must be at least one second")),
+            Some(0) => Err(ConfigError::invalid(
+                key,
+                "0",
+                "must be at least one second",
+            )),
             other => Ok(other.map(Duration::from_secs)),
         }
     }
@@ -233,7 +248,11 @@ pub const IDENTITY_DEFAULT_PORT: u16 = 5001;
 
 impl Settings {
     /// Types the settings of one service. Every bad value is reported with the key that holds it.
-    pub fn load(source: &ConfigSource, spec: ServiceSpec, mode: RunMode) -> Result<Self, ConfigError> {
+    pub fn load(
+        source: &ConfigSource,
+        spec: ServiceSpec,
+        mode: RunMode,
+    ) -> Result<Self, ConfigError> {
         let upper = spec.name.to_ascii_uppercase();
         let own_port_key = format!("{upper}_PORT");
         let port = match mode {
@@ -263,11 +282,15 @@ impl Settings {
             (_, None) => format!("{DEFAULT_DATABASE_SERVER}/{database_name}"),
         };
 
-        let identity_port = source.parse::<u16>("IDENTITY_PORT")?.unwrap_or(IDENTITY_DEFAULT_PORT);
+        let identity_port = source
+            .parse::<u16>("IDENTITY_PORT")?
+            .unwrap_or(IDENTITY_DEFAULT_PORT);
         let jwt = JwtSettings {
             issuer: source.get("JWT_ISSUER").unwrap_or("itinera").to_owned(),
             audience: source.get("JWT_AUDIENCE").unwrap_or("itinera").to_owned(),
-            access_ttl: source.seconds("JWT_ACCESS_TTL_SECS")?.unwrap_or(Duration::from_secs(15 * 60)),
+            access_ttl: source
+                .seconds("JWT_ACCESS_TTL_SECS")?
+                .unwrap_or(Duration::from_secs(15 * 60)),
             refresh_ttl: source
                 .seconds("JWT_REFRESH_TTL_SECS")?
                 .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
@@ -277,38 +300,63 @@ impl Settings {
             ),
         };
         if !jwt.jwks_url.starts_with("http://") && !jwt.jwks_url.starts_with("https://") {
-            return Err(ConfigError::invalid("JWT_JWKS_URL", &jwt.jwks_url, "expected an http(s) URL"));
+            return Err(ConfigError::invalid(
+                "JWT_JWKS_URL",
+                &jwt.jwks_url,
+                "expected an http(s) URL",
+            ));
         }
 
         let kafka_brokers = source
             .get("KAFKA_BROKERS")
-            .map(|list| list.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect())
+            .map(|list| {
+                list.split(',')
+                    .map(|b| b.trim().to_owned())
+                    .filter(|b| !b.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
 
         if let Some(url) = source.get("REDIS_URL")
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
-            return Err(ConfigError::invalid("REDIS_URL", url, "expected a redis:// URL"));
+            return Err(ConfigError::invalid(
+                "REDIS_URL",
+                url,
+                "expected a redis:// URL",
+            ));
         }
 
-        let max_connections = source.parse::<u32>("DATABASE_MAX_CONNECTIONS")?.unwrap_or(16);
+        let max_connections = source
+            .parse::<u32>("DATABASE_MAX_CONNECTIONS")?
+            .unwrap_or(16);
         if max_connections == 0 {
-            return Err(ConfigError::invalid("DATABASE_MAX_CONNECTIONS", "0", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "DATABASE_MAX_CONNECTIONS",
+                "0",
+                "must be at least 1",
+            ));
         }
 
         Ok(Self {
             service_name,
-            host: source.parse::<IpAddr>("SERVICE_HOST")?.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            host: source
+                .parse::<IpAddr>("SERVICE_HOST")?
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port,
             database: DatabaseSettings {
                 url,
                 max_connections,
-                acquire_timeout: source.seconds("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(Duration::from_secs(5)),
+                acquire_timeout: source
+                    .seconds("DATABASE_ACQUIRE_TIMEOUT_SECS")?
+                    .unwrap_or(Duration::from_secs(5)),
             },
             redis_url: source.get("REDIS_URL").map(str::to_owned),
             kafka_brokers,
             jwt,
-            body_limit: source.parse::<usize>("HTTP_BODY_LIMIT_BYTES")?.unwrap_or(64 * 1024),
+            body_limit: source
+                .parse::<usize>("HTTP_BODY_LIMIT_BYTES")?
+                .unwrap_or(64 * 1024),
         })
     }
 }
@@ -335,7 +383,11 @@ impl LogSettings {
 
 fn validate_postgres_url(key: &str, url: &str) -> Result<(), ConfigError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(ConfigError::invalid(key, &redact_url(url), "expected a postgres:// URL"));
+        return Err(ConfigError::invalid(
+            key,
+            &redact_url(url),
+            "expected a postgres:// URL",
+        ));
     }
     url.parse::<sqlx::postgres::PgConnectOptions>()
         .map(|_| ())
@@ -349,7 +401,9 @@ pub fn with_database(url: &str, database: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{}", &base[..authority_end], database);
     if let Some(query) = query {
         out.push('?');
@@ -387,11 +441,18 @@ mod tests {
 
     #[test]
     fn defaults_give_each_service_its_own_database_and_port() {
-        let settings = Settings::load(&ConfigSource::default(), IDENTITY, RunMode::AllInOne).unwrap();
+        let settings =
+            Settings::load(&ConfigSource::default(), IDENTITY, RunMode::AllInOne).unwrap();
         assert_eq!(settings.port, 5001);
-        assert_eq!(settings.database.url, "postgres://postgres@127.0.0.1:5432/itinera_identity");
+        assert_eq!(
+            settings.database.url,
+            "postgres://postgres@127.0.0.1:5432/itinera_identity"
+        );
         assert_eq!(settings.jwt.access_ttl, Duration::from_secs(900));
-        assert_eq!(settings.jwt.jwks_url, "http://127.0.0.1:5001/.well-known/jwks.json");
+        assert_eq!(
+            settings.jwt.jwks_url,
+            "http://127.0.0.1:5001/.well-known/jwks.json"
+        );
     }
 
     #[test]
@@ -404,18 +465,30 @@ mod tests {
         let settings = Settings::load(&source, IDENTITY, RunMode::Single).unwrap();
         assert_eq!(settings.port, 7001);
         assert_eq!(settings.database.url, "postgres://app:pw@db:5432/users");
-        assert_eq!(settings.kafka_brokers, vec!["127.0.0.1:9092", "127.0.0.1:9093"]);
+        assert_eq!(
+            settings.kafka_brokers,
+            vec!["127.0.0.1:9092", "127.0.0.1:9093"]
+        );
     }
 
     #[test]
     fn all_in_one_mode_keeps_the_server_but_not_the_database_name() {
         let source = ConfigSource::from_pairs([
-            ("DATABASE_URL", "postgres://app:pw@db:5432/whatever?sslmode=disable"),
+            (
+                "DATABASE_URL",
+                "postgres://app:pw@db:5432/whatever?sslmode=disable",
+            ),
             ("SERVICE_PORT", "1"),
         ]);
         let settings = Settings::load(&source, IDENTITY, RunMode::AllInOne).unwrap();
-        assert_eq!(settings.database.url, "postgres://app:pw@db:5432/itinera_identity?sslmode=disable");
-        assert_eq!(settings.port, 5001, "SERVICE_PORT is ambiguous with many services and is ignored");
+        assert_eq!(
+            settings.database.url,
+            "postgres://app:pw@db:5432/itinera_identity?sslmode=disable"
+        );
+        assert_eq!(
+            settings.port, 5001,
+            "SERVICE_PORT is ambiguous with many services and is ignored"
+        );
     }
 
     #[test]
@@ -433,16 +506,21 @@ mod tests {
             let err = Settings::load(&source, IDENTITY, RunMode::Single).unwrap_err();
             assert!(err.to_string().contains(key), "{key}={value}: {err}");
         }
-        let err = LogSettings::load(&ConfigSource::from_pairs([("LOG_LEVEL", "loud[")])).unwrap_err();
+        let err =
+            LogSettings::load(&ConfigSource::from_pairs([("LOG_LEVEL", "loud[")])).unwrap_err();
         assert!(err.to_string().contains("LOG_LEVEL"), "{err}");
     }
 
     #[test]
     fn passwords_never_reach_messages() {
-        let source = ConfigSource::from_pairs([("DATABASE_URL", "postgres://app:hunter2@db:notaport/x")]);
+        let source =
+            ConfigSource::from_pairs([("DATABASE_URL", "postgres://app:hunter2@db:notaport/x")]);
         let err = Settings::load(&source, IDENTITY, RunMode::Single).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
-        assert_eq!(redact_url("postgres://app:hunter2@db/x"), "postgres://app:***@db/x");
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db/x"),
+            "postgres://app:***@db/x"
+        );
         assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
     }
 
@@ -455,7 +533,12 @@ mod tests {
         let source = ConfigSource::from_file(&path).unwrap();
         assert_eq!(source.get("SERVICE_PORT"), Some("6001"));
         let source = source.with("SERVICE_PORT", "6002");
-        assert_eq!(Settings::load(&source, IDENTITY, RunMode::Single).unwrap().port, 6002);
+        assert_eq!(
+            Settings::load(&source, IDENTITY, RunMode::Single)
+                .unwrap()
+                .port,
+            6002
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

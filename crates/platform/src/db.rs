@@ -25,7 +25,10 @@ pub enum DbError {
 
 /// Connects to the service's database, creating it first if it does not exist, and applies the
 /// service's embedded migrations.
-pub async fn connect_and_migrate(settings: &DatabaseSettings, migrator: &Migrator) -> Result<PgPool, DbError> {
+pub async fn connect_and_migrate(
+    settings: &DatabaseSettings,
+    migrator: &Migrator,
+) -> Result<PgPool, DbError> {
     let options = connect_options(&settings.url)?;
     let database = options.get_database().unwrap_or("postgres").to_owned();
     ensure_database_exists(&options, &database).await?;
@@ -74,11 +77,12 @@ pub async fn maintenance_connection(options: &PgConnectOptions) -> Result<PgConn
 
 async fn ensure_database_exists(options: &PgConnectOptions, database: &str) -> Result<(), DbError> {
     let mut connection = maintenance_connection(options).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(database)
-        .fetch_one(&mut connection)
-        .await
-        .map_err(|e| unreachable(options, &e))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| unreachable(options, &e))?;
     if !exists {
         let create = format!("CREATE DATABASE {}", quote_identifier(database));
         if let Err(e) = sqlx::query(&create).execute(&mut connection).await {
@@ -106,7 +110,10 @@ pub async fn drop_database(url: &str) -> Result<(), DbError> {
     let options = connect_options(url)?;
     let database = options.get_database().unwrap_or_default().to_owned();
     let mut connection = maintenance_connection(&options).await?;
-    let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&database));
+    let statement = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_identifier(&database)
+    );
     sqlx::query(&statement)
         .execute(&mut connection)
         .await

@@ -161,7 +161,10 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -178,9 +181,13 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let response = Problem::internal("password authentication failed for user admin").into_response();
+        let response =
+            Problem::internal("password authentication failed for user admin").into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let cause = response.extensions().get::<ErrorCause>().expect("cause kept for the log");
+        let cause = response
+            .extensions()
+            .get::<ErrorCause>()
+            .expect("cause kept for the log");
         assert!(cause.0.contains("password authentication"));
         let body = serde_json::to_string(&Problem::internal("secret detail")).unwrap();
         assert!(!body.contains("secret detail"), "{body}");
@@ -188,10 +195,14 @@ mod tests {
 
     #[test]
     fn problems_carry_the_seed_message_member() {
-        let value = serde_json::to_value(Problem::bad_request("Username or Email already exists")).unwrap();
+        let value =
+            serde_json::to_value(Problem::bad_request("Username or Email already exists")).unwrap();
         assert_eq!(value["message"], "Username or Email already exists");
         assert_eq!(value["detail"], "Username or Email already exists");
         assert_eq!(value["status"], 400);
-        assert_eq!(value["type"], "https://itinera.dev/problems/invalid-request");
+        assert_eq!(
+            value["type"],
+            "https://itinera.dev/problems/invalid-request"
+        );
     }
 }

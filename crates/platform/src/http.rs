@@ -119,9 +119,15 @@ impl ServiceRouter {
         api.merge(operational)
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(middleware::from_fn_with_state(self.metrics, crate::metrics::track))
+            .layer(middleware::from_fn_with_state(
+                self.metrics,
+                crate::metrics::track,
+            ))
             .layer(axum::extract::DefaultBodyLimit::max(self.body_limit))
-            .layer(middleware::from_fn_with_state(Arc::new(self.info), access_log))
+            .layer(middleware::from_fn_with_state(
+                Arc::new(self.info),
+                access_log,
+            ))
     }
 }
 
@@ -152,7 +158,11 @@ async fn ready(State(ops): State<OpsState>) -> Response {
         };
         results.insert(check.name().to_owned(), serde_json::Value::String(outcome));
     }
-    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({
         "status": if all_ok { "ready" } else { "unavailable" },
         "service": ops.info.name,
@@ -180,20 +190,32 @@ async fn version(State(ops): State<OpsState>) -> impl IntoResponse {
 }
 
 async fn not_found(request: Request) -> Problem {
-    Problem::not_found(format!("No route for {} {}", request.method(), request.uri().path()))
+    Problem::not_found(format!(
+        "No route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
 }
 
 async fn method_not_allowed(request: Request) -> Problem {
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     )
     .with_type("method-not-allowed")
 }
 
 /// Request id in and out, the caller's trace id in the span, one log line per request, and the
 /// cause of every 5xx logged here rather than where the error was built.
-async fn access_log(State(info): State<Arc<ServiceInfo>>, mut request: Request, next: Next) -> Response {
+async fn access_log(
+    State(info): State<Arc<ServiceInfo>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -201,8 +223,11 @@ async fn access_log(State(info): State<Arc<ServiceInfo>>, mut request: Request, 
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_valid_request_id(v))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-    let header_value = HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid"));
-    request.headers_mut().insert(REQUEST_ID, header_value.clone());
+    let header_value =
+        HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("invalid"));
+    request
+        .headers_mut()
+        .insert(REQUEST_ID, header_value.clone());
     let trace_id = request
         .headers()
         .get(&TRACEPARENT)
@@ -245,7 +270,8 @@ fn is_valid_request_id(value: &str) -> bool {
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), if it is valid.
 pub fn trace_id_of(traceparent: &str) -> Option<String> {
     let mut parts = traceparent.split('-');
-    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
     let valid = hex(version, 2)
         && version != "ff"
@@ -259,17 +285,24 @@ pub fn trace_id_of(traceparent: &str) -> Option<String> {
 
 /// Binds a listener; port 0 picks a free port.
 pub async fn bind(host: std::net::IpAddr, port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::new(host, port)).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {host}:{port}: {e}"))
-    })
+    TcpListener::bind(SocketAddr::new(host, port))
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {host}:{port}: {e}")))
 }
 
 /// Serves until `shutdown` is cancelled, then stops accepting and gives in-flight requests
 /// [`DRAIN_TIMEOUT`] to finish.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let stop = shutdown.clone();
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { stop.cancelled().await });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await });
     tokio::select! {
         result = server => result,
         () = async {
@@ -310,10 +343,15 @@ where
                 "The request body does not have the expected shape: {}",
                 inner_message(&e)
             ))),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large")
-                    .with_type("payload-too-large"),
-            ),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The request body is too large",
+                )
+                .with_type("payload-too-large"))
+            }
             Err(other) => Err(Problem::new(other.status(), other.body_text())),
         }
     }
@@ -340,7 +378,9 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e| Problem::bad_request(format!("Invalid query string: {}", inner_message(&e))))
+            .map_err(|e| {
+                Problem::bad_request(format!("Invalid query string: {}", inner_message(&e)))
+            })
     }
 }
 
@@ -359,7 +399,9 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
-            .map_err(|e| Problem::bad_request(format!("Invalid path parameter: {}", inner_message(&e))))
+            .map_err(|e| {
+                Problem::bad_request(format!("Invalid path parameter: {}", inner_message(&e)))
+            })
     }
 }
 

@@ -40,7 +40,11 @@ impl Metrics {
     /// A registry with the HTTP metrics; `extra` may register the service's own metrics.
     pub fn new(service: &str, extra: impl FnOnce(&mut Registry)) -> Self {
         let mut registry = Registry::with_labels(
-            [(std::borrow::Cow::Borrowed("service"), std::borrow::Cow::Owned(service.to_owned()))].into_iter(),
+            [(
+                std::borrow::Cow::Borrowed("service"),
+                std::borrow::Cow::Owned(service.to_owned()),
+            )]
+            .into_iter(),
         );
         let requests = Family::<HttpLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);

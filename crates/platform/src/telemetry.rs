@@ -29,7 +29,9 @@ pub fn init(settings: &LogSettings) {
             )
             .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().compact()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()
     };
 }
 

@@ -11,7 +11,8 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A unique database name on the server named by `TEST_DATABASE_URL` (default: the local server).
     pub fn new(prefix: &str) -> Self {
-        let server = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| format!("{DEFAULT_DATABASE_SERVER}/postgres"));
+        let server = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| format!("{DEFAULT_DATABASE_SERVER}/postgres"));
         let name = format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple());
         Self {
             url: with_database(&server, &name),
@@ -24,7 +25,10 @@ impl Drop for TestDatabase {
         let url = self.url.clone();
         // Drop runs inside the test's runtime, which cannot be blocked on; use a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(crate::db::drop_database(&url)).ok()
         })
         .join();

@@ -44,11 +44,15 @@ impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
         let mut settings = Settings::load(source, SERVICE, mode)?;
         // Bodies pass through the gateway to services that apply their own, smaller limits.
-        settings.body_limit = source.parse("GATEWAY_BODY_LIMIT_BYTES")?.unwrap_or(1024 * 1024);
+        settings.body_limit = source
+            .parse("GATEWAY_BODY_LIMIT_BYTES")?
+            .unwrap_or(1024 * 1024);
         Ok(Self {
             settings,
             identity: Upstreams::load(source, "identity", platform::config::IDENTITY_DEFAULT_PORT)?,
-            upstream_timeout: source.seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?.unwrap_or(Duration::from_secs(30)),
+            upstream_timeout: source
+                .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
+                .unwrap_or(Duration::from_secs(30)),
         })
     }
 }
@@ -132,7 +136,9 @@ impl Application {
 fn forward(route: &Route) -> MethodRouter<GatewayState> {
     let route = route.clone();
     any(
-        move |State(state): State<GatewayState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+        move |State(state): State<GatewayState>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              request: Request| {
             let route = route.clone();
             async move { state.proxy.forward(&route, peer, request).await }
         },
@@ -177,7 +183,9 @@ impl ReadinessCheck for UpstreamCheck {
                     .map_err(|e| e.to_string())?;
                 match self.client.request(request).await {
                     Ok(response) if response.status().is_success() => return Ok(()),
-                    Ok(response) => last_error = format!("{} answered {}", instance.name, response.status()),
+                    Ok(response) => {
+                        last_error = format!("{} answered {}", instance.name, response.status())
+                    }
                     Err(e) => last_error = format!("{}: {e}", instance.name),
                 }
             }

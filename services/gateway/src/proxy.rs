@@ -83,7 +83,13 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// A problem raised by the gateway itself, saying which side failed and whether retrying is safe.
-fn gateway_problem(status: StatusCode, detail: String, side: &str, service: &str, retryable: bool) -> Problem {
+fn gateway_problem(
+    status: StatusCode,
+    detail: String,
+    side: &str,
+    service: &str,
+    retryable: bool,
+) -> Problem {
     Problem::new(status, detail)
         .with_type(match side {
             "client" => "invalid-request",
@@ -102,7 +108,12 @@ impl Proxy {
         }
     }
 
-    async fn try_forward(&self, route: &Route, peer: SocketAddr, request: Request) -> Result<Response, Problem> {
+    async fn try_forward(
+        &self,
+        route: &Route,
+        peer: SocketAddr,
+        request: Request,
+    ) -> Result<Response, Problem> {
         let service = route.upstreams.service;
         let (mut parts, body) = request.into_parts();
         if route.access == Access::Authenticated {
@@ -140,24 +151,42 @@ impl Proxy {
         prepare_headers(&mut parts, peer);
         parts.uri = uri;
         parts.version = axum::http::Version::HTTP_11;
-        let upstream_request = axum::http::Request::from_parts(parts, Body::new(Limited::new(body, self.body_limit)));
+        let upstream_request =
+            axum::http::Request::from_parts(parts, Body::new(Limited::new(body, self.body_limit)));
 
-        let response = match tokio::time::timeout(route.timeout, self.client.request(upstream_request)).await {
+        let response = match tokio::time::timeout(
+            route.timeout,
+            self.client.request(upstream_request),
+        )
+        .await
+        {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
                 let detail = if e.is_connect() {
-                    format!("{} ({service}) is unavailable; retry shortly", instance.name)
+                    format!(
+                        "{} ({service}) is unavailable; retry shortly",
+                        instance.name
+                    )
                 } else {
                     format!("{} ({service}) failed to answer", instance.name)
                 };
-                return Err(gateway_problem(StatusCode::BAD_GATEWAY, detail, "upstream", service, e.is_connect())
-                    .with_retry_after(1)
-                    .with_cause(format!("{e:?}")));
+                return Err(gateway_problem(
+                    StatusCode::BAD_GATEWAY,
+                    detail,
+                    "upstream",
+                    service,
+                    e.is_connect(),
+                )
+                .with_retry_after(1)
+                .with_cause(format!("{e:?}")));
             }
             Err(_) => {
                 return Err(gateway_problem(
                     StatusCode::GATEWAY_TIMEOUT,
-                    format!("{} ({service}) did not answer within {:?}", instance.name, route.timeout),
+                    format!(
+                        "{} ({service}) did not answer within {:?}",
+                        instance.name, route.timeout
+                    ),
                     "upstream",
                     service,
                     false,
@@ -178,14 +207,20 @@ fn prepare_headers(parts: &mut request::Parts, peer: SocketAddr) {
     parts.headers.remove(header::HOST);
 
     let client = peer.ip().to_string();
-    let forwarded_for = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(previous) => format!("{previous}, {client}"),
         None => client,
     };
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         parts.headers.insert("x-forwarded-for", value);
     }
-    parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    parts
+        .headers
+        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
     if let Some(host) = host {
         parts.headers.insert("x-forwarded-host", host);
     }

@@ -51,7 +51,12 @@ impl Upstreams {
         let key = format!("{}_UPSTREAMS", service.to_ascii_uppercase());
         let port_key = format!("{}_PORT", service.to_ascii_uppercase());
         let bases: Vec<String> = match source.get(&key) {
-            Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             None => {
                 let port = source.parse::<u16>(&port_key)?.unwrap_or(default_port);
                 vec![format!("http://127.0.0.1:{port}")]
@@ -62,11 +67,15 @@ impl Upstreams {
         }
         for base in &bases {
             let valid = base.starts_with("http://")
-                && base
-                    .parse::<Uri>()
-                    .is_ok_and(|uri| uri.host().is_some() && uri.path_and_query().is_none_or(|p| p.as_str() == "/"));
+                && base.parse::<Uri>().is_ok_and(|uri| {
+                    uri.host().is_some() && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+                });
             if !valid {
-                return Err(ConfigError::invalid(&key, base, "expected http://host:port"));
+                return Err(ConfigError::invalid(
+                    &key,
+                    base,
+                    "expected http://host:port",
+                ));
             }
         }
         Ok(Arc::new(Self::new(service, bases)))
@@ -92,10 +101,23 @@ mod tests {
 
     #[test]
     fn round_robin_over_configured_instances() {
-        let source = ConfigSource::from_pairs([("IDENTITY_UPSTREAMS", "http://127.0.0.1:1/, http://127.0.0.1:2")]);
+        let source = ConfigSource::from_pairs([(
+            "IDENTITY_UPSTREAMS",
+            "http://127.0.0.1:1/, http://127.0.0.1:2",
+        )]);
         let upstreams = Upstreams::load(&source, "identity", 5001).unwrap();
-        let picked: Vec<_> = (0..4).map(|_| upstreams.pick().unwrap().base.clone()).collect();
-        assert_eq!(picked, ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:1", "http://127.0.0.1:2"]);
+        let picked: Vec<_> = (0..4)
+            .map(|_| upstreams.pick().unwrap().base.clone())
+            .collect();
+        assert_eq!(
+            picked,
+            [
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:2",
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:2"
+            ]
+        );
         assert_eq!(upstreams.instances()[1].name, "identity_2");
     }
 
@@ -103,10 +125,18 @@ mod tests {
     fn defaults_to_the_service_port_and_rejects_bad_urls() {
         let upstreams = Upstreams::load(&ConfigSource::default(), "identity", 5001).unwrap();
         assert_eq!(upstreams.pick().unwrap().base, "http://127.0.0.1:5001");
-        for bad in ["127.0.0.1:5001", "http://", "http://h:1/path", "https://h:1"] {
+        for bad in [
+            "127.0.0.1:5001",
+            "http://",
+            "http://h:1/path",
+            "https://h:1",
+        ] {
             let source = ConfigSource::from_pairs([("IDENTITY_UPSTREAMS", bad)]);
             let err = Upstreams::load(&source, "identity", 5001).unwrap_err();
-            assert!(err.to_string().contains("IDENTITY_UPSTREAMS"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("IDENTITY_UPSTREAMS"),
+                "{bad}: {err}"
+            );
         }
     }
 }

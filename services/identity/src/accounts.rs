@@ -4,8 +4,8 @@
 use std::sync::{Arc, LazyLock};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use platform::auth::Role;
 use rand_core::OsRng;
@@ -49,7 +49,9 @@ impl LoginPolicy {
     fn lock_seconds(&self, failures: i32, threshold: i32) -> Option<i64> {
         (failures >= threshold).then(|| {
             let doublings = (failures - threshold).min(20) as u32;
-            self.base_lock_secs.saturating_mul(1_i64 << doublings).min(self.max_lock_secs)
+            self.base_lock_secs
+                .saturating_mul(1_i64 << doublings)
+                .min(self.max_lock_secs)
         })
     }
 }
@@ -81,7 +83,10 @@ impl Registration {
                 password,
             }),
             (username, email, password) => Err(IdentityError::Invalid(
-                [username.err(), email.err(), password.err()].into_iter().flatten().collect(),
+                [username.err(), email.err(), password.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
             )),
         }
     }
@@ -124,7 +129,8 @@ async fn verify_password(password: &str, hash: &str) -> anyhow::Result<bool> {
     let password = password.to_owned();
     let hash = hash.to_owned();
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
         Ok(ARGON2.verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
@@ -132,9 +138,21 @@ async fn verify_password(password: &str, hash: &str) -> anyhow::Result<bool> {
 }
 
 impl Accounts {
-    pub async fn register(&self, registration: Registration, role: Role) -> Result<User, IdentityError> {
+    pub async fn register(
+        &self,
+        registration: Registration,
+        role: Role,
+    ) -> Result<User, IdentityError> {
         let hash = hash_password(&registration.password).await?;
-        match store::users::insert(&self.db, &registration.username, &registration.email, &hash, role).await {
+        match store::users::insert(
+            &self.db,
+            &registration.username,
+            &registration.email,
+            &hash,
+            role,
+        )
+        .await
+        {
             Ok(user) => {
                 tracing::info!(user_id = user.id, username = %user.username, "user registered");
                 Ok(user)
@@ -146,9 +164,16 @@ impl Accounts {
 
     /// Checks the password and issues tokens. Refuses with 429 while the account or the client
     /// address is locked after repeated failures, without looking at the password.
-    pub async fn login(&self, username: &str, password: &str, address: &str) -> Result<(User, IssuedTokens), IdentityError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<(User, IssuedTokens), IdentityError> {
         let account = username.trim().to_lowercase();
-        if let Some(until) = store::login_failures::locked_until(&self.db, &account, address).await? {
+        if let Some(until) =
+            store::login_failures::locked_until(&self.db, &account, address).await?
+        {
             return Err(IdentityError::Throttled {
                 retry_after: seconds_until(until),
             });
@@ -180,26 +205,43 @@ impl Accounts {
             (Scope::Account, account, policy.account_threshold),
             (Scope::Address, address, policy.address_threshold),
         ] {
-            let failures = store::login_failures::record_failure(&self.db, scope, subject, policy.window_secs).await?;
+            let failures =
+                store::login_failures::record_failure(&self.db, scope, subject, policy.window_secs)
+                    .await?;
             if let Some(seconds) = policy.lock_seconds(failures, threshold) {
                 store::login_failures::lock(&self.db, scope, subject, seconds).await?;
-                tracing::warn!(?scope, subject, failures, lock_secs = seconds, "login locked after repeated failures");
+                tracing::warn!(
+                    ?scope,
+                    subject,
+                    failures,
+                    lock_secs = seconds,
+                    "login locked after repeated failures"
+                );
             }
         }
         Ok(())
     }
 
     /// Issues an access token and a refresh token in `family` (a new family when `None`).
-    async fn issue(&self, user: &User, family: Option<(Uuid, &mut sqlx::PgConnection)>) -> Result<IssuedTokens, IdentityError> {
+    async fn issue(
+        &self,
+        user: &User,
+        family: Option<(Uuid, &mut sqlx::PgConnection)>,
+    ) -> Result<IssuedTokens, IdentityError> {
         let access_token = self.tokens.access_token(user)?;
         let (refresh_token, hash) = new_refresh_token();
         let expires_at = Utc::now()
-            + chrono::Duration::from_std(self.tokens.settings().refresh_ttl).unwrap_or(chrono::Duration::days(30));
+            + chrono::Duration::from_std(self.tokens.settings().refresh_ttl)
+                .unwrap_or(chrono::Duration::days(30));
         match family {
             Some((family, connection)) => {
-                store::refresh_tokens::insert(connection, user.id, family, &hash, expires_at).await?;
+                store::refresh_tokens::insert(connection, user.id, family, &hash, expires_at)
+                    .await?;
             }
-            None => store::refresh_tokens::insert(&self.db, user.id, Uuid::now_v7(), &hash, expires_at).await?,
+            None => {
+                store::refresh_tokens::insert(&self.db, user.id, Uuid::now_v7(), &hash, expires_at)
+                    .await?
+            }
         }
         Ok(IssuedTokens {
             access_token,
@@ -210,7 +252,10 @@ impl Accounts {
 
     /// Trades a refresh token for a new pair. The old token is spent; presenting a spent token
     /// again revokes its whole family, since only a thief would still hold it.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<(User, IssuedTokens), IdentityError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+    ) -> Result<(User, IssuedTokens), IdentityError> {
         let hash = hash_refresh_token(refresh_token);
         let mut tx = self.db.begin().await?;
         let Some(row) = store::refresh_tokens::find_for_update(&mut *tx, &hash).await? else {
@@ -219,7 +264,11 @@ impl Accounts {
         if row.used_at.is_some() && row.revoked_at.is_none() {
             let revoked = store::refresh_tokens::revoke_family(&mut *tx, row.family).await?;
             tx.commit().await?;
-            tracing::warn!(user_id = row.user_id, revoked, "spent refresh token presented again; family revoked");
+            tracing::warn!(
+                user_id = row.user_id,
+                revoked,
+                "spent refresh token presented again; family revoked"
+            );
             return Err(IdentityError::InvalidRefreshToken);
         }
         if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
@@ -247,11 +296,17 @@ impl Accounts {
     }
 
     pub async fn user(&self, id: i64) -> Result<User, IdentityError> {
-        store::users::find(&self.db, id).await?.ok_or(IdentityError::UserNotFound)
+        store::users::find(&self.db, id)
+            .await?
+            .ok_or(IdentityError::UserNotFound)
     }
 
     /// Email and password changes need the current password.
-    pub async fn change_profile(&self, user_id: i64, change: ProfileChange) -> Result<User, IdentityError> {
+    pub async fn change_profile(
+        &self,
+        user_id: i64,
+        change: ProfileChange,
+    ) -> Result<User, IdentityError> {
         if change.email.is_none() && change.new_password.is_none() {
             return self.user(user_id).await;
         }
@@ -271,7 +326,14 @@ impl Accounts {
             Some(password) => Some(hash_password(password).await?),
             None => None,
         };
-        match store::users::update_profile(&self.db, user_id, change.email.as_ref(), new_hash.as_deref()).await {
+        match store::users::update_profile(
+            &self.db,
+            user_id,
+            change.email.as_ref(),
+            new_hash.as_deref(),
+        )
+        .await
+        {
             Ok(Some(user)) => Ok(user),
             Ok(None) => Err(IdentityError::UserNotFound),
             Err(e) if platform::db::is_unique_violation(&e) => Err(IdentityError::DuplicateUser),
@@ -295,9 +357,18 @@ impl Accounts {
     }
 
     /// Creates a user with `role` unless one with that username exists. Returns whether it created one.
-    pub async fn ensure_user(&self, username: &str, email: &str, password: &str, role: Role) -> Result<bool, IdentityError> {
+    pub async fn ensure_user(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<bool, IdentityError> {
         let registration = Registration::parse(username, email, password)?;
-        if store::users::find_credentials(&self.db, registration.username.as_str()).await?.is_some() {
+        if store::users::find_credentials(&self.db, registration.username.as_str())
+            .await?
+            .is_some()
+        {
             return Ok(false);
         }
         match self.register(registration, role).await {

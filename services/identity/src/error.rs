@@ -45,7 +45,11 @@ impl IdentityError {
     fn to_problem(&self) -> Problem {
         match self {
             Self::Invalid(errors) => {
-                let summary = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                let summary = errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 Problem::bad_request(format!("Invalid input: {summary}")).with_field_errors(
                     errors
                         .iter()
@@ -56,16 +60,24 @@ impl IdentityError {
                         .collect(),
                 )
             }
-            Self::DuplicateUser => Problem::bad_request(self.to_string()).with_type("duplicate-user"),
-            Self::BadCredentials | Self::InvalidRefreshToken => Problem::unauthorized(self.to_string()),
+            Self::DuplicateUser => {
+                Problem::bad_request(self.to_string()).with_type("duplicate-user")
+            }
+            Self::BadCredentials | Self::InvalidRefreshToken => {
+                Problem::unauthorized(self.to_string())
+            }
             Self::WrongCurrentPassword => Problem::forbidden(self.to_string()),
-            Self::Throttled { retry_after } => Problem::new(StatusCode::TOO_MANY_REQUESTS, self.to_string())
-                .with_type("too-many-attempts")
-                .with_retry_after(*retry_after),
+            Self::Throttled { retry_after } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, self.to_string())
+                    .with_type("too-many-attempts")
+                    .with_retry_after(*retry_after)
+            }
             Self::UserNotFound => Problem::not_found(self.to_string()),
             Self::LastAdmin => Problem::conflict(self.to_string()),
             Self::Refused(problem) => problem.clone(),
-            Self::Database(e) if platform::db::is_unavailable(e) => Problem::dependency_unavailable("database", e),
+            Self::Database(e) if platform::db::is_unavailable(e) => {
+                Problem::dependency_unavailable("database", e)
+            }
             Self::Database(e) => Problem::internal(e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }

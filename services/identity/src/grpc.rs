@@ -30,10 +30,13 @@ impl Directory {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("expected `Bearer <token>`"))?;
-        self.verifier.verify(token.trim()).await.map_err(|e| match e {
-            platform::auth::AuthError::KeysUnavailable => Status::unavailable(e.to_string()),
-            other => Status::unauthenticated(other.to_string()),
-        })
+        self.verifier
+            .verify(token.trim())
+            .await
+            .map_err(|e| match e {
+                platform::auth::AuthError::KeysUnavailable => Status::unavailable(e.to_string()),
+                other => Status::unauthenticated(other.to_string()),
+            })
     }
 }
 

@@ -10,6 +10,8 @@ pub mod error;
 mod grpc;
 mod http;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 use std::net::IpAddr;
@@ -68,25 +70,48 @@ pub struct Config {
 impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
         let settings = Settings::load(source, SERVICE, mode)?;
-        let grpc_port = source.parse::<u16>("IDENTITY_GRPC_PORT")?.unwrap_or(DEFAULT_GRPC_PORT);
+        let grpc_port = source
+            .parse::<u16>("IDENTITY_GRPC_PORT")?
+            .unwrap_or(DEFAULT_GRPC_PORT);
         let defaults = LoginPolicy::default();
         let login_policy = LoginPolicy {
-            window_secs: source.seconds("LOGIN_FAILURE_WINDOW_SECS")?.map_or(defaults.window_secs, |d| d.as_secs() as i64),
-            account_threshold: source.parse("LOGIN_MAX_FAILURES_PER_ACCOUNT")?.unwrap_or(defaults.account_threshold),
-            address_threshold: source.parse("LOGIN_MAX_FAILURES_PER_ADDRESS")?.unwrap_or(defaults.address_threshold),
-            base_lock_secs: source.seconds("LOGIN_LOCK_SECS")?.map_or(defaults.base_lock_secs, |d| d.as_secs() as i64),
+            window_secs: source
+                .seconds("LOGIN_FAILURE_WINDOW_SECS")?
+                .map_or(defaults.window_secs, |d| d.as_secs() as i64),
+            account_threshold: source
+                .parse("LOGIN_MAX_FAILURES_PER_ACCOUNT")?
+                .unwrap_or(defaults.account_threshold),
+            address_threshold: source
+                .parse("LOGIN_MAX_FAILURES_PER_ADDRESS")?
+                .unwrap_or(defaults.address_threshold),
+            base_lock_secs: source
+                .seconds("LOGIN_LOCK_SECS")?
+                .map_or(defaults.base_lock_secs, |d| d.as_secs() as i64),
             max_lock_secs: defaults.max_lock_secs,
         };
         for (key, value) in [
-            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", login_policy.account_threshold),
-            ("LOGIN_MAX_FAILURES_PER_ADDRESS", login_policy.address_threshold),
+            (
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                login_policy.account_threshold,
+            ),
+            (
+                "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                login_policy.address_threshold,
+            ),
         ] {
             if value < 1 {
-                return Err(ConfigError::invalid(key, &value.to_string(), "must be at least 1"));
+                return Err(ConfigError::invalid(
+                    key,
+                    &value.to_string(),
+                    "must be at least 1",
+                ));
             }
         }
         let mut bootstrap = Vec::new();
-        match (source.get("ITINERA_ADMIN_USERNAME"), source.get("ITINERA_ADMIN_PASSWORD")) {
+        match (
+            source.get("ITINERA_ADMIN_USERNAME"),
+            source.get("ITINERA_ADMIN_PASSWORD"),
+        ) {
             (Some(username), Some(password)) => bootstrap.push(BootstrapUser {
                 username: username.to_owned(),
                 email: source
@@ -98,13 +123,17 @@ impl Config {
             (Some(_), None) => {
                 return Err(ConfigError::Missing {
                     key: "ITINERA_ADMIN_PASSWORD".into(),
-                    reason: "ITINERA_ADMIN_USERNAME is set, so the administrator needs a password too".into(),
+                    reason:
+                        "ITINERA_ADMIN_USERNAME is set, so the administrator needs a password too"
+                            .into(),
                 });
             }
             (None, Some(_)) => {
                 return Err(ConfigError::Missing {
                     key: "ITINERA_ADMIN_USERNAME".into(),
-                    reason: "ITINERA_ADMIN_PASSWORD is set, so the administrator needs a username too".into(),
+                    reason:
+                        "ITINERA_ADMIN_PASSWORD is set, so the administrator needs a username too"
+                            .into(),
                 });
             }
             (None, None) => {}
@@ -115,7 +144,10 @@ impl Config {
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| s.parse::<IpAddr>().map_err(|e| ConfigError::invalid("TRUSTED_PROXIES", s, e)))
+                .map(|s| {
+                    s.parse::<IpAddr>()
+                        .map_err(|e| ConfigError::invalid("TRUSTED_PROXIES", s, e))
+                })
                 .collect::<Result<_, _>>()?,
         };
         Ok(Self {

@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters,
-    OctetKeyPairType, PublicKeyUse,
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use platform::auth::{Claims, KeySource, KeysFuture};
@@ -69,7 +69,10 @@ impl KeyRing {
     /// Re-reads the ring from the database.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let state = read_state(&self.db, self.grace).await?;
-        *self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+        *self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
         Ok(())
     }
 
@@ -87,11 +90,19 @@ impl KeyRing {
     }
 
     pub fn jwks(&self) -> Arc<JwkSet> {
-        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner).jwks.clone()
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .jwks
+            .clone()
     }
 
     fn active(&self) -> Arc<ActiveKey> {
-        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner).active.clone()
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .active
+            .clone()
     }
 
     pub fn active_kid(&self) -> String {
@@ -102,8 +113,14 @@ impl KeyRing {
 async fn create_key(tx: &mut sqlx::PgConnection) -> anyhow::Result<String> {
     let signing = ed25519_dalek::SigningKey::generate(&mut OsRng);
     let public = signing.verifying_key().to_bytes();
-    let der = signing.to_pkcs8_der().context("encoding a new signing key")?;
-    let kid = format!("{}-{}", chrono::Utc::now().format("%Y%m%d"), &URL_SAFE_NO_PAD.encode(Sha256::digest(public))[..12]);
+    let der = signing
+        .to_pkcs8_der()
+        .context("encoding a new signing key")?;
+    let kid = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%d"),
+        &URL_SAFE_NO_PAD.encode(Sha256::digest(public))[..12]
+    );
     store::keys::insert(&mut *tx, &kid, der.as_bytes(), &public).await?;
     Ok(kid)
 }
@@ -118,7 +135,10 @@ async fn read_state(db: &PgPool, grace: Duration) -> anyhow::Result<RingState> {
         kid: active_row.kid.clone(),
         encoding: EncodingKey::from_ed_der(&active_row.private_key),
     });
-    let keys = rows.iter().map(|row| public_jwk(&row.kid, &row.public_key)).collect();
+    let keys = rows
+        .iter()
+        .map(|row| public_jwk(&row.kid, &row.public_key))
+        .collect();
     Ok(RingState {
         active,
         jwks: Arc::new(JwkSet { keys }),

@@ -68,8 +68,16 @@ mod tests {
 
     #[test]
     fn examples() {
-        assert_eq!(Email::parse("johndoe@example.com").unwrap().as_str(), "johndoe@example.com");
-        assert_eq!(Email::parse(" Jo.Doe+x@Mail.Example.ORG ").unwrap().as_str(), "Jo.Doe+x@mail.example.org");
+        assert_eq!(
+            Email::parse("johndoe@example.com").unwrap().as_str(),
+            "johndoe@example.com"
+        );
+        assert_eq!(
+            Email::parse(" Jo.Doe+x@Mail.Example.ORG ")
+                .unwrap()
+                .as_str(),
+            "Jo.Doe+x@mail.example.org"
+        );
         for bad in [
             "",
             "johndoe",

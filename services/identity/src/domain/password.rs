@@ -60,7 +60,10 @@ mod tests {
             assert!(Password::parse(bad, user).is_err(), "{bad:?} accepted");
         }
         assert!(Password::parse(&format!("a1{}", "x".repeat(127)), None).is_err());
-        assert_eq!(format!("{:?}", Password::parse("secret123", None).unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret123", None).unwrap()),
+            "Password(***)"
+        );
     }
 
     proptest! {

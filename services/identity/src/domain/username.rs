@@ -22,8 +22,13 @@ impl Username {
         if length > Self::MAX {
             return Err(invalid("must be at most 32 characters"));
         }
-        if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return Err(invalid("may contain only letters, digits, '.', '_' and '-'"));
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(invalid(
+                "may contain only letters, digits, '.', '_' and '-'",
+            ));
         }
         if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err(invalid("must start with a letter or a digit"));
@@ -50,9 +55,21 @@ mod tests {
     #[test]
     fn examples() {
         assert_eq!(Username::parse("johndoe").unwrap().as_str(), "johndoe");
-        assert_eq!(Username::parse("  john.doe_2 ").unwrap().as_str(), "john.doe_2");
+        assert_eq!(
+            Username::parse("  john.doe_2 ").unwrap().as_str(),
+            "john.doe_2"
+        );
         let too_long = "a".repeat(33);
-        for bad in ["", "  ", "jo", "-john", "john doe", "jöhn", "john@doe", too_long.as_str()] {
+        for bad in [
+            "",
+            "  ",
+            "jo",
+            "-john",
+            "john doe",
+            "jöhn",
+            "john@doe",
+            too_long.as_str(),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

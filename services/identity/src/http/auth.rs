@@ -44,7 +44,10 @@ async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> Result<impl IntoResponse, IdentityError> {
     let registration = Registration::parse(&body.username, &body.email, &body.password)?;
-    let user = state.accounts.register(registration, Role::Customer).await?;
+    let user = state
+        .accounts
+        .register(registration, Role::Customer)
+        .await?;
     Ok((
         StatusCode::CREATED,
         JsonResponse(Registered {
@@ -79,7 +82,10 @@ async fn login(
     ClientAddress(address): ClientAddress,
     Json(body): Json<LoginRequest>,
 ) -> Result<JsonResponse<LoggedIn>, IdentityError> {
-    let (user, tokens) = state.accounts.login(&body.username, &body.password, &address.to_string()).await?;
+    let (user, tokens) = state
+        .accounts
+        .login(&body.username, &body.password, &address.to_string())
+        .await?;
     Ok(JsonResponse(LoggedIn {
         message: "Login successful",
         user_id: user.id,
@@ -121,7 +127,10 @@ async fn refresh(
     }))
 }
 
-async fn logout(State(state): State<AppState>, Json(body): Json<RefreshRequest>) -> Result<StatusCode, IdentityError> {
+async fn logout(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> Result<StatusCode, IdentityError> {
     state.accounts.logout(&body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -131,7 +140,10 @@ struct Rotated {
     kid: String,
 }
 
-async fn rotate_keys(State(state): State<AppState>, caller: Caller) -> Result<JsonResponse<Rotated>, IdentityError> {
+async fn rotate_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<JsonResponse<Rotated>, IdentityError> {
     caller.require(&[Role::Admin])?;
     let kid = state.accounts.tokens.ring().rotate().await?;
     Ok(JsonResponse(Rotated { kid }))

@@ -29,7 +29,10 @@ impl FromRef<AppState> for Arc<JwtVerifier> {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(auth::router()).merge(users::router()).with_state(state)
+    Router::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .with_state(state)
 }
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address that
@@ -39,7 +42,10 @@ pub struct ClientAddress(pub IpAddr);
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -47,8 +47,13 @@ impl From<User> for Profile {
     }
 }
 
-async fn own_profile(State(state): State<AppState>, caller: Caller) -> Result<JsonResponse<Profile>, IdentityError> {
-    Ok(JsonResponse(state.accounts.user(caller.user_id).await?.into()))
+async fn own_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<JsonResponse<Profile>, IdentityError> {
+    Ok(JsonResponse(
+        state.accounts.user(caller.user_id).await?.into(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -75,7 +80,13 @@ async fn change_own_profile(
         new_password,
         current_password: patch.current_password,
     };
-    Ok(JsonResponse(state.accounts.change_profile(caller.user_id, change).await?.into()))
+    Ok(JsonResponse(
+        state
+            .accounts
+            .change_profile(caller.user_id, change)
+            .await?
+            .into(),
+    ))
 }
 
 async fn profile(
@@ -117,10 +128,14 @@ async fn list_users(
         return Err(Problem::bad_request("page starts at 1").into());
     }
     if page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(Problem::bad_request(format!("pageSize must be between 1 and {MAX_PAGE_SIZE}")).into());
+        return Err(Problem::bad_request(format!(
+            "pageSize must be between 1 and {MAX_PAGE_SIZE}"
+        ))
+        .into());
     }
     let offset = i64::from(page - 1) * i64::from(page_size);
-    let (users, total) = store::users::list(&state.accounts.db, offset, i64::from(page_size)).await?;
+    let (users, total) =
+        store::users::list(&state.accounts.db, offset, i64::from(page_size)).await?;
     Ok(JsonResponse(UserPage {
         items: users.into_iter().map(Profile::from).collect(),
         page,
@@ -141,7 +156,13 @@ async fn change_role(
     Json(body): Json<RoleChange>,
 ) -> Result<JsonResponse<Profile>, IdentityError> {
     caller.require(&[Role::Admin])?;
-    let role = Role::parse(&body.role)
-        .ok_or_else(|| Problem::bad_request(format!("Unknown role {:?}; expected customer, ops or admin", body.role)))?;
-    Ok(JsonResponse(state.accounts.set_role(user_id, role).await?.into()))
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "Unknown role {:?}; expected customer, ops or admin",
+            body.role
+        ))
+    })?;
+    Ok(JsonResponse(
+        state.accounts.set_role(user_id, role).await?.into(),
+    ))
 }

@@ -10,7 +10,12 @@ pub struct KeyRow {
     pub retired_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, kid: &str, private_key: &[u8], public_key: &[u8]) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    kid: &str,
+    private_key: &[u8],
+    public_key: &[u8],
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO signing_keys (kid, private_key, public_key) VALUES ($1, $2, $3)")
         .bind(kid)
         .bind(private_key)
@@ -22,7 +27,10 @@ pub async fn insert(db: impl PgExecutor<'_>, kid: &str, private_key: &[u8], publ
 
 /// Keys still worth publishing: unretired ones, and those retired less than `grace_secs` ago.
 /// Newest first; the first unretired one is the signing key.
-pub async fn published(db: impl PgExecutor<'_>, grace_secs: i64) -> Result<Vec<KeyRow>, sqlx::Error> {
+pub async fn published(
+    db: impl PgExecutor<'_>,
+    grace_secs: i64,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as::<_, KeyRow>(
         "SELECT kid, private_key, public_key, created_at, retired_at FROM signing_keys \
          WHERE retired_at IS NULL OR retired_at > now() - make_interval(secs => $1) \

@@ -60,7 +60,12 @@ pub async fn record_failure(
 }
 
 /// Locks a subject for `seconds` from now.
-pub async fn lock(db: impl PgExecutor<'_>, scope: Scope, subject: &str, seconds: i64) -> Result<(), sqlx::Error> {
+pub async fn lock(
+    db: impl PgExecutor<'_>,
+    scope: Scope,
+    subject: &str,
+    seconds: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE login_failures SET locked_until = now() + make_interval(secs => $3) \
          WHERE scope = $1 AND subject = $2",

@@ -34,7 +34,10 @@ pub async fn insert(
 }
 
 /// Finds a token by hash and locks its row for the rest of the transaction.
-pub async fn find_for_update(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<Option<RefreshTokenRow>, sqlx::Error> {
+pub async fn find_for_update(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<Option<RefreshTokenRow>, sqlx::Error> {
     sqlx::query_as::<_, RefreshTokenRow>(
         "SELECT id, user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens \
          WHERE token_hash = $1 FOR UPDATE",
@@ -54,9 +57,11 @@ pub async fn mark_used(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Er
 
 /// Revokes every token of a rotation family.
 pub async fn revoke_family(db: impl PgExecutor<'_>, family: Uuid) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL")
-        .bind(family)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL",
+    )
+    .bind(family)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }

@@ -67,7 +67,10 @@ pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<User>, sqlx
 }
 
 /// The user with this username (any case) and their password hash.
-pub async fn find_credentials(db: impl PgExecutor<'_>, username: &str) -> Result<Option<(User, String)>, sqlx::Error> {
+pub async fn find_credentials(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> Result<Option<(User, String)>, sqlx::Error> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -83,7 +86,10 @@ pub async fn find_credentials(db: impl PgExecutor<'_>, username: &str) -> Result
     .map(|row| row.map(|r| (User::from(r.user), r.password_hash)))
 }
 
-pub async fn password_hash(db: impl PgExecutor<'_>, id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn password_hash(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
@@ -109,7 +115,11 @@ pub async fn update_profile(
     .map(|row| row.map(User::from))
 }
 
-pub async fn set_role(db: impl PgExecutor<'_>, id: i64, role: Role) -> Result<Option<User>, sqlx::Error> {
+pub async fn set_role(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    role: Role,
+) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, UserRow>(&format!(
         "UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     ))
@@ -122,12 +132,16 @@ pub async fn set_role(db: impl PgExecutor<'_>, id: i64, role: Role) -> Result<Op
 
 /// One page of users ordered by id, and the total count.
 pub async fn list(db: &PgPool, offset: i64, limit: i64) -> Result<(Vec<User>, i64), sqlx::Error> {
-    let users = sqlx::query_as::<_, UserRow>(&format!("SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(db)
+    let users = sqlx::query_as::<_, UserRow>(&format!(
+        "SELECT {COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(db)
         .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(db).await?;
     Ok((users.into_iter().map(User::from).collect(), total))
 }
 

@@ -42,13 +42,18 @@ impl TestApp {
         for (key, value) in extra {
             source = source.with(*key, *value);
         }
-        let config = identity::Config::load(&source, RunMode::Single).expect("valid test configuration");
-        let app = identity::Application::build(config).await.expect("identity starts");
+        let config =
+            identity::Config::load(&source, RunMode::Single).expect("valid test configuration");
+        let app = identity::Application::build(config)
+            .await
+            .expect("identity starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let grpc_port = app.grpc_port();
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let db = sqlx::PgPool::connect(&database.url).await.expect("test connects to its database");
+        let db = sqlx::PgPool::connect(&database.url)
+            .await
+            .expect("test connects to its database");
         Self {
             address,
             grpc_port,
@@ -64,11 +69,21 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn register(&self, username: &str, email: &str, password: &str) -> Response {
@@ -80,12 +95,18 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post("/api/auth/login", &json!({"username": username, "password": password})).await
+        self.post(
+            "/api/auth/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// Registers `username` and logs in; returns the login body.
     pub async fn user(&self, username: &str) -> Value {
-        let response = self.register(username, &format!("{username}@example.com"), PASSWORD).await;
+        let response = self
+            .register(username, &format!("{username}@example.com"), PASSWORD)
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         self.logged_in(username, PASSWORD).await
     }
@@ -102,49 +123,28 @@ impl TestApp {
 }
 
 pub fn token(login: &Value) -> String {
-    login["token"].as_str().expect("token in login body").to_owned()
+    login["token"]
+        .as_str()
+        .expect("token in login body")
+        .to_owned()
 }
 
 /// Asserts a problem+json response and returns its body.
 pub async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
     assert_eq!(
-        response.headers()["content-type"], "application/problem+json",
+        response.headers()["content-type"],
+        "application/problem+json",
         "errors are problem+json"
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["message"], body["detail"]);
     body
 }
 
-/// The token with its payload changed to claim the admin role, signature left as it was.
-pub fn tamper(jwt: &str) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
-    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
-    assert!(payload.contains("\"customer\""));
-    parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("\"customer\"", "\"admin\""));
-    parts.join(".")
-}
-
-/// A token signed with the service's real active key for user 1, expiring `exp_offset` seconds
-/// from now (negative: already expired).
-pub async fn signed_token(db: &sqlx::PgPool, exp_offset: i64, role: &str) -> String {
-    let (kid, der): (String, Vec<u8>) = sqlx::query_as(
-        "SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({
-        "sub": "1", "name": "root", "role": role, "iss": "itinera", "aud": "itinera",
-        "iat": now - 1000, "exp": now + exp_offset, "jti": "test",
-    });
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(kid);
-    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(&der)).unwrap()
-}
+pub use identity::testing::{signed_token, tamper};

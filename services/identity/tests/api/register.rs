@@ -6,11 +6,16 @@ use crate::helpers::{PASSWORD, TestApp, problem};
 #[tokio::test]
 async fn registration_answers_as_seed_002_documents() {
     let app = TestApp::spawn().await;
-    let response = app.register("johndoe", "johndoe@example.com", PASSWORD).await;
+    let response = app
+        .register("johndoe", "johndoe@example.com", PASSWORD)
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: serde_json::Value = response.json().await.unwrap();
     let user_id = body["userId"].as_i64().expect("integer userId");
-    assert_eq!(body, json!({"message": "User registered successfully", "userId": user_id}));
+    assert_eq!(
+        body,
+        json!({"message": "User registered successfully", "userId": user_id})
+    );
 
     let stored: (String, String, String) =
         sqlx::query_as("SELECT username, email, password_hash FROM users WHERE id = $1")
@@ -18,23 +23,41 @@ async fn registration_answers_as_seed_002_documents() {
             .fetch_one(&app.db)
             .await
             .unwrap();
-    assert_eq!((stored.0.as_str(), stored.1.as_str()), ("johndoe", "johndoe@example.com"));
-    assert!(stored.2.starts_with("$argon2id$"), "password stored as an argon2id hash");
+    assert_eq!(
+        (stored.0.as_str(), stored.1.as_str()),
+        ("johndoe", "johndoe@example.com")
+    );
+    assert!(
+        stored.2.starts_with("$argon2id$"),
+        "password stored as an argon2id hash"
+    );
     assert!(!stored.2.contains(PASSWORD));
 }
 
 #[tokio::test]
 async fn duplicate_username_or_email_gets_the_seed_message() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.register("johndoe", "john@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.register("johndoe", "john@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     for (username, email) in [
         ("johndoe", "other@example.com"),
         ("JohnDoe", "other@example.com"),
         ("someone", "john@example.com"),
         ("someone", "John@EXAMPLE.com"),
     ] {
-        let body = problem(app.register(username, email, PASSWORD).await, StatusCode::BAD_REQUEST).await;
-        assert_eq!(body["message"], "Username or Email already exists", "{username} {email}");
+        let body = problem(
+            app.register(username, email, PASSWORD).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(
+            body["message"], "Username or Email already exists",
+            "{username} {email}"
+        );
     }
 }
 
@@ -53,14 +76,26 @@ async fn invalid_registrations_get_a_400_that_names_the_field() {
         ("johndoe", "john@example.com", "", "password"),
         ("johndoe", "john@example.com", "short1", "password"),
         ("johndoe", "john@example.com", "onlyletters", "password"),
-        ("johndoe", "john@example.com", long_password.as_str(), "password"),
+        (
+            "johndoe",
+            "john@example.com",
+            long_password.as_str(),
+            "password",
+        ),
     ];
     for (username, email, password, field) in cases {
-        let body = problem(app.register(username, email, password).await, StatusCode::BAD_REQUEST).await;
+        let body = problem(
+            app.register(username, email, password).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
         assert_eq!(body["errors"][0]["field"], field, "{body}");
         assert!(body["message"].as_str().unwrap().contains(field), "{body}");
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(count, 1, "only the bootstrap administrator exists");
 }
 
@@ -70,17 +105,37 @@ async fn malformed_bodies_get_clear_4xx() {
     let url = app.url("/api/auth/register");
 
     let wrong_types = json!({"username": 123, "email": "a@example.com", "password": PASSWORD});
-    let body = problem(app.post("/api/auth/register", &wrong_types).await, StatusCode::BAD_REQUEST).await;
-    assert!(body["message"].as_str().unwrap().contains("username"), "{body}");
+    let body = problem(
+        app.post("/api/auth/register", &wrong_types).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("username"),
+        "{body}"
+    );
 
     let missing = json!({"username": "johndoe", "password": PASSWORD});
-    let body = problem(app.post("/api/auth/register", &missing).await, StatusCode::BAD_REQUEST).await;
-    assert!(body["message"].as_str().unwrap().contains("email"), "{body}");
+    let body = problem(
+        app.post("/api/auth/register", &missing).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("email"),
+        "{body}"
+    );
 
     let no_body = app.client.post(&url).send().await.unwrap();
     problem(no_body, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
 
-    let empty = app.client.post(&url).header("content-type", "application/json").send().await.unwrap();
+    let empty = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     problem(empty, StatusCode::BAD_REQUEST).await;
 
     let syntax = app

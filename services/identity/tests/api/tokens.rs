@@ -4,7 +4,10 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, problem, token};
 
 fn kid_of(jwt: &str) -> String {
-    jsonwebtoken::decode_header(jwt).unwrap().kid.expect("tokens carry a kid")
+    jsonwebtoken::decode_header(jwt)
+        .unwrap()
+        .kid
+        .expect("tokens carry a kid")
 }
 
 #[tokio::test]
@@ -13,29 +16,39 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
     let login = app.user("johndoe").await;
     let first = login["refreshToken"].as_str().unwrap().to_owned();
 
-    let response = app.post("/api/auth/refresh", &json!({"refreshToken": first})).await;
+    let response = app
+        .post("/api/auth/refresh", &json!({"refreshToken": first}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let refreshed: Value = response.json().await.unwrap();
     let second = refreshed["refreshToken"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
-    assert_eq!(app.get("/api/users/me", &token(&refreshed)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/users/me", &token(&refreshed)).await.status(),
+        StatusCode::OK
+    );
 
     // The spent token is refused, and presenting it again revokes the token that replaced it.
     let body = problem(
-        app.post("/api/auth/refresh", &json!({"refreshToken": first})).await,
+        app.post("/api/auth/refresh", &json!({"refreshToken": first}))
+            .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     assert_eq!(body["message"], "Invalid or expired refresh token");
-    let response = app.post("/api/auth/refresh", &json!({"refreshToken": second})).await;
+    let response = app
+        .post("/api/auth/refresh", &json!({"refreshToken": second}))
+        .await;
     problem(response, StatusCode::UNAUTHORIZED).await;
 
     // Tokens are stored hashed, never as issued.
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE token_hash = convert_to($1, 'UTF8')")
-        .bind(&second)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE token_hash = convert_to($1, 'UTF8')",
+    )
+    .bind(&second)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     assert_eq!(stored, 0);
 }
 
@@ -45,16 +58,20 @@ async fn logout_revokes_the_refresh_token_and_is_idempotent() {
     let login = app.user("johndoe").await;
     let refresh = login["refreshToken"].as_str().unwrap();
     for _ in 0..2 {
-        let response = app.post("/api/auth/logout", &json!({"refreshToken": refresh})).await;
+        let response = app
+            .post("/api/auth/logout", &json!({"refreshToken": refresh}))
+            .await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
     }
     problem(
-        app.post("/api/auth/refresh", &json!({"refreshToken": refresh})).await,
+        app.post("/api/auth/refresh", &json!({"refreshToken": refresh}))
+            .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     problem(
-        app.post("/api/auth/refresh", &json!({"refreshToken": "rt_made_up"})).await,
+        app.post("/api/auth/refresh", &json!({"refreshToken": "rt_made_up"}))
+            .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
@@ -64,7 +81,15 @@ async fn logout_revokes_the_refresh_token_and_is_idempotent() {
 async fn jwks_publishes_the_signing_key() {
     let app = TestApp::spawn().await;
     let login = app.user("johndoe").await;
-    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kty"], "OKP");
@@ -80,24 +105,58 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     let old_kid = kid_of(&customer);
 
     problem(
-        app.client.post(app.url("/api/auth/keys/rotate")).bearer_auth(&customer).send().await.unwrap(),
+        app.client
+            .post(app.url("/api/auth/keys/rotate"))
+            .bearer_auth(&customer)
+            .send()
+            .await
+            .unwrap(),
         StatusCode::FORBIDDEN,
     )
     .await;
 
     let admin = app.admin_token().await;
-    let response = app.client.post(app.url("/api/auth/keys/rotate")).bearer_auth(&admin).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/auth/keys/rotate"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let new_kid = response.json::<Value>().await.unwrap()["kid"].as_str().unwrap().to_owned();
+    let new_kid = response.json::<Value>().await.unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new_kid, old_kid);
 
-    assert_eq!(app.get("/api/users/me", &customer).await.status(), StatusCode::OK, "old token still valid");
+    assert_eq!(
+        app.get("/api/users/me", &customer).await.status(),
+        StatusCode::OK,
+        "old token still valid"
+    );
     let fresh = token(&app.logged_in("johndoe", crate::helpers::PASSWORD).await);
     assert_eq!(kid_of(&fresh), new_kid);
-    assert_eq!(app.get("/api/users/me", &fresh).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/users/me", &fresh).await.status(),
+        StatusCode::OK
+    );
 
-    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
 }
 
@@ -111,11 +170,25 @@ async fn forged_expired_and_malformed_tokens_are_refused_directly_at_the_service
         "garbage".to_owned(),
     ];
     for bad in cases {
-        problem(app.get("/api/users/me", &bad).await, StatusCode::UNAUTHORIZED).await;
+        problem(
+            app.get("/api/users/me", &bad).await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
     }
     let expired = crate::helpers::signed_token(&app.db, -120, "customer").await;
-    let body = problem(app.get("/api/users/me", &expired).await, StatusCode::UNAUTHORIZED).await;
+    let body = problem(
+        app.get("/api/users/me", &expired).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     assert_eq!(body["message"], "The access token has expired");
-    let no_scheme = app.client.get(app.url("/api/users/me")).header("authorization", good).send().await.unwrap();
+    let no_scheme = app
+        .client
+        .get(app.url("/api/users/me"))
+        .header("authorization", good)
+        .send()
+        .await
+        .unwrap();
     problem(no_scheme, StatusCode::UNAUTHORIZED).await;
 }

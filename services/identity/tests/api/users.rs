@@ -14,25 +14,61 @@ async fn a_user_reads_and_changes_their_own_profile() {
     assert_eq!(me["email"], "johndoe@example.com");
     assert_eq!(me["role"], "customer");
 
-    let patch = |body: Value| app.client.patch(app.url("/api/users/me")).bearer_auth(&jwt).json(&body).send();
+    let patch = |body: Value| {
+        app.client
+            .patch(app.url("/api/users/me"))
+            .bearer_auth(&jwt)
+            .json(&body)
+            .send()
+    };
 
-    let body = problem(patch(json!({"email": "new@example.com"})).await.unwrap(), StatusCode::BAD_REQUEST).await;
-    assert!(body["message"].as_str().unwrap().contains("currentPassword"));
+    let body = problem(
+        patch(json!({"email": "new@example.com"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("currentPassword")
+    );
     problem(
-        patch(json!({"email": "new@example.com", "currentPassword": "wrongpassword9"})).await.unwrap(),
+        patch(json!({"email": "new@example.com", "currentPassword": "wrongpassword9"}))
+            .await
+            .unwrap(),
         StatusCode::FORBIDDEN,
     )
     .await;
-    problem(patch(json!({"email": "nope", "currentPassword": PASSWORD})).await.unwrap(), StatusCode::BAD_REQUEST).await;
-    problem(patch(json!({"username": "renamed"})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    problem(
+        patch(json!({"email": "nope", "currentPassword": PASSWORD}))
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        patch(json!({"username": "renamed"})).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
 
     let response = patch(json!({"email": "new@example.com", "password": "newpassword42", "currentPassword": PASSWORD}))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.json::<Value>().await.unwrap()["email"], "new@example.com");
-    assert_eq!(app.login("johndoe", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.login("johndoe", "newpassword42").await.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["email"],
+        "new@example.com"
+    );
+    assert_eq!(
+        app.login("johndoe", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("johndoe", "newpassword42").await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -41,7 +77,12 @@ async fn customers_cannot_reach_admin_routes_or_other_profiles() {
     let jane = app.user("janedoe").await;
     let john = token(&app.user("johndoe").await);
     problem(app.get("/api/users", &john).await, StatusCode::FORBIDDEN).await;
-    problem(app.get(&format!("/api/users/{}", jane["userId"]), &john).await, StatusCode::FORBIDDEN).await;
+    problem(
+        app.get(&format!("/api/users/{}", jane["userId"]), &john)
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let response = app
         .client
         .put(app.url(&format!("/api/users/{}/role", jane["userId"])))
@@ -51,7 +92,11 @@ async fn customers_cannot_reach_admin_routes_or_other_profiles() {
         .await
         .unwrap();
     problem(response, StatusCode::FORBIDDEN).await;
-    problem(app.get("/api/users/not-a-number", &john).await, StatusCode::BAD_REQUEST).await;
+    problem(
+        app.get("/api/users/not-a-number", &john).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     problem(
         app.client.get(app.url("/api/users")).send().await.unwrap(),
         StatusCode::UNAUTHORIZED,
@@ -66,13 +111,28 @@ async fn admins_list_users_by_page_and_change_roles() {
     app.user("janedoe").await;
     let admin = app.admin_token().await;
 
-    let page: Value = app.get("/api/users?page=2&pageSize=2", &admin).await.json().await.unwrap();
+    let page: Value = app
+        .get("/api/users?page=2&pageSize=2", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["total"], 3);
     assert_eq!(page["page"], 2);
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["username"], "janedoe");
-    for bad in ["pageSize=1000", "page=0", "pageSize=-1", "page=abc", "sort=name"] {
-        problem(app.get(&format!("/api/users?{bad}"), &admin).await, StatusCode::BAD_REQUEST).await;
+    for bad in [
+        "pageSize=1000",
+        "page=0",
+        "pageSize=-1",
+        "page=abc",
+        "sort=name",
+    ] {
+        problem(
+            app.get(&format!("/api/users?{bad}"), &admin).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
 
     let set_role = |id: &Value, role: &str| {
@@ -89,14 +149,31 @@ async fn admins_list_users_by_page_and_change_roles() {
     let ops = token(&app.logged_in("johndoe", PASSWORD).await);
     assert_eq!(app.get("/api/users/1", &ops).await.status(), StatusCode::OK);
 
-    problem(set_role(&john["userId"], "superuser").await.unwrap(), StatusCode::BAD_REQUEST).await;
-    problem(set_role(&json!(999_999), "ops").await.unwrap(), StatusCode::NOT_FOUND).await;
+    problem(
+        set_role(&john["userId"], "superuser").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    problem(
+        set_role(&json!(999_999), "ops").await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 
     let root_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(ADMIN.0)
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let body = problem(set_role(&json!(root_id), "customer").await.unwrap(), StatusCode::CONFLICT).await;
-    assert!(body["message"].as_str().unwrap().contains("last administrator"));
+    let body = problem(
+        set_role(&json!(root_id), "customer").await.unwrap(),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("last administrator")
+    );
 }

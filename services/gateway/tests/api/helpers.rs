@@ -1,0 +1,162 @@
+use platform::config::{ConfigSource, RunMode};
+use platform::testing::TestDatabase;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "securepassword123";
+pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
+
+/// Identity and the gateway in front of it.
+pub struct Platform {
+    pub gateway: String,
+    pub identity: String,
+    pub client: reqwest::Client,
+    pub identity_db: sqlx::PgPool,
+    pub identity_shutdown: CancellationToken,
+    gateway_shutdown: CancellationToken,
+    _database: TestDatabase,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.identity_shutdown.cancel();
+        self.gateway_shutdown.cancel();
+    }
+}
+
+impl Platform {
+    pub async fn spawn() -> Self {
+        platform::telemetry::init_for_tests();
+        let database = TestDatabase::new("gateway");
+        let source = ConfigSource::from_pairs([
+            ("DATABASE_URL", database.url.as_str()),
+            ("SERVICE_PORT", "0"),
+            ("IDENTITY_GRPC_PORT", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("ITINERA_ADMIN_USERNAME", ADMIN.0),
+            ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
+        ]);
+        let identity =
+            identity::Application::build(identity::Config::load(&source, RunMode::Single).unwrap())
+                .await
+                .expect("identity starts");
+        let identity_address = format!("http://127.0.0.1:{}", identity.port());
+        let identity_shutdown = CancellationToken::new();
+        tokio::spawn(identity.run_until_stopped(identity_shutdown.clone()));
+
+        let source = source
+            .with("IDENTITY_UPSTREAMS", identity_address.as_str())
+            .with(
+                "JWT_JWKS_URL",
+                format!("{identity_address}/.well-known/jwks.json"),
+            );
+        let gateway =
+            gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
+                .await
+                .expect("gateway starts");
+        let gateway_address = format!("http://127.0.0.1:{}", gateway.port());
+        let gateway_shutdown = CancellationToken::new();
+        tokio::spawn(gateway.run_until_stopped(gateway_shutdown.clone()));
+
+        let identity_db = sqlx::PgPool::connect(&database.url).await.unwrap();
+        Self {
+            gateway: gateway_address,
+            identity: identity_address,
+            client: reqwest::Client::new(),
+            identity_db,
+            identity_shutdown,
+            gateway_shutdown,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers and logs in through the gateway; returns the login body.
+    pub async fn user(&self, username: &str) -> Value {
+        let registered = self
+            .post(
+                "/api/auth/register",
+                &json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(registered.status(), StatusCode::CREATED);
+        self.login(username, PASSWORD).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let response = self
+            .post(
+                "/api/auth/login",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// How many requests identity itself has served for `route` (from its own metrics).
+    pub async fn identity_requests(&self, route: &str) -> u64 {
+        let metrics = self
+            .client
+            .get(format!("{}/metrics", self.identity))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .filter(|line| {
+                line.starts_with("http_requests_total")
+                    && line.contains(&format!("route=\"{route}\""))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+pub fn token(login: &Value) -> String {
+    login["token"]
+        .as_str()
+        .expect("token in login body")
+        .to_owned()
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}

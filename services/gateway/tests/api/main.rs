@@ -1,0 +1,7 @@
+//! Gateway integration tests: identity and the gateway running for real on port 0, a fresh
+//! PostgreSQL database per test, driven over HTTP through the gateway.
+
+mod helpers;
+
+mod auth;
+mod seed_api;
