@@ -273,7 +273,14 @@ impl Settings {
         let url = match (mode, source.get_any(&["DATABASE_URL", "DB_CONNECTION"])) {
             (RunMode::Single, Some((key, url))) => {
                 validate_postgres_url(key, url)?;
-                url.to_owned()
+                let names_a_database = url
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .is_ok_and(|o| o.get_database().is_some_and(|d| !d.is_empty()));
+                if names_a_database {
+                    url.to_owned()
+                } else {
+                    with_database(url, &database_name)
+                }
             }
             (RunMode::AllInOne, Some((key, url))) => {
                 validate_postgres_url(key, url)?;
@@ -468,6 +475,16 @@ mod tests {
         assert_eq!(
             settings.kafka_brokers,
             vec!["127.0.0.1:9092", "127.0.0.1:9093"]
+        );
+    }
+
+    #[test]
+    fn a_server_url_without_a_database_gets_the_service_database() {
+        let source = ConfigSource::from_pairs([("DATABASE_URL", "postgres://app@db:5432")]);
+        let settings = Settings::load(&source, IDENTITY, RunMode::Single).unwrap();
+        assert_eq!(
+            settings.database.url,
+            "postgres://app@db:5432/itinera_identity"
         );
     }
 

@@ -11,13 +11,18 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A unique database name on the server named by `TEST_DATABASE_URL` (default: the local server).
     pub fn new(prefix: &str) -> Self {
-        let server = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| format!("{DEFAULT_DATABASE_SERVER}/postgres"));
         let name = format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple());
         Self {
-            url: with_database(&server, &name),
+            url: with_database(&maintenance_url(), &name),
         }
     }
+}
+
+/// The test server's maintenance database (`postgres`), for tests that administer the server.
+pub fn maintenance_url() -> String {
+    let server =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_SERVER.to_owned());
+    with_database(&server, "postgres")
 }
 
 impl Drop for TestDatabase {

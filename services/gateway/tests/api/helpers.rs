@@ -59,7 +59,11 @@ impl Platform {
         let gateway_shutdown = CancellationToken::new();
         tokio::spawn(gateway.run_until_stopped(gateway_shutdown.clone()));
 
-        let identity_db = sqlx::PgPool::connect(&database.url).await.unwrap();
+        let identity_db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&database.url)
+            .await
+            .unwrap();
         Self {
             gateway: gateway_address,
             identity: identity_address,

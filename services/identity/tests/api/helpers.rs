@@ -51,7 +51,9 @@ impl TestApp {
         let grpc_port = app.grpc_port();
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let db = sqlx::PgPool::connect(&database.url)
+        let db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&database.url)
             .await
             .expect("test connects to its database");
         Self {

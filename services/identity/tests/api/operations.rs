@@ -69,7 +69,7 @@ async fn readiness_fails_when_the_database_is_gone() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+    let mut admin = sqlx::PgConnection::connect(&platform::testing::maintenance_url())
         .await
         .unwrap();
     use sqlx::Connection;

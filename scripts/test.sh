@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test from a fresh clone: prepares the machine (scripts/setup.sh), then
+# formatting, lints, and the whole test suite against real servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+# shellcheck source=/dev/null
+. .itinera/env
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itinera/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Databases left behind by test processes that were killed before they could drop them.
+psql "${TEST_DATABASE_URL%/}/postgres" -Atqc \
+    "SELECT datname FROM pg_database WHERE datname ~ '^test_[a-z]+_[0-9a-f]{32}$'" |
+    while read -r stale; do
+        psql "${TEST_DATABASE_URL%/}/postgres" -qc "DROP DATABASE IF EXISTS \"$stale\" WITH (FORCE)" >/dev/null || true
+    done
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --profile ci
+else
+    cargo test --workspace --locked
+fi
