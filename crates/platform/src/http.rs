@@ -1,9 +1,7 @@
 //! The HTTP edge every service shares: operational endpoints, request ids, access log, metrics,
 //! body limits, problem+json for every rejection, and graceful serving.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,39 +20,13 @@ use tracing::Instrument;
 
 use crate::error::{ErrorCause, Problem};
 use crate::metrics::Metrics;
+use crate::readiness::ReadinessCheck;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A future that a readiness check returns.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
-
-/// One dependency that `/ready` checks.
-pub trait ReadinessCheck: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
-    fn check(&self) -> CheckFuture<'_>;
-}
-
-/// `/ready` fails while the database does not answer.
-pub struct PostgresCheck(pub sqlx::PgPool);
-
-impl ReadinessCheck for PostgresCheck {
-    fn name(&self) -> &'static str {
-        "database"
-    }
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move {
-            sqlx::query("SELECT 1")
-                .execute(&self.0)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    }
-}
 
 /// What a service says about itself on `/version` and in its metrics.
 #[derive(Clone, Debug)]
@@ -92,6 +64,14 @@ impl ServiceRouter {
     #[must_use]
     pub fn check(mut self, check: impl ReadinessCheck) -> Self {
         self.checks.push(Box::new(check));
+        self
+    }
+
+    /// Adds checks for every dependency the settings name (Redis, Kafka).
+    #[must_use]
+    pub fn checks_for(mut self, settings: &crate::config::Settings) -> Self {
+        self.checks
+            .extend(crate::readiness::configured_dependencies(settings));
         self
     }
 

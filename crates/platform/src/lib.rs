@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod readiness;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

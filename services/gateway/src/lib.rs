@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::http::{CheckFuture, ReadinessCheck, ServiceInfo, ServiceRouter};
+use platform::http::{ServiceInfo, ServiceRouter};
 use platform::metrics::Metrics;
+use platform::readiness::{CheckFuture, ReadinessCheck};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -117,6 +118,7 @@ impl Application {
             client,
             upstreams: config.identity.clone(),
         })
+        .checks_for(settings)
         .body_limit(settings.body_limit)
         .build(api);
         Ok(Self { listener, router })

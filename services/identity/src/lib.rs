@@ -21,8 +21,9 @@ use anyhow::Context;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
 use platform::auth::{JwtVerifier, Role};
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::http::{PostgresCheck, ServiceInfo, ServiceRouter};
+use platform::http::{ServiceInfo, ServiceRouter};
 use platform::metrics::Metrics;
+use platform::readiness::PostgresCheck;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -213,6 +214,7 @@ impl Application {
             metrics,
         )
         .check(PostgresCheck(db))
+        .checks_for(settings)
         .body_limit(settings.body_limit)
         .build(http::router(state));
 

@@ -146,3 +146,18 @@ async fn request_ids_and_unknown_routes() {
         .unwrap();
     problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
 }
+
+#[tokio::test]
+async fn readiness_covers_configured_redis_and_kafka() {
+    let app = TestApp::spawn_with(&[
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("KAFKA_BROKERS", "127.0.0.1:1"),
+    ])
+    .await;
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["redis"], "ok");
+    assert_eq!(body["checks"]["kafka"], "unavailable");
+}
