@@ -1,7 +1,7 @@
 //! Wire contracts shared between Itinera services.
 //!
-//! gRPC services are generated from `proto/` at build time; event payloads join them as the event
-//! backbone grows. Nothing here depends on a service crate, so any service can depend on this one.
+//! gRPC services are generated from `proto/` at build time; event payloads are in [`events`].
+//! Nothing here depends on a service crate, so any service can depend on this one.
 
 /// The identity service's `UserDirectory` (seed 000's user validation over gRPC).
 pub mod identity {
@@ -10,3 +10,5 @@ pub mod identity {
         tonic::include_proto!("itinera.identity.v1");
     }
 }
+
+pub mod events;

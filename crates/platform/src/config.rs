@@ -245,6 +245,8 @@ pub struct ServiceSpec {
 
 pub const DEFAULT_DATABASE_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 pub const IDENTITY_DEFAULT_PORT: u16 = 5001;
+/// Info for Itinera, warnings only from the database driver (which reports every notice).
+pub const DEFAULT_LOG_LEVEL: &str = "info,sqlx=warn";
 
 impl Settings {
     /// Types the settings of one service. Every bad value is reported with the key that holds it.
@@ -377,7 +379,10 @@ pub struct LogSettings {
 
 impl LogSettings {
     pub fn load(source: &ConfigSource) -> Result<Self, ConfigError> {
-        let level = source.get("LOG_LEVEL").unwrap_or("info").to_owned();
+        let level = source
+            .get("LOG_LEVEL")
+            .unwrap_or(DEFAULT_LOG_LEVEL)
+            .to_owned();
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&level) {
             return Err(ConfigError::invalid("LOG_LEVEL", &level, e));
         }

@@ -208,12 +208,22 @@ async fn access_log(
     request
         .headers_mut()
         .insert(REQUEST_ID, header_value.clone());
-    let trace_id = request
+    // Continue the caller's W3C trace, or start one, so every hop logs the same trace id.
+    let trace_id = match request
         .headers()
         .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(trace_id_of)
-        .unwrap_or_default();
+    {
+        Some(trace_id) => trace_id,
+        None => {
+            let (traceparent, trace_id) = new_traceparent();
+            if let Ok(value) = HeaderValue::from_str(&traceparent) {
+                request.headers_mut().insert(TRACEPARENT, value);
+            }
+            trace_id
+        }
+    };
 
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -261,6 +271,13 @@ pub fn trace_id_of(traceparent: &str) -> Option<String> {
         && parent.bytes().any(|b| b != b'0')
         && hex(flags, 2);
     valid.then(|| trace.to_ascii_lowercase())
+}
+
+/// A new sampled `traceparent` and its trace id.
+pub fn new_traceparent() -> (String, String) {
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    (format!("00-{trace_id}-{span_id}-01"), trace_id)
 }
 
 /// Binds a listener; port 0 picks a free port.

@@ -16,7 +16,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::Problem;
 use platform::auth::{JwtVerifier, bearer_token};
-use platform::http::{TRACEPARENT, trace_id_of};
 
 use crate::upstream::Upstreams;
 
@@ -199,8 +198,8 @@ impl Proxy {
     }
 }
 
-/// Removes connection headers, records the client in `X-Forwarded-*`, and starts a W3C trace if
-/// the client did not send one. The Authorization header is forwarded as it came.
+/// Removes connection headers and records the client in `X-Forwarded-*`. The Authorization header
+/// and the `traceparent` (which the access-log middleware has already set) are forwarded as they came.
 fn prepare_headers(parts: &mut request::Parts, peer: SocketAddr) {
     let host = parts.headers.get(header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
@@ -224,25 +223,12 @@ fn prepare_headers(parts: &mut request::Parts, peer: SocketAddr) {
     if let Some(host) = host {
         parts.headers.insert("x-forwarded-host", host);
     }
-
-    let has_trace = parts
-        .headers
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(trace_id_of)
-        .is_some();
-    if !has_trace {
-        let ids = uuid::Uuid::new_v4().simple().to_string();
-        let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-        if let Ok(value) = HeaderValue::from_str(&format!("00-{ids}-{span}-01")) {
-            parts.headers.insert(TRACEPARENT, value);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use platform::http::TRACEPARENT;
 
     #[test]
     fn connection_headers_are_not_forwarded_and_the_client_is_recorded() {
@@ -266,11 +252,10 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 192.0.2.1");
         assert_eq!(h["x-forwarded-host"], "localhost:4000");
         assert_eq!(h[header::AUTHORIZATION], "Bearer abc");
-        assert!(trace_id_of(h[&TRACEPARENT].to_str().unwrap()).is_some());
     }
 
     #[test]
-    fn a_valid_traceparent_is_passed_through_unchanged() {
+    fn a_traceparent_is_passed_through_unchanged() {
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let (mut parts, ()) = axum::http::Request::builder()
             .header(TRACEPARENT, traceparent)

@@ -1,0 +1,112 @@
+//! Event payloads (the `data` of each CloudEvents envelope), by topic.
+//!
+//! Field names are camelCase on the wire. Every payload is a full snapshot of what consumers need,
+//! with a version that only grows, so that a consumer can apply events idempotently and ignore one
+//! that arrives after a newer one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Topics, one per aggregate family.
+pub mod topics {
+    pub const FLIGHTS: &str = "catalog.flights";
+    pub const BOOKINGS: &str = "booking.bookings";
+}
+
+/// Event types.
+pub mod types {
+    pub const FLIGHT_SCHEDULED: &str = "flight.scheduled";
+    pub const FLIGHT_UPDATED: &str = "flight.updated";
+    pub const FLIGHT_STATUS_CHANGED: &str = "flight.status-changed";
+    pub const BOOKING_CREATED: &str = "booking.created";
+    pub const BOOKING_CONFIRMED: &str = "booking.confirmed";
+    pub const BOOKING_CANCELLED: &str = "booking.cancelled";
+    pub const BOOKING_EXPIRED: &str = "booking.expired";
+
+    /// Every event type the platform publishes.
+    pub const ALL: [&str; 7] = [
+        FLIGHT_SCHEDULED,
+        FLIGHT_UPDATED,
+        FLIGHT_STATUS_CHANGED,
+        BOOKING_CREATED,
+        BOOKING_CONFIRMED,
+        BOOKING_CANCELLED,
+        BOOKING_EXPIRED,
+    ];
+}
+
+/// An amount of money in minor units (cents) of an ISO 4217 currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyAmount {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// One cabin of a flight: its seats and its fare.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CabinSnapshot {
+    /// `economy`, `premium_economy`, `business` or `first`.
+    pub cabin: String,
+    pub first_row: i32,
+    pub last_row: i32,
+    /// Seat letters in each row, e.g. `ABCDEF`.
+    pub seat_letters: String,
+    pub capacity: i32,
+    pub fare: MoneyAmount,
+}
+
+/// `catalog.flights`: `flight.scheduled`, `flight.updated`, `flight.status-changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlightSnapshot {
+    pub flight_id: i64,
+    pub flight_code: String,
+    pub airline: String,
+    pub origin: String,
+    pub destination: String,
+    pub departure_at: DateTime<Utc>,
+    pub arrival_at: DateTime<Utc>,
+    pub origin_time_zone: String,
+    pub destination_time_zone: String,
+    /// `On Time`, `Delayed`, `Boarding`, `Departed`, `Landed` or `Cancelled`.
+    pub status: String,
+    pub gate: Option<String>,
+    pub cabins: Vec<CabinSnapshot>,
+    /// Grows with every change of the flight.
+    pub version: i64,
+}
+
+/// Seats left in one cabin of one flight after a booking change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InventorySnapshot {
+    pub flight_id: i64,
+    pub cabin: String,
+    pub capacity: i32,
+    pub seats_left: i32,
+    /// Grows with every change of this cabin's inventory.
+    pub version: i64,
+}
+
+/// `booking.bookings`: `booking.created`, `booking.confirmed`, `booking.cancelled`,
+/// `booking.expired`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingSnapshot {
+    pub booking_id: i64,
+    pub reference: String,
+    pub user_id: i64,
+    pub flight_id: i64,
+    pub flight_code: String,
+    pub departure_at: DateTime<Utc>,
+    pub cabin: String,
+    pub seats: Vec<String>,
+    pub passengers: Vec<String>,
+    pub price: MoneyAmount,
+    /// `PENDING_PAYMENT`, `CONFIRMED`, `CANCELLED` or `EXPIRED`.
+    pub status: String,
+    pub payment_method: Option<String>,
+    pub inventory: InventorySnapshot,
+}

@@ -1,0 +1,166 @@
+//! Idempotent consumers: each event's id is recorded in the `inbox` table in the same transaction
+//! as its effect, so a redelivered event changes nothing. Failures are retried with backoff; an
+//! event that keeps failing, or that cannot be understood at all, is moved to `dead_letters` with
+//! the error, and the consumer goes on with the next one.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use super::{Envelope, Message, Subscription};
+
+pub type HandleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandleError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Worth trying again (a lock timeout, a conflict).
+    #[error("{0}")]
+    Retry(String),
+    /// Trying again cannot help (a payload that does not parse): dead-letter at once.
+    #[error("{0}")]
+    Reject(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<serde_json::Error> for HandleError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Reject(format!("malformed payload: {error}"))
+    }
+}
+
+/// What a service does with the events it consumes.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies the event's effect inside `tx`. Events of types the handler does not care about
+    /// should return `Ok(())`.
+    fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a>;
+}
+
+pub struct Consumer {
+    /// Unique per consuming service and purpose, e.g. `booking.inventory`.
+    pub name: String,
+    pub db: PgPool,
+    pub handler: Arc<dyn EventHandler>,
+    /// Attempts before an event that keeps failing is dead-lettered.
+    pub max_attempts: u32,
+}
+
+enum Outcome {
+    Applied,
+    AlreadyProcessed,
+}
+
+impl Consumer {
+    pub fn new(name: impl Into<String>, db: PgPool, handler: Arc<dyn EventHandler>) -> Self {
+        Self {
+            name: name.into(),
+            db,
+            handler,
+            max_attempts: 5,
+        }
+    }
+
+    /// Consumes until `shutdown` is cancelled. An event being retried when shutdown comes is not
+    /// acknowledged, so it is delivered again later.
+    pub async fn run(self, mut subscription: Subscription, shutdown: CancellationToken) {
+        loop {
+            let delivery = tokio::select! {
+                () = shutdown.cancelled() => return,
+                delivery = subscription.receiver.recv() => match delivery {
+                    Some(delivery) => delivery,
+                    None => return,
+                },
+            };
+            if self.process(&delivery.message, &shutdown).await {
+                delivery.ack();
+            }
+        }
+    }
+
+    /// Returns whether the event is done with (applied, already processed, or dead-lettered).
+    async fn process(&self, message: &Message, shutdown: &CancellationToken) -> bool {
+        let mut attempts = 0u32;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            attempts += 1;
+            let error = match self.apply(&message.envelope).await {
+                Ok(Outcome::Applied | Outcome::AlreadyProcessed) => return true,
+                Err(error) => error,
+            };
+            let unavailable =
+                matches!(&error, HandleError::Database(e) if crate::db::is_unavailable(e));
+            let give_up = matches!(error, HandleError::Reject(_))
+                || (!unavailable && attempts >= self.max_attempts);
+            if give_up {
+                return self.dead_letter(message, &error, attempts).await;
+            }
+            tracing::warn!(
+                consumer = %self.name, event = %message.envelope.id, kind = %message.envelope.kind,
+                attempts, error = %error, "event handling failed; retrying"
+            );
+            tokio::select! {
+                () = shutdown.cancelled() => return false,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn apply(&self, envelope: &Envelope) -> Result<Outcome, HandleError> {
+        let mut tx = self.db.begin().await?;
+        let first_time = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(envelope.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first_time {
+            return Ok(Outcome::AlreadyProcessed);
+        }
+        self.handler.handle(envelope, &mut tx).await?;
+        tx.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    /// Records the event and its error, and marks it processed so redelivery skips it.
+    async fn dead_letter(&self, message: &Message, error: &HandleError, attempts: u32) -> bool {
+        tracing::error!(
+            consumer = %self.name, event = %message.envelope.id, kind = %message.envelope.kind,
+            attempts, error = %error, "event dead-lettered"
+        );
+        let result = async {
+            let mut tx = self.db.begin().await?;
+            sqlx::query(
+                "INSERT INTO dead_letters (consumer, topic, envelope, error, attempts) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&self.name)
+            .bind(&message.topic)
+            .bind(serde_json::to_value(&message.envelope).unwrap_or_default())
+            .bind(error.to_string())
+            .bind(attempts as i32)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&self.name)
+                .bind(message.envelope.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(consumer = %self.name, error = %e, "cannot store a dead letter; the event stays unacknowledged");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Writing events in the transaction that changes state.
+
+use sqlx::PgConnection;
+
+use super::Envelope;
+
+/// The channel on which the relay is woken when new rows are committed.
+pub const NOTIFY_CHANNEL: &str = "itinera_outbox";
+
+/// Adds an event to the outbox as part of the caller's transaction; it is published only if the
+/// transaction commits. The relay is notified at commit.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    topic: &str,
+    key: &str,
+    envelope: &Envelope,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_value(envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, event_key, envelope) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(envelope.id)
+    .bind(topic)
+    .bind(key)
+    .bind(json)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
