@@ -73,8 +73,9 @@ struct Member {
 
 /// The in-process bus.
 pub struct MemoryBus {
-    /// topic → members subscribed to it.
-    topics: RwLock<HashMap<String, Vec<Arc<Member>>>>,
+    /// topic → group → members. A group stays known after its last member leaves, and events for
+    /// it are then refused (left in the outbox) until a member is back, as Kafka would keep them.
+    topics: RwLock<HashMap<String, HashMap<String, Vec<Arc<Member>>>>>,
     ack_timeout: Duration,
 }
 
@@ -93,27 +94,30 @@ impl MemoryBus {
     }
 
     /// The member of each group subscribed to `topic` that receives `key`.
-    fn recipients(&self, topic: &str, key: &str) -> Vec<Arc<Member>> {
+    fn recipients(&self, topic: &str, key: &str) -> Result<Vec<Arc<Member>>, BusError> {
         let topics = self
             .topics
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(members) = topics.get(topic) else {
-            return Vec::new();
+        let Some(groups) = topics.get(topic) else {
+            return Ok(Vec::new());
         };
-        let mut groups: HashMap<&str, Vec<&Arc<Member>>> = HashMap::new();
-        for member in members.iter().filter(|m| !m.sender.is_closed()) {
-            groups
-                .entry(member.group.as_str())
-                .or_default()
-                .push(member);
-        }
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let hash = hasher.finish() as usize;
         groups
-            .into_values()
-            .map(|members| members[hash % members.len()].clone())
+            .iter()
+            .map(|(group, members)| {
+                let live: Vec<&Arc<Member>> =
+                    members.iter().filter(|m| !m.sender.is_closed()).collect();
+                if live.is_empty() {
+                    Err(BusError::Unavailable(format!(
+                        "no consumer of group {group} is running"
+                    )))
+                } else {
+                    Ok(live[hash % live.len()].clone())
+                }
+            })
             .collect()
     }
 }
@@ -123,16 +127,19 @@ impl EventBus for MemoryBus {
         Box::pin(async move {
             let mut acks = Vec::new();
             for message in messages {
-                for member in self.recipients(&message.topic, &message.key) {
+                for member in self.recipients(&message.topic, &message.key)? {
                     let (ack, acked) = oneshot::channel();
-                    if member
+                    member
                         .sender
                         .send(Delivery::new(message.clone(), ack))
                         .await
-                        .is_ok()
-                    {
-                        acks.push(acked);
-                    }
+                        .map_err(|_| {
+                            BusError::Unavailable(format!(
+                                "a consumer of group {} stopped",
+                                member.group
+                            ))
+                        })?;
+                    acks.push(acked);
                 }
             }
             let all_acked = async {
@@ -160,7 +167,11 @@ impl EventBus for MemoryBus {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for topic in topics {
-            let members = map.entry((*topic).to_owned()).or_default();
+            let members = map
+                .entry((*topic).to_owned())
+                .or_default()
+                .entry(group.to_owned())
+                .or_default();
             members.retain(|m| !m.sender.is_closed());
             members.push(member.clone());
         }

@@ -1,0 +1,3 @@
+//! The platform's integration tests, against a real PostgreSQL server.
+
+mod events;
