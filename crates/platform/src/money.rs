@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// ISO 4217's code for "no currency", for stored values that somehow do not parse.
+    pub const UNKNOWN: Currency = Currency(*b"XXX");
+
     pub fn parse(code: &str) -> Result<Self, String> {
         let bytes = code.as_bytes();
         if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_uppercase) {

@@ -71,11 +71,14 @@ struct Member {
     sender: mpsc::Sender<Delivery>,
 }
 
+/// topic → group → members.
+type Topics = HashMap<String, HashMap<String, Vec<Arc<Member>>>>;
+
 /// The in-process bus.
 pub struct MemoryBus {
     /// topic → group → members. A group stays known after its last member leaves, and events for
     /// it are then refused (left in the outbox) until a member is back, as Kafka would keep them.
-    topics: RwLock<HashMap<String, HashMap<String, Vec<Arc<Member>>>>>,
+    topics: RwLock<Topics>,
     ack_timeout: Duration,
 }
 

@@ -31,3 +31,28 @@ pub async fn enqueue(
         .await?;
     Ok(())
 }
+
+/// Adds many events in one statement (bulk loads such as a seeded schedule), with one NOTIFY.
+pub async fn enqueue_many(tx: &mut PgConnection, topic: &str, events: &[(String, Envelope)]) -> Result<(), sqlx::Error> {
+    for chunk in events.chunks(2_000) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(_, e)| e.id).collect();
+        let keys: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+        let envelopes = chunk
+            .iter()
+            .map(|(_, e)| serde_json::to_value(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, event_key, envelope) \
+             SELECT id, $2, key, envelope FROM UNNEST($1::uuid[], $3::text[], $4::jsonb[]) AS t(id, key, envelope)",
+        )
+        .bind(&ids)
+        .bind(topic)
+        .bind(&keys)
+        .bind(&envelopes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("SELECT pg_notify($1, '')").bind(NOTIFY_CHANNEL).execute(&mut *tx).await?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Itinera's catalog service: airports, aircraft types and their seat maps, flights with fares and
+//! status, and the flight search read model (kept current from booking's events).
+//!
+//! Every flight change is published (`flight.scheduled`, `flight.updated`,
+//! `flight.status-changed`) through the transactional outbox.
+
+pub mod demo;
+pub mod domain;
+pub mod error;
+mod http;
+mod projection;
+pub mod schedule;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use contracts::events::topics;
+use platform::auth::JwtVerifier;
+use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
+use platform::events::EventBus;
+use platform::events::consumer::Consumer;
+use platform::events::relay::Relay;
+use platform::http::{ServiceInfo, ServiceRouter};
+use platform::metrics::Metrics;
+use platform::readiness::PostgresCheck;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::schedule::Catalog;
+
+pub const SERVICE: ServiceSpec = ServiceSpec {
+    name: "catalog",
+    default_port: 5004,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub settings: Settings,
+    /// Days of flights the demo schedule covers.
+    pub seed_days: u32,
+}
+
+impl Config {
+    pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
+        let seed_days = source.parse::<u32>("SEED_DAYS")?.unwrap_or(30);
+        if !(1..=366).contains(&seed_days) {
+            return Err(ConfigError::invalid("SEED_DAYS", &seed_days.to_string(), "must be 1 to 366"));
+        }
+        Ok(Self {
+            settings: Settings::load(source, SERVICE, mode)?,
+            seed_days,
+        })
+    }
+}
+
+/// Creates the database if needed and applies migrations, without serving.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
+    platform::events::install(&db).await?;
+    Ok(())
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    catalog: Arc<Catalog>,
+    bus: Arc<dyn EventBus>,
+    subscription: platform::events::Subscription,
+    seed_days: u32,
+}
+
+impl Application {
+    /// Builds the service and subscribes it to booking events on `bus`.
+    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
+        let settings = &config.settings;
+        let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
+        platform::events::install(&db).await.context("installing the outbox")?;
+        let catalog = Arc::new(Catalog { db: db.clone() });
+        let state = http::AppState {
+            catalog: catalog.clone(),
+            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
+            seed_days: config.seed_days,
+        };
+        let router = ServiceRouter::new(
+            ServiceInfo {
+                name: settings.service_name.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            Metrics::new(&settings.service_name, |_| {}),
+        )
+        .check(PostgresCheck(db))
+        .checks_for(settings)
+        .body_limit(settings.body_limit)
+        .build(http::router(state));
+        let subscription = bus.subscribe("catalog.seats-left", &[topics::BOOKINGS]);
+        Ok(Self {
+            listener: platform::http::bind(settings.host, settings.port).await?,
+            router,
+            catalog,
+            bus,
+            subscription,
+            seed_days: config.seed_days,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// Loads the demo schedule if there are no flights (what `GET /seed` does).
+    pub async fn seed_demo(&self) -> anyhow::Result<bool> {
+        let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+        self.catalog
+            .seed_demo(first_day, self.seed_days)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the demo schedule: {e}"))
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let relay = tokio::spawn(Relay::new(self.catalog.db.clone(), self.bus.clone()).run(shutdown.clone()));
+        let consumer = Consumer::new("catalog.seats-left", self.catalog.db.clone(), Arc::new(projection::SeatsLeft));
+        let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
+        let served = platform::http::serve(self.listener, self.router, shutdown).await;
+        let _ = tokio::join!(relay, consumer);
+        served.context("catalog HTTP server")
+    }
+}
