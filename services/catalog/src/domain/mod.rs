@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(economy.capacity(), 162);
         assert!(validate_seat_map(&[business.clone(), economy.clone()]).is_ok());
         let overlapping = CabinLayout {
-            first_row: 3,
+            last_row: 5,
             ..business.clone()
         };
         assert!(validate_seat_map(&[overlapping.clone(), economy.clone()]).is_err());
