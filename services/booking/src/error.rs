@@ -1,0 +1,55 @@
+//! Every way a booking request can fail, and the problem+json each becomes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use platform::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("{0}")]
+    Invalid(String),
+    /// Seed 002: `404 {"message": "Flight not found"}`.
+    #[error("Flight not found")]
+    FlightNotFound,
+    /// Seed 002: `404 {"message": "Booking not found"}`.
+    #[error("Booking not found")]
+    BookingNotFound,
+    #[error("Not enough seats left in this cabin")]
+    SoldOut,
+    #[error("Seat {0} is already taken")]
+    SeatTaken(String),
+    #[error("The flight has already departed")]
+    Departed,
+    #[error("The flight is cancelled")]
+    FlightCancelled,
+    #[error("This Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    Refused(#[from] Problem),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl IntoResponse for BookingError {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        match self {
+            Self::Invalid(_) => Problem::bad_request(detail),
+            Self::FlightNotFound | Self::BookingNotFound => Problem::not_found(detail),
+            Self::SoldOut => Problem::conflict(detail).with_type("sold-out"),
+            Self::SeatTaken(_) => Problem::conflict(detail).with_type("seat-taken"),
+            Self::Departed => Problem::conflict(detail).with_type("flight-departed"),
+            Self::FlightCancelled => Problem::conflict(detail).with_type("flight-cancelled"),
+            Self::IdempotencyMismatch => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_type("idempotency-key-reused")
+            }
+            Self::Refused(problem) => problem,
+            Self::Database(e) if platform::db::is_unavailable(&e) => Problem::dependency_unavailable("database", &e),
+            Self::Database(e) => Problem::internal(&e),
+            Self::Internal(e) => Problem::internal(format!("{e:#}")),
+        }
+        .into_response()
+    }
+}

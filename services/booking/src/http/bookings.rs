@@ -1,0 +1,250 @@
+//! `/api/bookings`: create (with `Idempotency-Key`), read, list and cancel bookings.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json as JsonResponse, Router};
+use chrono::{DateTime, Utc};
+use platform::auth::Caller;
+use platform::http::{Json, Path, Query};
+use platform::money::{Currency, Money};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use crate::bookings::{BookingRequest, Created, FlightRef};
+use crate::domain::{PaymentMethod, Seat, passenger_name};
+use crate::error::BookingError;
+use crate::store::bookings::BookingRow;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/bookings", post(create).get(list))
+        .route("/api/bookings/{booking_id}", get(one))
+        .route("/api/bookings/{booking_id}/cancel", post(cancel))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyView {
+    amount: String,
+    amount_minor: i64,
+    currency: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlightSummary {
+    flight_id: i64,
+    flight_code: String,
+    origin: String,
+    destination: String,
+    departure_at: DateTime<Utc>,
+    departure_local: String,
+    arrival_at: DateTime<Utc>,
+    status: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Passenger {
+    name: String,
+    seat: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingView {
+    booking_id: i64,
+    reference: String,
+    user_id: i64,
+    status: String,
+    flight: FlightSummary,
+    cabin: String,
+    passengers: Vec<Passenger>,
+    price: MoneyView,
+    payment_method: Option<String>,
+    created_at: DateTime<Utc>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+pub fn money(minor: i64, currency: &str) -> Money {
+    Money::from_minor(minor, Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN))
+}
+
+impl From<BookingRow> for BookingView {
+    fn from(b: BookingRow) -> Self {
+        let price = money(b.amount_minor, &b.currency);
+        Self {
+            booking_id: b.id,
+            reference: b.reference,
+            user_id: b.user_id,
+            status: b.status,
+            flight: FlightSummary {
+                flight_id: b.flight_id,
+                departure_local: platform::time::local_rfc3339(b.departure_at, &b.origin_time_zone),
+                flight_code: b.flight_code,
+                origin: b.origin,
+                destination: b.destination,
+                departure_at: b.departure_at,
+                arrival_at: b.arrival_at,
+                status: b.flight_status,
+            },
+            cabin: b.cabin,
+            passengers: b
+                .passengers
+                .0
+                .into_iter()
+                .zip(b.seats)
+                .map(|(name, seat)| Passenger { name, seat })
+                .collect(),
+            price: MoneyView {
+                amount: price.major_text(),
+                amount_minor: price.minor(),
+                currency: price.currency().to_string(),
+            },
+            payment_method: b.payment_method,
+            created_at: b.created_at,
+            cancelled_at: b.cancelled_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PassengerInput {
+    name: String,
+    seat: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateBody {
+    flight_id: Option<i64>,
+    flight_code: Option<String>,
+    cabin: Option<String>,
+    passengers: Vec<PassengerInput>,
+    payment_method: Option<String>,
+}
+
+/// Most passengers on one booking.
+pub const MAX_PASSENGERS: usize = 9;
+
+const CABINS: [&str; 4] = ["economy", "premium_economy", "business", "first"];
+
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, BookingError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(key.to_owned())),
+        _ => Err(BookingError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into())),
+    }
+}
+
+impl CreateBody {
+    fn parse(self) -> Result<BookingRequest, BookingError> {
+        let flight = match (self.flight_id, self.flight_code) {
+            (Some(id), None) => FlightRef::Id(id),
+            (None, Some(code)) if !code.trim().is_empty() => FlightRef::Code(code.trim().to_owned()),
+            _ => return Err(BookingError::Invalid("give exactly one of flightId and flightCode".into())),
+        };
+        let cabin = self.cabin.unwrap_or_else(|| "economy".into()).trim().to_ascii_lowercase();
+        if !CABINS.contains(&cabin.as_str()) {
+            return Err(BookingError::Invalid(format!("cabin must be one of {}", CABINS.join(", "))));
+        }
+        if self.passengers.is_empty() || self.passengers.len() > MAX_PASSENGERS {
+            return Err(BookingError::Invalid(format!("a booking has 1 to {MAX_PASSENGERS} passengers")));
+        }
+        let passengers = self
+            .passengers
+            .into_iter()
+            .map(|p| {
+                let name = passenger_name(&p.name).map_err(BookingError::Invalid)?;
+                let seat = p.seat.as_deref().map(Seat::parse).transpose().map_err(BookingError::Invalid)?;
+                Ok((name, seat))
+            })
+            .collect::<Result<Vec<_>, BookingError>>()?;
+        let payment_method = self
+            .payment_method
+            .as_deref()
+            .map(PaymentMethod::parse)
+            .transpose()
+            .map_err(BookingError::Invalid)?;
+        Ok(BookingRequest {
+            flight,
+            cabin,
+            passengers,
+            payment_method,
+        })
+    }
+}
+
+/// 201 with the booking; a replay of an earlier request with the same key answers the same
+/// booking with `Idempotent-Replayed: true`.
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<CreateBody>,
+) -> Result<Response, BookingError> {
+    let key = idempotency_key(&headers)?;
+    let request = body.parse()?;
+    let (booking, replayed) = match state.bookings.create(&caller, request, key.as_deref()).await? {
+        Created::New(booking) => (booking, false),
+        Created::Replayed(booking) => (booking, true),
+    };
+    let mut response = (StatusCode::CREATED, JsonResponse(BookingView::from(booking))).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<JsonResponse<BookingView>, BookingError> {
+    Ok(JsonResponse(state.bookings.get(&caller, id).await?.into()))
+}
+
+async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<JsonResponse<BookingView>, BookingError> {
+    Ok(JsonResponse(state.bookings.cancel(&caller, id).await?.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    /// Ops and admins may list another user's bookings.
+    user_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BookingPage {
+    items: Vec<BookingView>,
+    page: u32,
+    page_size: u32,
+    total: i64,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<JsonResponse<BookingPage>, BookingError> {
+    let user_id = query.user_id.unwrap_or(caller.user_id);
+    caller.require_self_or_staff(user_id)?;
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(20);
+    if page == 0 || !(1..=100).contains(&page_size) {
+        return Err(BookingError::Invalid("page starts at 1 and pageSize is 1 to 100".into()));
+    }
+    let (rows, total) = state.bookings.list(user_id, page, page_size).await?;
+    Ok(JsonResponse(BookingPage {
+        items: rows.into_iter().map(BookingView::from).collect(),
+        page,
+        page_size,
+        total,
+    }))
+}

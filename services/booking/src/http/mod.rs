@@ -1,0 +1,28 @@
+//! Booking's HTTP API. Each resource contributes a router; this module merges them.
+
+mod bookings;
+mod seed_api;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use platform::auth::JwtVerifier;
+
+use crate::bookings::Bookings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub bookings: Arc<Bookings>,
+    pub verifier: Arc<JwtVerifier>,
+}
+
+impl FromRef<AppState> for Arc<JwtVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new().merge(bookings::router()).merge(seed_api::router()).with_state(state)
+}

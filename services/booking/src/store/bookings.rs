@@ -1,0 +1,144 @@
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
+
+/// A booking as stored, with its flight.
+#[derive(Clone, Debug, FromRow)]
+pub struct BookingRow {
+    pub id: i64,
+    pub reference: String,
+    pub user_id: i64,
+    pub flight_id: i64,
+    pub cabin: String,
+    pub passengers: Json<Vec<String>>,
+    pub seats: Vec<String>,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub payment_method: Option<String>,
+    pub request_hash: Option<Vec<u8>>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub flight_code: String,
+    pub origin: String,
+    pub destination: String,
+    pub departure_at: DateTime<Utc>,
+    pub arrival_at: DateTime<Utc>,
+    pub origin_time_zone: String,
+    pub flight_status: String,
+}
+
+const SELECT: &str = "SELECT b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
+     b.amount_minor, b.currency, b.payment_method, b.request_hash, b.hold_expires_at, b.created_at, b.cancelled_at, \
+     f.flight_code, f.origin, f.destination, f.departure_at, f.arrival_at, f.origin_time_zone, \
+     f.status AS flight_status \
+     FROM bookings b JOIN flights f ON f.flight_id = b.flight_id";
+
+pub struct NewBooking<'a> {
+    pub reference: &'a str,
+    pub user_id: i64,
+    pub flight_id: i64,
+    pub cabin: &'a str,
+    pub passengers: &'a [String],
+    pub seats: &'a [String],
+    pub status: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub payment_method: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: Option<&'a [u8]>,
+    pub hold_expires_at: DateTime<Utc>,
+}
+
+/// Inserts a booking and its seat assignments; returns its id.
+pub async fn insert(db: &mut sqlx::PgConnection, booking: &NewBooking<'_>) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, amount_minor, \
+                               currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(booking.reference)
+    .bind(booking.user_id)
+    .bind(booking.flight_id)
+    .bind(booking.cabin)
+    .bind(Json(booking.passengers))
+    .bind(booking.seats)
+    .bind(booking.status)
+    .bind(booking.amount_minor)
+    .bind(booking.currency)
+    .bind(booking.payment_method)
+    .bind(booking.idempotency_key)
+    .bind(booking.request_hash)
+    .bind(booking.hold_expires_at)
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO seat_assignments (flight_id, seat, booking_id) SELECT $1, seat, $3 FROM UNNEST($2::text[]) AS seat",
+    )
+    .bind(booking.flight_id)
+    .bind(booking.seats)
+    .bind(id)
+    .execute(&mut *db)
+    .await?;
+    Ok(id)
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE b.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Locks the booking row for the rest of the transaction.
+pub async fn lock(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(|row| row.is_some())
+}
+
+pub async fn find_by_idempotency_key(db: impl PgExecutor<'_>, user_id: i64, key: &str) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE b.user_id = $1 AND b.idempotency_key = $2"))
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
+/// A page of a user's bookings, newest first, and how many they have.
+pub async fn list_for_user(db: impl PgExecutor<'_> + Copy, user_id: i64, limit: i64, offset: i64) -> Result<(Vec<BookingRow>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(&format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.id DESC LIMIT $2 OFFSET $3"))
+        .bind(user_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn set_status(db: impl PgExecutor<'_>, id: i64, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE bookings SET status = $2, updated_at = now(), \
+         cancelled_at = CASE WHEN $2 IN ('CANCELLED', 'EXPIRED') THEN now() ELSE cancelled_at END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn release_seats(db: impl PgExecutor<'_>, id: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM seat_assignments WHERE booking_id = $1")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
