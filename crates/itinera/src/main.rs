@@ -1,12 +1,15 @@
-//! The `itinera` command: run the whole platform in one process, run one service, or migrate.
+//! The `itinera` command: run the whole platform in one process, run one service, migrate, seed.
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use platform::auth::Role;
 use platform::config::{ConfigSource, LogSettings, RunMode};
+use platform::events::bus::Disconnected;
+use platform::events::{EventBus, MemoryBus};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -18,11 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in this process, each on its own port with its own database.
+    /// Run every service in this process, each on its own port with its own database, with the
+    /// demo schedule and demo users.
     Up {
         /// Do not create the demo administrator and customer.
         #[arg(long)]
         no_demo_users: bool,
+        /// Do not load the demo flight schedule.
+        #[arg(long)]
+        no_seed: bool,
     },
     /// Run one service.
     Serve { service: Service },
@@ -31,15 +38,21 @@ enum Command {
         /// Only these services (default: all that have a database).
         services: Vec<Service>,
     },
+    /// Load the demo flight schedule into the catalog if it has no flights; booking receives it
+    /// the next time the platform runs.
+    Seed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Service {
     Identity,
+    Catalog,
+    Booking,
     Gateway,
 }
 
 const DEMO_ADMIN: (&str, &str) = ("admin", "itinera-admin-1");
+const DEMO_OPS: (&str, &str) = ("ops", "itinera-ops-1");
 const DEMO_CUSTOMER: (&str, &str) = ("demo", "itinera-demo-1");
 
 fn main() -> ExitCode {
@@ -61,9 +74,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Up { no_demo_users } => up(&source, !no_demo_users).await,
+            Command::Up {
+                no_demo_users,
+                no_seed,
+            } => up(&source, !no_demo_users, !no_seed).await,
             Command::Serve { service } => serve(&source, service).await,
             Command::Migrate { services } => migrate(&source, &services).await,
+            Command::Seed => seed(&source).await,
         }
     });
     match result {
@@ -81,14 +98,18 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
+async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> anyhow::Result<()> {
     let mut identity_config = identity::Config::load(source, RunMode::AllInOne)?;
+    let catalog_config = catalog::Config::load(source, RunMode::AllInOne)?;
+    let booking_config = booking::Config::load(source, RunMode::AllInOne)?;
     let gateway_config = gateway::Config::load(source, RunMode::AllInOne)?;
     let demo = demo_users && identity_config.bootstrap.is_empty();
     if demo {
-        for ((username, password), role) in
-            [(DEMO_ADMIN, Role::Admin), (DEMO_CUSTOMER, Role::Customer)]
-        {
+        for ((username, password), role) in [
+            (DEMO_ADMIN, Role::Admin),
+            (DEMO_OPS, Role::Ops),
+            (DEMO_CUSTOMER, Role::Customer),
+        ] {
             identity_config.bootstrap.push(identity::BootstrapUser {
                 username: username.into(),
                 email: format!("{username}@itinera.local"),
@@ -99,41 +120,72 @@ async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
     }
 
     let shutdown = platform::shutdown::on_signal();
+    // Every service subscribes while it is built, before any of them publishes.
+    let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
     let identity = identity::Application::build(identity_config)
         .await
         .context("starting identity")?;
+    let catalog = catalog::Application::build(catalog_config, bus.clone())
+        .await
+        .context("starting catalog")?;
+    let booking = booking::Application::build(booking_config, bus.clone())
+        .await
+        .context("starting booking")?;
     let gateway = gateway::Application::build(gateway_config)
         .await
         .context("starting gateway")?;
-    let (gateway_port, identity_port, grpc_port) =
-        (gateway.port(), identity.port(), identity.grpc_port());
+    let seeded = if demo_schedule {
+        catalog.seed_demo().await?
+    } else {
+        false
+    };
+    let gateway_port = gateway.port();
 
     say("Itinera is up. Point a browser or curl at the gateway:");
     say(&format!("  gateway    http://127.0.0.1:{gateway_port}"));
     say(&format!(
-        "  identity   http://127.0.0.1:{identity_port}   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"
+        "  identity   http://127.0.0.1:{}   (gRPC UserDirectory on 127.0.0.1:{})",
+        identity.port(),
+        identity.grpc_port()
     ));
+    say(&format!("  booking    http://127.0.0.1:{}", booking.port()));
+    say(&format!("  catalog    http://127.0.0.1:{}", catalog.port()));
+    if seeded {
+        say(
+            "Demo schedule loaded: 60 airports, flights for the next 30 days (booking receives them within seconds).",
+        );
+    }
     if demo {
         say(&format!(
-            "Demo users (created on first start): {} / {} (admin), {} / {} (customer)",
-            DEMO_ADMIN.0, DEMO_ADMIN.1, DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
-        ));
-        say("Try:");
-        say(&format!(
-            "  curl -s -X POST http://127.0.0.1:{gateway_port}/api/auth/login -H 'content-type: application/json' \
-             -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'",
-            DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
+            "Demo users (created on first start): {} / {} (admin), {} / {} (ops), {} / {} (customer)",
+            DEMO_ADMIN.0, DEMO_ADMIN.1, DEMO_OPS.0, DEMO_OPS.1, DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
         ));
     }
+    say("Try:");
     say(&format!(
-        "  curl -s http://127.0.0.1:{gateway_port}/api/gateway/status"
+        "  curl -s 'http://127.0.0.1:{gateway_port}/api/flight/search-flights?from=Paris&to=London'"
+    ));
+    say(&format!(
+        "  curl -s -X POST http://127.0.0.1:{gateway_port}/api/auth/login -H 'content-type: application/json' \
+         -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'",
+        DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
     ));
     say("Stop with Ctrl-C.");
 
-    let (identity, gateway) = tokio::join!(
+    let (identity, catalog, booking, gateway) = tokio::join!(
         run(
             "identity",
             identity.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
+        run(
+            "catalog",
+            catalog.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
+        run(
+            "booking",
+            booking.run_until_stopped(shutdown.clone()),
             &shutdown
         ),
         run(
@@ -142,7 +194,7 @@ async fn up(source: &ConfigSource, demo_users: bool) -> anyhow::Result<()> {
             &shutdown
         ),
     );
-    identity.and(gateway)
+    identity.and(catalog).and(booking).and(gateway)
 }
 
 /// Runs one service; if it stops with an error, the whole process shuts down.
@@ -158,6 +210,21 @@ async fn run(
     result
 }
 
+/// The event transport of a service running alone.
+fn standalone_bus(source: &ConfigSource) -> anyhow::Result<Arc<dyn EventBus>> {
+    if source.get("KAFKA_BROKERS").is_some() {
+        anyhow::bail!(
+            "KAFKA_BROKERS is set, but this build has no Kafka transport yet; run `itinera up` to run every \
+             service in one process with the in-process bus"
+        );
+    }
+    tracing::warn!(
+        "running alone without an event transport: events this service publishes wait in its outbox, \
+         and it receives none; run `itinera up` for the whole platform"
+    );
+    Ok(Arc::new(Disconnected))
+}
+
 async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
     let shutdown = platform::shutdown::on_signal();
     match service {
@@ -170,6 +237,24 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
                 grpc_port = app.grpc_port(),
                 "identity listening"
             );
+            app.run_until_stopped(shutdown).await
+        }
+        Service::Catalog => {
+            let app = catalog::Application::build(
+                catalog::Config::load(source, RunMode::Single)?,
+                standalone_bus(source)?,
+            )
+            .await?;
+            tracing::info!(port = app.port(), "catalog listening");
+            app.run_until_stopped(shutdown).await
+        }
+        Service::Booking => {
+            let app = booking::Application::build(
+                booking::Config::load(source, RunMode::Single)?,
+                standalone_bus(source)?,
+            )
+            .await?;
+            tracing::info!(port = app.port(), "booking listening");
             app.run_until_stopped(shutdown).await
         }
         Service::Gateway => {
@@ -188,12 +273,34 @@ async fn migrate(source: &ConfigSource, services: &[Service]) -> anyhow::Result<
     } else {
         RunMode::Single
     };
-    if all || services.contains(&Service::Identity) {
+    let wanted = |service| all || services.contains(&service);
+    if wanted(Service::Identity) {
         identity::migrate(&identity::Config::load(source, mode)?).await?;
         say("identity: migrated");
     }
+    if wanted(Service::Catalog) {
+        catalog::migrate(&catalog::Config::load(source, mode)?).await?;
+        say("catalog: migrated");
+    }
+    if wanted(Service::Booking) {
+        booking::migrate(&booking::Config::load(source, mode)?).await?;
+        say("booking: migrated");
+    }
     if services.contains(&Service::Gateway) {
         say("gateway: has no database");
+    }
+    Ok(())
+}
+
+async fn seed(source: &ConfigSource) -> anyhow::Result<()> {
+    let mut config = catalog::Config::load(source, RunMode::AllInOne)?;
+    // Only the database is needed; do not take the catalog's port.
+    config.settings.port = 0;
+    let app = catalog::Application::build(config, Arc::new(Disconnected)).await?;
+    if app.seed_demo().await? {
+        say("catalog: demo schedule loaded");
+    } else {
+        say("catalog: flights already exist; nothing loaded");
     }
     Ok(())
 }

@@ -50,13 +50,20 @@ impl BookingRequest {
         let passengers: Vec<String> = self
             .passengers
             .iter()
-            .map(|(name, seat)| format!("{name}/{}", seat.as_ref().map(ToString::to_string).unwrap_or_default()))
+            .map(|(name, seat)| {
+                format!(
+                    "{name}/{}",
+                    seat.as_ref().map(ToString::to_string).unwrap_or_default()
+                )
+            })
             .collect();
         let text = format!(
             "{flight}|{}|{}|{}",
             self.cabin,
             passengers.join(";"),
-            self.payment_method.map(PaymentMethod::as_str).unwrap_or_default()
+            self.payment_method
+                .map(PaymentMethod::as_str)
+                .unwrap_or_default()
         );
         Sha256::digest(text.as_bytes()).to_vec()
     }
@@ -106,10 +113,21 @@ fn snapshot(booking: &BookingRow, inventory: &Inventory) -> BookingSnapshot {
     }
 }
 
-async fn publish(tx: &mut PgConnection, kind: &str, booking: &BookingRow, inventory: &Inventory) -> Result<(), BookingError> {
+async fn publish(
+    tx: &mut PgConnection,
+    kind: &str,
+    booking: &BookingRow,
+    inventory: &Inventory,
+) -> Result<(), BookingError> {
     let data = serde_json::to_value(snapshot(booking, inventory)).map_err(anyhow::Error::from)?;
     let key = booking.id.to_string();
-    outbox::enqueue(tx, topics::BOOKINGS, &key, &Envelope::new("booking", kind, key.clone(), data)).await?;
+    outbox::enqueue(
+        tx,
+        topics::BOOKINGS,
+        &key,
+        &Envelope::new("booking", kind, key.clone(), data),
+    )
+    .await?;
     Ok(())
 }
 
@@ -129,17 +147,24 @@ impl Bookings {
     ) -> Result<Created, BookingError> {
         let fingerprint = request.fingerprint();
         if let Some(key) = idempotency_key
-            && let Some(existing) = store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key).await?
+            && let Some(existing) =
+                store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key).await?
         {
             return replay(existing, &fingerprint);
         }
-        match self.create_once(caller, &request, idempotency_key, &fingerprint).await {
-            Err(BookingError::Database(e)) if idempotency_key.is_some() && platform::db::is_unique_violation(&e) => {
+        match self
+            .create_once(caller, &request, idempotency_key, &fingerprint)
+            .await
+        {
+            Err(BookingError::Database(e))
+                if idempotency_key.is_some() && platform::db::is_unique_violation(&e) =>
+            {
                 // A concurrent request with the same key won the race.
                 let key = idempotency_key.unwrap_or_default();
-                let existing = store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
-                    .await?
-                    .ok_or(BookingError::Database(e))?;
+                let existing =
+                    store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
+                        .await?
+                        .ok_or(BookingError::Database(e))?;
                 replay(existing, &fingerprint)
             }
             other => other.map(Created::New),
@@ -166,25 +191,40 @@ impl Bookings {
             return Err(BookingError::Departed);
         }
         let count = request.passengers.len() as i32;
-        let Some(inventory) = store::inventory::take(&mut *tx, flight.flight_id, &request.cabin, count).await? else {
+        let Some(inventory) =
+            store::inventory::take(&mut *tx, flight.flight_id, &request.cabin, count).await?
+        else {
             return match store::inventory::find(&mut *tx, flight.flight_id, &request.cabin).await? {
                 Some(_) => Err(BookingError::SoldOut),
-                None => Err(BookingError::Invalid(format!("This flight has no {} cabin", request.cabin))),
+                None => Err(BookingError::Invalid(format!(
+                    "This flight has no {} cabin",
+                    request.cabin
+                ))),
             };
         };
         // The inventory row is locked until commit, so the seats read here cannot change under us.
-        let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id).await?.into_iter().collect();
+        let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id)
+            .await?
+            .into_iter()
+            .collect();
         let cabin = CabinSeats {
             first_row: inventory.first_row,
             last_row: inventory.last_row,
             letters: inventory.seat_letters.clone(),
         };
-        let wanted: Vec<Option<Seat>> = request.passengers.iter().map(|(_, seat)| seat.clone()).collect();
+        let wanted: Vec<Option<Seat>> = request
+            .passengers
+            .iter()
+            .map(|(_, seat)| seat.clone())
+            .collect();
         let seats: Vec<String> = match cabin.assign(&wanted, &taken) {
             Ok(seats) => seats.iter().map(ToString::to_string).collect(),
             Err(SeatError::Taken(seat)) => return Err(BookingError::SeatTaken(seat)),
             Err(SeatError::NotInCabin(seat)) => {
-                return Err(BookingError::Invalid(format!("Seat {seat} is not in the {} cabin", request.cabin)));
+                return Err(BookingError::Invalid(format!(
+                    "Seat {seat} is not in the {} cabin",
+                    request.cabin
+                )));
             }
             Err(SeatError::SoldOut) => return Err(BookingError::SoldOut),
         };
@@ -192,7 +232,11 @@ impl Bookings {
             .fare_minor
             .checked_mul(i64::from(count))
             .ok_or_else(|| BookingError::Invalid("the total price is too large".into()))?;
-        let passengers: Vec<String> = request.passengers.iter().map(|(name, _)| name.clone()).collect();
+        let passengers: Vec<String> = request
+            .passengers
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
         let reference = new_reference();
         let id = store::bookings::insert(
             &mut tx,
@@ -209,26 +253,45 @@ impl Bookings {
                 payment_method: request.payment_method.map(PaymentMethod::as_str),
                 idempotency_key,
                 request_hash: idempotency_key.map(|_| fingerprint),
-                hold_expires_at: Utc::now() + chrono::Duration::from_std(self.hold).unwrap_or(chrono::Duration::minutes(15)),
+                hold_expires_at: Utc::now()
+                    + chrono::Duration::from_std(self.hold)
+                        .unwrap_or(chrono::Duration::minutes(15)),
             },
         )
         .await?;
-        let mut booking = store::bookings::find(&mut *tx, id).await?.ok_or(BookingError::BookingNotFound)?;
+        let mut booking = store::bookings::find(&mut *tx, id)
+            .await?
+            .ok_or(BookingError::BookingNotFound)?;
         publish(&mut tx, types::BOOKING_CREATED, &booking, &inventory).await?;
 
         // Until payment is part of the saga, a booking is confirmed as soon as it is made.
-        self.transition(&mut tx, &mut booking, BookingStatus::Confirmed).await?;
+        self.transition(&mut tx, &mut booking, BookingStatus::Confirmed)
+            .await?;
         publish(&mut tx, types::BOOKING_CONFIRMED, &booking, &inventory).await?;
         tx.commit().await?;
         tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking confirmed");
         Ok(booking)
     }
 
-    async fn transition(&self, tx: &mut PgConnection, booking: &mut BookingRow, next: BookingStatus) -> Result<(), BookingError> {
-        let current = BookingStatus::parse(&booking.status)
-            .ok_or_else(|| anyhow::anyhow!("booking {} has unknown status {}", booking.id, booking.status))?;
+    async fn transition(
+        &self,
+        tx: &mut PgConnection,
+        booking: &mut BookingRow,
+        next: BookingStatus,
+    ) -> Result<(), BookingError> {
+        let current = BookingStatus::parse(&booking.status).ok_or_else(|| {
+            anyhow::anyhow!(
+                "booking {} has unknown status {}",
+                booking.id,
+                booking.status
+            )
+        })?;
         if !current.can_become(next) {
-            return Err(anyhow::anyhow!("booking {} cannot go from {current} to {next}", booking.id).into());
+            return Err(anyhow::anyhow!(
+                "booking {} cannot go from {current} to {next}",
+                booking.id
+            )
+            .into());
         }
         store::bookings::set_status(&mut *tx, booking.id, next.as_str()).await?;
         booking.status = next.as_str().to_owned();
@@ -251,7 +314,9 @@ impl Bookings {
         if !store::bookings::lock(&mut *tx, id).await? {
             return Err(BookingError::BookingNotFound);
         }
-        let mut booking = store::bookings::find(&mut *tx, id).await?.ok_or(BookingError::BookingNotFound)?;
+        let mut booking = store::bookings::find(&mut *tx, id)
+            .await?
+            .ok_or(BookingError::BookingNotFound)?;
         if booking.user_id != caller.user_id && !caller.is_staff() {
             return Err(BookingError::BookingNotFound);
         }
@@ -260,22 +325,37 @@ impl Bookings {
         if !status.holds_seats() {
             return Ok(booking);
         }
-        let flight = store::flights::find(&mut *tx, booking.flight_id).await?.ok_or(BookingError::FlightNotFound)?;
+        let flight = store::flights::find(&mut *tx, booking.flight_id)
+            .await?
+            .ok_or(BookingError::FlightNotFound)?;
         if departed(&flight) {
             return Err(BookingError::Departed);
         }
         store::bookings::release_seats(&mut *tx, id).await?;
-        let inventory = store::inventory::release(&mut *tx, booking.flight_id, &booking.cabin, booking.seats.len() as i32)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("booking {id} has no inventory row"))?;
-        self.transition(&mut tx, &mut booking, BookingStatus::Cancelled).await?;
+        let inventory = store::inventory::release(
+            &mut *tx,
+            booking.flight_id,
+            &booking.cabin,
+            booking.seats.len() as i32,
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("booking {id} has no inventory row"))?;
+        self.transition(&mut tx, &mut booking, BookingStatus::Cancelled)
+            .await?;
         publish(&mut tx, types::BOOKING_CANCELLED, &booking, &inventory).await?;
         tx.commit().await?;
         tracing::info!(booking_id = id, "booking cancelled");
-        store::bookings::find(&self.db, id).await?.ok_or(BookingError::BookingNotFound)
+        store::bookings::find(&self.db, id)
+            .await?
+            .ok_or(BookingError::BookingNotFound)
     }
 
-    pub async fn list(&self, user_id: i64, page: u32, page_size: u32) -> Result<(Vec<BookingRow>, i64), BookingError> {
+    pub async fn list(
+        &self,
+        user_id: i64,
+        page: u32,
+        page_size: u32,
+    ) -> Result<(Vec<BookingRow>, i64), BookingError> {
         let offset = i64::from(page - 1) * i64::from(page_size);
         Ok(store::bookings::list_for_user(&self.db, user_id, i64::from(page_size), offset).await?)
     }

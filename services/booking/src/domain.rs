@@ -50,14 +50,20 @@ impl BookingStatus {
 
     /// Whether the booking still holds its seats.
     pub fn holds_seats(self) -> bool {
-        matches!(self, BookingStatus::PendingPayment | BookingStatus::Confirmed)
+        matches!(
+            self,
+            BookingStatus::PendingPayment | BookingStatus::Confirmed
+        )
     }
 
     pub fn can_become(self, next: BookingStatus) -> bool {
         use BookingStatus::*;
         matches!(
             (self, next),
-            (PendingPayment, Confirmed) | (PendingPayment, Cancelled) | (PendingPayment, Expired) | (Confirmed, Cancelled)
+            (PendingPayment, Confirmed)
+                | (PendingPayment, Cancelled)
+                | (PendingPayment, Expired)
+                | (Confirmed, Cancelled)
         )
     }
 }
@@ -79,7 +85,11 @@ impl Seat {
     pub fn parse(value: &str) -> Result<Self, String> {
         let value = value.trim().to_ascii_uppercase();
         let invalid = || format!("{value:?} is not a seat like 14C");
-        let letter = value.chars().last().filter(char::is_ascii_uppercase).ok_or_else(invalid)?;
+        let letter = value
+            .chars()
+            .last()
+            .filter(char::is_ascii_uppercase)
+            .ok_or_else(invalid)?;
         let row = &value[..value.len() - 1];
         if row.is_empty() || row.len() > 2 || !row.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
@@ -113,12 +123,17 @@ impl CabinSeats {
     }
 
     pub fn all(&self) -> impl Iterator<Item = Seat> + '_ {
-        (self.first_row..=self.last_row).flat_map(move |row| self.letters.chars().map(move |letter| Seat { row, letter }))
+        (self.first_row..=self.last_row)
+            .flat_map(move |row| self.letters.chars().map(move |letter| Seat { row, letter }))
     }
 
     /// `count` free seats, taking `wanted` where given, the first free seats otherwise.
     /// `wanted[i]` is the seat asked for by passenger `i`, if any.
-    pub fn assign(&self, wanted: &[Option<Seat>], taken: &std::collections::HashSet<String>) -> Result<Vec<Seat>, SeatError> {
+    pub fn assign(
+        &self,
+        wanted: &[Option<Seat>],
+        taken: &std::collections::HashSet<String>,
+    ) -> Result<Vec<Seat>, SeatError> {
         let mut chosen: Vec<Option<Seat>> = Vec::with_capacity(wanted.len());
         let mut used = std::collections::HashSet::new();
         for seat in wanted {
@@ -132,7 +147,9 @@ impl CabinSeats {
             }
             chosen.push(seat.clone());
         }
-        let mut free = self.all().filter(|s| !taken.contains(&s.to_string()) && !used.contains(&s.to_string()));
+        let mut free = self
+            .all()
+            .filter(|s| !taken.contains(&s.to_string()) && !used.contains(&s.to_string()));
         chosen
             .into_iter()
             .map(|seat| match seat {
@@ -175,7 +192,9 @@ impl PaymentMethod {
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
         match normalised.as_str() {
-            "creditcard" | "credit" | "card" | "visa" | "mastercard" | "amex" => Ok(PaymentMethod::CreditCard),
+            "creditcard" | "credit" | "card" | "visa" | "mastercard" | "amex" => {
+                Ok(PaymentMethod::CreditCard)
+            }
             "debitcard" | "debit" => Ok(PaymentMethod::DebitCard),
             "wallet" | "itinerawallet" => Ok(PaymentMethod::Wallet),
             _ => Err(format!(
@@ -223,27 +242,59 @@ mod tests {
 
     #[test]
     fn seats() {
-        assert_eq!(Seat::parse("14c").unwrap(), Seat { row: 14, letter: 'C' });
+        assert_eq!(
+            Seat::parse("14c").unwrap(),
+            Seat {
+                row: 14,
+                letter: 'C'
+            }
+        );
         for bad in ["", "C", "14", "0A", "123A", "1-A", "A1"] {
             assert!(Seat::parse(bad).is_err(), "{bad}");
         }
         let taken: HashSet<String> = ["4A".to_owned()].into();
-        let assigned = cabin().assign(&[None, Some(Seat::parse("6C").unwrap()), None], &taken).unwrap();
+        let assigned = cabin()
+            .assign(&[None, Some(Seat::parse("6C").unwrap()), None], &taken)
+            .unwrap();
         let names: Vec<String> = assigned.iter().map(ToString::to_string).collect();
         assert_eq!(names, ["4B", "6C", "4C"]);
-        assert_eq!(cabin().assign(&[Some(Seat::parse("4A").unwrap())], &taken), Err(SeatError::Taken("4A".into())));
-        assert_eq!(cabin().assign(&[Some(Seat::parse("9A").unwrap())], &taken), Err(SeatError::NotInCabin("9A".into())));
+        assert_eq!(
+            cabin().assign(&[Some(Seat::parse("4A").unwrap())], &taken),
+            Err(SeatError::Taken("4A".into()))
+        );
+        assert_eq!(
+            cabin().assign(&[Some(Seat::parse("9A").unwrap())], &taken),
+            Err(SeatError::NotInCabin("9A".into()))
+        );
         let twice = Some(Seat::parse("5A").unwrap());
-        assert_eq!(cabin().assign(&[twice.clone(), twice], &taken), Err(SeatError::Taken("5A".into())));
-        assert_eq!(cabin().assign(&vec![None; 9], &taken), Err(SeatError::SoldOut));
+        assert_eq!(
+            cabin().assign(&[twice.clone(), twice], &taken),
+            Err(SeatError::Taken("5A".into()))
+        );
+        assert_eq!(
+            cabin().assign(&vec![None; 9], &taken),
+            Err(SeatError::SoldOut)
+        );
     }
 
     #[test]
     fn payment_methods() {
-        assert_eq!(PaymentMethod::parse("credit_card").unwrap(), PaymentMethod::CreditCard);
-        assert_eq!(PaymentMethod::parse("Credit Card").unwrap(), PaymentMethod::CreditCard);
-        assert_eq!(PaymentMethod::parse("debit-card").unwrap(), PaymentMethod::DebitCard);
-        assert_eq!(PaymentMethod::parse("wallet").unwrap(), PaymentMethod::Wallet);
+        assert_eq!(
+            PaymentMethod::parse("credit_card").unwrap(),
+            PaymentMethod::CreditCard
+        );
+        assert_eq!(
+            PaymentMethod::parse("Credit Card").unwrap(),
+            PaymentMethod::CreditCard
+        );
+        assert_eq!(
+            PaymentMethod::parse("debit-card").unwrap(),
+            PaymentMethod::DebitCard
+        );
+        assert_eq!(
+            PaymentMethod::parse("wallet").unwrap(),
+            PaymentMethod::Wallet
+        );
         assert!(PaymentMethod::parse("cash").is_err());
         assert!(passenger_name("  Jane   Doe ").is_ok_and(|n| n == "Jane Doe"));
         assert!(passenger_name("   ").is_err());

@@ -42,11 +42,12 @@ impl IntoResponse for BookingError {
             Self::SeatTaken(_) => Problem::conflict(detail).with_type("seat-taken"),
             Self::Departed => Problem::conflict(detail).with_type("flight-departed"),
             Self::FlightCancelled => Problem::conflict(detail).with_type("flight-cancelled"),
-            Self::IdempotencyMismatch => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with_type("idempotency-key-reused")
-            }
+            Self::IdempotencyMismatch => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+                .with_type("idempotency-key-reused"),
             Self::Refused(problem) => problem,
-            Self::Database(e) if platform::db::is_unavailable(&e) => Problem::dependency_unavailable("database", &e),
+            Self::Database(e) if platform::db::is_unavailable(&e) => {
+                Problem::dependency_unavailable("database", &e)
+            }
             Self::Database(e) => Problem::internal(&e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }

@@ -45,7 +45,9 @@ impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
         Ok(Self {
             settings: Settings::load(source, SERVICE, mode)?,
-            hold: source.seconds("BOOKING_HOLD_SECS")?.unwrap_or(Duration::from_secs(15 * 60)),
+            hold: source
+                .seconds("BOOKING_HOLD_SECS")?
+                .unwrap_or(Duration::from_secs(15 * 60)),
         })
     }
 }
@@ -70,7 +72,9 @@ impl Application {
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
         let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
-        platform::events::install(&db).await.context("installing the outbox")?;
+        platform::events::install(&db)
+            .await
+            .context("installing the outbox")?;
         let state = http::AppState {
             bookings: Arc::new(Bookings {
                 db: db.clone(),
@@ -104,8 +108,13 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
-        let consumer = Consumer::new("booking.flights", self.db.clone(), Arc::new(replica::FlightReplica));
+        let relay =
+            tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
+        let consumer = Consumer::new(
+            "booking.flights",
+            self.db.clone(),
+            Arc::new(replica::FlightReplica),
+        );
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer);

@@ -8,69 +8,557 @@ use chrono_tz::Tz;
 use crate::domain::{Cabin, CabinLayout};
 
 /// `(iata, name, city, country, time zone, latitude, longitude)`.
-pub type AirportRow = (&'static str, &'static str, &'static str, &'static str, &'static str, f64, f64);
+pub type AirportRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+);
 
 pub const AIRPORTS: [AirportRow; 60] = [
-    ("CDG", "Paris Charles de Gaulle", "Paris", "FR", "Europe/Paris", 49.0097, 2.5479),
-    ("ORY", "Paris Orly", "Paris", "FR", "Europe/Paris", 48.7262, 2.3652),
-    ("LHR", "London Heathrow", "London", "GB", "Europe/London", 51.4700, -0.4543),
-    ("LGW", "London Gatwick", "London", "GB", "Europe/London", 51.1537, -0.1821),
-    ("FRA", "Frankfurt", "Frankfurt", "DE", "Europe/Berlin", 50.0379, 8.5622),
-    ("MUC", "Munich", "Munich", "DE", "Europe/Berlin", 48.3538, 11.7861),
-    ("AMS", "Amsterdam Schiphol", "Amsterdam", "NL", "Europe/Amsterdam", 52.3105, 4.7683),
-    ("MAD", "Madrid Barajas", "Madrid", "ES", "Europe/Madrid", 40.4983, -3.5676),
-    ("BCN", "Barcelona El Prat", "Barcelona", "ES", "Europe/Madrid", 41.2974, 2.0833),
-    ("FCO", "Rome Fiumicino", "Rome", "IT", "Europe/Rome", 41.8003, 12.2389),
-    ("MXP", "Milan Malpensa", "Milan", "IT", "Europe/Rome", 45.6306, 8.7281),
-    ("ZRH", "Zurich", "Zurich", "CH", "Europe/Zurich", 47.4647, 8.5492),
-    ("VIE", "Vienna", "Vienna", "AT", "Europe/Vienna", 48.1103, 16.5697),
-    ("CPH", "Copenhagen", "Copenhagen", "DK", "Europe/Copenhagen", 55.6180, 12.6508),
-    ("ARN", "Stockholm Arlanda", "Stockholm", "SE", "Europe/Stockholm", 59.6498, 17.9238),
-    ("OSL", "Oslo Gardermoen", "Oslo", "NO", "Europe/Oslo", 60.1976, 11.1004),
-    ("HEL", "Helsinki", "Helsinki", "FI", "Europe/Helsinki", 60.3172, 24.9633),
-    ("DUB", "Dublin", "Dublin", "IE", "Europe/Dublin", 53.4264, -6.2499),
-    ("LIS", "Lisbon", "Lisbon", "PT", "Europe/Lisbon", 38.7742, -9.1342),
-    ("ATH", "Athens", "Athens", "GR", "Europe/Athens", 37.9364, 23.9445),
-    ("IST", "Istanbul", "Istanbul", "TR", "Europe/Istanbul", 41.2753, 28.7519),
-    ("WAW", "Warsaw Chopin", "Warsaw", "PL", "Europe/Warsaw", 52.1657, 20.9671),
-    ("PRG", "Prague", "Prague", "CZ", "Europe/Prague", 50.1008, 14.2600),
-    ("BUD", "Budapest", "Budapest", "HU", "Europe/Budapest", 47.4369, 19.2556),
-    ("BRU", "Brussels", "Brussels", "BE", "Europe/Brussels", 50.9014, 4.4844),
-    ("JFK", "New York John F. Kennedy", "New York", "US", "America/New_York", 40.6413, -73.7781),
-    ("EWR", "Newark Liberty", "New York", "US", "America/New_York", 40.6895, -74.1745),
-    ("BOS", "Boston Logan", "Boston", "US", "America/New_York", 42.3656, -71.0096),
-    ("ORD", "Chicago O'Hare", "Chicago", "US", "America/Chicago", 41.9742, -87.9073),
-    ("ATL", "Atlanta Hartsfield-Jackson", "Atlanta", "US", "America/New_York", 33.6407, -84.4277),
-    ("DFW", "Dallas/Fort Worth", "Dallas", "US", "America/Chicago", 32.8998, -97.0403),
-    ("DEN", "Denver", "Denver", "US", "America/Denver", 39.8561, -104.6737),
-    ("LAX", "Los Angeles", "Los Angeles", "US", "America/Los_Angeles", 33.9416, -118.4085),
-    ("SFO", "San Francisco", "San Francisco", "US", "America/Los_Angeles", 37.6213, -122.3790),
-    ("SEA", "Seattle-Tacoma", "Seattle", "US", "America/Los_Angeles", 47.4502, -122.3088),
-    ("MIA", "Miami", "Miami", "US", "America/New_York", 25.7959, -80.2870),
-    ("YYZ", "Toronto Pearson", "Toronto", "CA", "America/Toronto", 43.6777, -79.6248),
-    ("YVR", "Vancouver", "Vancouver", "CA", "America/Vancouver", 49.1967, -123.1815),
-    ("MEX", "Mexico City", "Mexico City", "MX", "America/Mexico_City", 19.4361, -99.0719),
-    ("GRU", "Sao Paulo Guarulhos", "Sao Paulo", "BR", "America/Sao_Paulo", -23.4356, -46.4731),
-    ("EZE", "Buenos Aires Ezeiza", "Buenos Aires", "AR", "America/Argentina/Buenos_Aires", -34.8222, -58.5358),
-    ("BOG", "Bogota El Dorado", "Bogota", "CO", "America/Bogota", 4.7016, -74.1469),
-    ("DXB", "Dubai", "Dubai", "AE", "Asia/Dubai", 25.2532, 55.3657),
-    ("DOH", "Doha Hamad", "Doha", "QA", "Asia/Qatar", 25.2731, 51.6081),
-    ("CAI", "Cairo", "Cairo", "EG", "Africa/Cairo", 30.1219, 31.4056),
-    ("JNB", "Johannesburg O. R. Tambo", "Johannesburg", "ZA", "Africa/Johannesburg", -26.1367, 28.2411),
-    ("NBO", "Nairobi Jomo Kenyatta", "Nairobi", "KE", "Africa/Nairobi", -1.3192, 36.9278),
-    ("DEL", "Delhi Indira Gandhi", "Delhi", "IN", "Asia/Kolkata", 28.5562, 77.1000),
-    ("BOM", "Mumbai", "Mumbai", "IN", "Asia/Kolkata", 19.0896, 72.8656),
-    ("SIN", "Singapore Changi", "Singapore", "SG", "Asia/Singapore", 1.3644, 103.9915),
-    ("HKG", "Hong Kong", "Hong Kong", "HK", "Asia/Hong_Kong", 22.3080, 113.9185),
-    ("NRT", "Tokyo Narita", "Tokyo", "JP", "Asia/Tokyo", 35.7720, 140.3929),
-    ("HND", "Tokyo Haneda", "Tokyo", "JP", "Asia/Tokyo", 35.5494, 139.7798),
-    ("ICN", "Seoul Incheon", "Seoul", "KR", "Asia/Seoul", 37.4602, 126.4407),
-    ("PEK", "Beijing Capital", "Beijing", "CN", "Asia/Shanghai", 40.0799, 116.6031),
-    ("PVG", "Shanghai Pudong", "Shanghai", "CN", "Asia/Shanghai", 31.1443, 121.8083),
-    ("BKK", "Bangkok Suvarnabhumi", "Bangkok", "TH", "Asia/Bangkok", 13.6900, 100.7501),
-    ("SYD", "Sydney Kingsford Smith", "Sydney", "AU", "Australia/Sydney", -33.9399, 151.1753),
-    ("MEL", "Melbourne", "Melbourne", "AU", "Australia/Melbourne", -37.6690, 144.8410),
-    ("AKL", "Auckland", "Auckland", "NZ", "Pacific/Auckland", -37.0082, 174.7850),
+    (
+        "CDG",
+        "Paris Charles de Gaulle",
+        "Paris",
+        "FR",
+        "Europe/Paris",
+        49.0097,
+        2.5479,
+    ),
+    (
+        "ORY",
+        "Paris Orly",
+        "Paris",
+        "FR",
+        "Europe/Paris",
+        48.7262,
+        2.3652,
+    ),
+    (
+        "LHR",
+        "London Heathrow",
+        "London",
+        "GB",
+        "Europe/London",
+        51.4700,
+        -0.4543,
+    ),
+    (
+        "LGW",
+        "London Gatwick",
+        "London",
+        "GB",
+        "Europe/London",
+        51.1537,
+        -0.1821,
+    ),
+    (
+        "FRA",
+        "Frankfurt",
+        "Frankfurt",
+        "DE",
+        "Europe/Berlin",
+        50.0379,
+        8.5622,
+    ),
+    (
+        "MUC",
+        "Munich",
+        "Munich",
+        "DE",
+        "Europe/Berlin",
+        48.3538,
+        11.7861,
+    ),
+    (
+        "AMS",
+        "Amsterdam Schiphol",
+        "Amsterdam",
+        "NL",
+        "Europe/Amsterdam",
+        52.3105,
+        4.7683,
+    ),
+    (
+        "MAD",
+        "Madrid Barajas",
+        "Madrid",
+        "ES",
+        "Europe/Madrid",
+        40.4983,
+        -3.5676,
+    ),
+    (
+        "BCN",
+        "Barcelona El Prat",
+        "Barcelona",
+        "ES",
+        "Europe/Madrid",
+        41.2974,
+        2.0833,
+    ),
+    (
+        "FCO",
+        "Rome Fiumicino",
+        "Rome",
+        "IT",
+        "Europe/Rome",
+        41.8003,
+        12.2389,
+    ),
+    (
+        "MXP",
+        "Milan Malpensa",
+        "Milan",
+        "IT",
+        "Europe/Rome",
+        45.6306,
+        8.7281,
+    ),
+    (
+        "ZRH",
+        "Zurich",
+        "Zurich",
+        "CH",
+        "Europe/Zurich",
+        47.4647,
+        8.5492,
+    ),
+    (
+        "VIE",
+        "Vienna",
+        "Vienna",
+        "AT",
+        "Europe/Vienna",
+        48.1103,
+        16.5697,
+    ),
+    (
+        "CPH",
+        "Copenhagen",
+        "Copenhagen",
+        "DK",
+        "Europe/Copenhagen",
+        55.6180,
+        12.6508,
+    ),
+    (
+        "ARN",
+        "Stockholm Arlanda",
+        "Stockholm",
+        "SE",
+        "Europe/Stockholm",
+        59.6498,
+        17.9238,
+    ),
+    (
+        "OSL",
+        "Oslo Gardermoen",
+        "Oslo",
+        "NO",
+        "Europe/Oslo",
+        60.1976,
+        11.1004,
+    ),
+    (
+        "HEL",
+        "Helsinki",
+        "Helsinki",
+        "FI",
+        "Europe/Helsinki",
+        60.3172,
+        24.9633,
+    ),
+    (
+        "DUB",
+        "Dublin",
+        "Dublin",
+        "IE",
+        "Europe/Dublin",
+        53.4264,
+        -6.2499,
+    ),
+    (
+        "LIS",
+        "Lisbon",
+        "Lisbon",
+        "PT",
+        "Europe/Lisbon",
+        38.7742,
+        -9.1342,
+    ),
+    (
+        "ATH",
+        "Athens",
+        "Athens",
+        "GR",
+        "Europe/Athens",
+        37.9364,
+        23.9445,
+    ),
+    (
+        "IST",
+        "Istanbul",
+        "Istanbul",
+        "TR",
+        "Europe/Istanbul",
+        41.2753,
+        28.7519,
+    ),
+    (
+        "WAW",
+        "Warsaw Chopin",
+        "Warsaw",
+        "PL",
+        "Europe/Warsaw",
+        52.1657,
+        20.9671,
+    ),
+    (
+        "PRG",
+        "Prague",
+        "Prague",
+        "CZ",
+        "Europe/Prague",
+        50.1008,
+        14.2600,
+    ),
+    (
+        "BUD",
+        "Budapest",
+        "Budapest",
+        "HU",
+        "Europe/Budapest",
+        47.4369,
+        19.2556,
+    ),
+    (
+        "BRU",
+        "Brussels",
+        "Brussels",
+        "BE",
+        "Europe/Brussels",
+        50.9014,
+        4.4844,
+    ),
+    (
+        "JFK",
+        "New York John F. Kennedy",
+        "New York",
+        "US",
+        "America/New_York",
+        40.6413,
+        -73.7781,
+    ),
+    (
+        "EWR",
+        "Newark Liberty",
+        "New York",
+        "US",
+        "America/New_York",
+        40.6895,
+        -74.1745,
+    ),
+    (
+        "BOS",
+        "Boston Logan",
+        "Boston",
+        "US",
+        "America/New_York",
+        42.3656,
+        -71.0096,
+    ),
+    (
+        "ORD",
+        "Chicago O'Hare",
+        "Chicago",
+        "US",
+        "America/Chicago",
+        41.9742,
+        -87.9073,
+    ),
+    (
+        "ATL",
+        "Atlanta Hartsfield-Jackson",
+        "Atlanta",
+        "US",
+        "America/New_York",
+        33.6407,
+        -84.4277,
+    ),
+    (
+        "DFW",
+        "Dallas/Fort Worth",
+        "Dallas",
+        "US",
+        "America/Chicago",
+        32.8998,
+        -97.0403,
+    ),
+    (
+        "DEN",
+        "Denver",
+        "Denver",
+        "US",
+        "America/Denver",
+        39.8561,
+        -104.6737,
+    ),
+    (
+        "LAX",
+        "Los Angeles",
+        "Los Angeles",
+        "US",
+        "America/Los_Angeles",
+        33.9416,
+        -118.4085,
+    ),
+    (
+        "SFO",
+        "San Francisco",
+        "San Francisco",
+        "US",
+        "America/Los_Angeles",
+        37.6213,
+        -122.3790,
+    ),
+    (
+        "SEA",
+        "Seattle-Tacoma",
+        "Seattle",
+        "US",
+        "America/Los_Angeles",
+        47.4502,
+        -122.3088,
+    ),
+    (
+        "MIA",
+        "Miami",
+        "Miami",
+        "US",
+        "America/New_York",
+        25.7959,
+        -80.2870,
+    ),
+    (
+        "YYZ",
+        "Toronto Pearson",
+        "Toronto",
+        "CA",
+        "America/Toronto",
+        43.6777,
+        -79.6248,
+    ),
+    (
+        "YVR",
+        "Vancouver",
+        "Vancouver",
+        "CA",
+        "America/Vancouver",
+        49.1967,
+        -123.1815,
+    ),
+    (
+        "MEX",
+        "Mexico City",
+        "Mexico City",
+        "MX",
+        "America/Mexico_City",
+        19.4361,
+        -99.0719,
+    ),
+    (
+        "GRU",
+        "Sao Paulo Guarulhos",
+        "Sao Paulo",
+        "BR",
+        "America/Sao_Paulo",
+        -23.4356,
+        -46.4731,
+    ),
+    (
+        "EZE",
+        "Buenos Aires Ezeiza",
+        "Buenos Aires",
+        "AR",
+        "America/Argentina/Buenos_Aires",
+        -34.8222,
+        -58.5358,
+    ),
+    (
+        "BOG",
+        "Bogota El Dorado",
+        "Bogota",
+        "CO",
+        "America/Bogota",
+        4.7016,
+        -74.1469,
+    ),
+    (
+        "DXB",
+        "Dubai",
+        "Dubai",
+        "AE",
+        "Asia/Dubai",
+        25.2532,
+        55.3657,
+    ),
+    (
+        "DOH",
+        "Doha Hamad",
+        "Doha",
+        "QA",
+        "Asia/Qatar",
+        25.2731,
+        51.6081,
+    ),
+    (
+        "CAI",
+        "Cairo",
+        "Cairo",
+        "EG",
+        "Africa/Cairo",
+        30.1219,
+        31.4056,
+    ),
+    (
+        "JNB",
+        "Johannesburg O. R. Tambo",
+        "Johannesburg",
+        "ZA",
+        "Africa/Johannesburg",
+        -26.1367,
+        28.2411,
+    ),
+    (
+        "NBO",
+        "Nairobi Jomo Kenyatta",
+        "Nairobi",
+        "KE",
+        "Africa/Nairobi",
+        -1.3192,
+        36.9278,
+    ),
+    (
+        "DEL",
+        "Delhi Indira Gandhi",
+        "Delhi",
+        "IN",
+        "Asia/Kolkata",
+        28.5562,
+        77.1000,
+    ),
+    (
+        "BOM",
+        "Mumbai",
+        "Mumbai",
+        "IN",
+        "Asia/Kolkata",
+        19.0896,
+        72.8656,
+    ),
+    (
+        "SIN",
+        "Singapore Changi",
+        "Singapore",
+        "SG",
+        "Asia/Singapore",
+        1.3644,
+        103.9915,
+    ),
+    (
+        "HKG",
+        "Hong Kong",
+        "Hong Kong",
+        "HK",
+        "Asia/Hong_Kong",
+        22.3080,
+        113.9185,
+    ),
+    (
+        "NRT",
+        "Tokyo Narita",
+        "Tokyo",
+        "JP",
+        "Asia/Tokyo",
+        35.7720,
+        140.3929,
+    ),
+    (
+        "HND",
+        "Tokyo Haneda",
+        "Tokyo",
+        "JP",
+        "Asia/Tokyo",
+        35.5494,
+        139.7798,
+    ),
+    (
+        "ICN",
+        "Seoul Incheon",
+        "Seoul",
+        "KR",
+        "Asia/Seoul",
+        37.4602,
+        126.4407,
+    ),
+    (
+        "PEK",
+        "Beijing Capital",
+        "Beijing",
+        "CN",
+        "Asia/Shanghai",
+        40.0799,
+        116.6031,
+    ),
+    (
+        "PVG",
+        "Shanghai Pudong",
+        "Shanghai",
+        "CN",
+        "Asia/Shanghai",
+        31.1443,
+        121.8083,
+    ),
+    (
+        "BKK",
+        "Bangkok Suvarnabhumi",
+        "Bangkok",
+        "TH",
+        "Asia/Bangkok",
+        13.6900,
+        100.7501,
+    ),
+    (
+        "SYD",
+        "Sydney Kingsford Smith",
+        "Sydney",
+        "AU",
+        "Australia/Sydney",
+        -33.9399,
+        151.1753,
+    ),
+    (
+        "MEL",
+        "Melbourne",
+        "Melbourne",
+        "AU",
+        "Australia/Melbourne",
+        -37.6690,
+        144.8410,
+    ),
+    (
+        "AKL",
+        "Auckland",
+        "Auckland",
+        "NZ",
+        "Pacific/Auckland",
+        -37.0082,
+        174.7850,
+    ),
 ];
 
 /// Airports every hub connects to every other hub.
@@ -95,15 +583,24 @@ pub fn aircraft() -> Vec<(&'static str, Vec<CabinLayout>)> {
     vec![
         (
             "Embraer E190",
-            vec![layout(Cabin::Business, 1, 2, "ACD"), layout(Cabin::Economy, 3, 26, "ACDF")],
+            vec![
+                layout(Cabin::Business, 1, 2, "ACD"),
+                layout(Cabin::Economy, 3, 26, "ACDF"),
+            ],
         ),
         (
             "Airbus A320neo",
-            vec![layout(Cabin::Business, 1, 3, "ACDF"), layout(Cabin::Economy, 4, 30, "ABCDEF")],
+            vec![
+                layout(Cabin::Business, 1, 3, "ACDF"),
+                layout(Cabin::Economy, 4, 30, "ABCDEF"),
+            ],
         ),
         (
             "Boeing 737-800",
-            vec![layout(Cabin::Business, 1, 4, "ACDF"), layout(Cabin::Economy, 5, 31, "ABCDEF")],
+            vec![
+                layout(Cabin::Business, 1, 4, "ACDF"),
+                layout(Cabin::Economy, 5, 31, "ABCDEF"),
+            ],
         ),
         (
             "Airbus A350-900",
@@ -150,13 +647,22 @@ impl Sequence {
 }
 
 fn airport(iata: &str) -> &'static AirportRow {
-    AIRPORTS.iter().find(|a| a.0 == iata).unwrap_or(&AIRPORTS[0])
+    AIRPORTS
+        .iter()
+        .find(|a| a.0 == iata)
+        .unwrap_or(&AIRPORTS[0])
 }
 
 /// Great-circle distance in kilometres.
 pub fn distance_km(a: &AirportRow, b: &AirportRow) -> f64 {
-    let (lat1, lon1, lat2, lon2) = (a.5.to_radians(), a.6.to_radians(), b.5.to_radians(), b.6.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let (lat1, lon1, lat2, lon2) = (
+        a.5.to_radians(),
+        a.6.to_radians(),
+        b.5.to_radians(),
+        b.6.to_radians(),
+    );
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
@@ -183,12 +689,19 @@ fn routes() -> Vec<(&'static str, &'static str)> {
 }
 
 fn local_to_utc(tz: Tz, date: NaiveDate, minutes: u32) -> DateTime<Utc> {
-    let naive = date.and_hms_opt(minutes / 60, minutes % 60, 0).unwrap_or_default();
+    let naive = date
+        .and_hms_opt(minutes / 60, minutes % 60, 0)
+        .unwrap_or_default();
     match tz.from_local_datetime(&naive).earliest() {
         Some(local) => local.with_timezone(&Utc),
         // The time falls into a daylight-saving gap: take the hour after.
-        None => (tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
-            .map_or_else(|| Utc.from_utc_datetime(&naive), |local| local.with_timezone(&Utc)),
+        None => (tz
+            .from_local_datetime(&(naive + Duration::hours(1)))
+            .earliest())
+        .map_or_else(
+            || Utc.from_utc_datetime(&naive),
+            |local| local.with_timezone(&Utc),
+        ),
     }
 }
 
@@ -231,7 +744,10 @@ pub fn schedule(first_day: NaiveDate, days: u32) -> Vec<ScheduledFlight> {
             flights.push(ScheduledFlight {
                 flight_code: format!("{number}-{}", date.format("%Y%m%d")),
                 flight_number: number.clone(),
-                airline: AIRLINES.iter().find(|a| a.0 == airline).map_or("Itinera Air", |a| a.1),
+                airline: AIRLINES
+                    .iter()
+                    .find(|a| a.0 == airline)
+                    .map_or("Itinera Air", |a| a.1),
                 origin: from.0,
                 destination: to.0,
                 departure_at,
@@ -256,7 +772,11 @@ mod tests {
         assert!(flights.len() >= 4_000, "{}", flights.len());
         let codes: std::collections::HashSet<_> = flights.iter().map(|f| &f.flight_code).collect();
         assert_eq!(codes.len(), flights.len(), "flight codes are unique");
-        assert!(flights.iter().all(|f| f.arrival_at > f.departure_at && f.origin != f.destination));
+        assert!(
+            flights
+                .iter()
+                .all(|f| f.arrival_at > f.departure_at && f.origin != f.destination)
+        );
         let again = schedule(first_day, 30);
         assert_eq!(again[123].flight_code, flights[123].flight_code);
         assert_eq!(again[123].departure_at, flights[123].departure_at);
@@ -267,8 +787,14 @@ mod tests {
             assert!(row.4.parse::<Tz>().is_ok(), "{}", row.4);
         }
         // Paris to London is short and cheap; Paris to Singapore long and dearer.
-        let cdg_lhr = flights.iter().find(|f| f.origin == "CDG" && f.destination == "LHR").unwrap();
-        let cdg_sin = flights.iter().find(|f| f.origin == "CDG" && f.destination == "SIN").unwrap();
+        let cdg_lhr = flights
+            .iter()
+            .find(|f| f.origin == "CDG" && f.destination == "LHR")
+            .unwrap();
+        let cdg_sin = flights
+            .iter()
+            .find(|f| f.origin == "CDG" && f.destination == "SIN")
+            .unwrap();
         assert!(cdg_lhr.arrival_at - cdg_lhr.departure_at < Duration::hours(2));
         assert!(cdg_sin.arrival_at - cdg_sin.departure_at > Duration::hours(12));
         assert!(cdg_lhr.fares[0].1 < cdg_sin.fares[0].1);

@@ -47,7 +47,11 @@ impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
         let seed_days = source.parse::<u32>("SEED_DAYS")?.unwrap_or(30);
         if !(1..=366).contains(&seed_days) {
-            return Err(ConfigError::invalid("SEED_DAYS", &seed_days.to_string(), "must be 1 to 366"));
+            return Err(ConfigError::invalid(
+                "SEED_DAYS",
+                &seed_days.to_string(),
+                "must be 1 to 366",
+            ));
         }
         Ok(Self {
             settings: Settings::load(source, SERVICE, mode)?,
@@ -77,7 +81,9 @@ impl Application {
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
         let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
-        platform::events::install(&db).await.context("installing the outbox")?;
+        platform::events::install(&db)
+            .await
+            .context("installing the outbox")?;
         let catalog = Arc::new(Catalog { db: db.clone() });
         let state = http::AppState {
             catalog: catalog.clone(),
@@ -120,8 +126,14 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(Relay::new(self.catalog.db.clone(), self.bus.clone()).run(shutdown.clone()));
-        let consumer = Consumer::new("catalog.seats-left", self.catalog.db.clone(), Arc::new(projection::SeatsLeft));
+        let relay = tokio::spawn(
+            Relay::new(self.catalog.db.clone(), self.bus.clone()).run(shutdown.clone()),
+        );
+        let consumer = Consumer::new(
+            "catalog.seats-left",
+            self.catalog.db.clone(),
+            Arc::new(projection::SeatsLeft),
+        );
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer);

@@ -89,18 +89,25 @@ async fn publish(tx: &mut PgConnection, kind: &str, flight_id: i64) -> Result<()
 impl Catalog {
     pub async fn create_airport(&self, airport: Airport) -> Result<Airport, CatalogError> {
         if !store::airports::insert(&self.db, &airport).await? {
-            return Err(CatalogError::Conflict(format!("Airport {} already exists", airport.iata)));
+            return Err(CatalogError::Conflict(format!(
+                "Airport {} already exists",
+                airport.iata
+            )));
         }
         Ok(airport)
     }
 
-    pub async fn create_aircraft(&self, model: &str, cabins: &[CabinLayout]) -> Result<AircraftType, CatalogError> {
+    pub async fn create_aircraft(
+        &self,
+        model: &str,
+        cabins: &[CabinLayout],
+    ) -> Result<AircraftType, CatalogError> {
         validate_aircraft(model, cabins)?;
         match store::aircraft::insert(&self.db, model.trim(), cabins).await {
             Ok(aircraft) => Ok(aircraft),
-            Err(e) if platform::db::is_unique_violation(&e) => {
-                Err(CatalogError::Conflict(format!("Aircraft type {:?} already exists", model.trim())))
-            }
+            Err(e) if platform::db::is_unique_violation(&e) => Err(CatalogError::Conflict(
+                format!("Aircraft type {:?} already exists", model.trim()),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -118,17 +125,21 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         if cabins.is_some() && store::aircraft::in_use(&mut *tx, id).await? {
             return Err(CatalogError::Conflict(
-                "The seat map of an aircraft type that flights use cannot change; add a new type".into(),
+                "The seat map of an aircraft type that flights use cannot change; add a new type"
+                    .into(),
             ));
         }
-        let updated = match store::aircraft::update(&mut *tx, id, model.map(str::trim), cabins).await {
-            Ok(Some(aircraft)) => aircraft,
-            Ok(None) => return Err(CatalogError::NotFound("Aircraft type not found".into())),
-            Err(e) if platform::db::is_unique_violation(&e) => {
-                return Err(CatalogError::Conflict("Another aircraft type has that model name".into()));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let updated =
+            match store::aircraft::update(&mut *tx, id, model.map(str::trim), cabins).await {
+                Ok(Some(aircraft)) => aircraft,
+                Ok(None) => return Err(CatalogError::NotFound("Aircraft type not found".into())),
+                Err(e) if platform::db::is_unique_violation(&e) => {
+                    return Err(CatalogError::Conflict(
+                        "Another aircraft type has that model name".into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
         tx.commit().await?;
         Ok(updated)
     }
@@ -142,26 +153,46 @@ impl Catalog {
     }
 
     /// Adds a flight and publishes `flight.scheduled` in the same transaction.
-    pub async fn schedule_flight(&self, request: ScheduleFlight) -> Result<FlightDetail, CatalogError> {
+    pub async fn schedule_flight(
+        &self,
+        request: ScheduleFlight,
+    ) -> Result<FlightDetail, CatalogError> {
         let mut tx = self.db.begin().await?;
         let origin = store::airports::find(&mut *tx, request.origin.as_str())
             .await?
-            .ok_or_else(|| CatalogError::Invalid(format!("Unknown airport {}", request.origin.as_str())))?;
-        if store::airports::find(&mut *tx, request.destination.as_str()).await?.is_none() {
-            return Err(CatalogError::Invalid(format!("Unknown airport {}", request.destination.as_str())));
+            .ok_or_else(|| {
+                CatalogError::Invalid(format!("Unknown airport {}", request.origin.as_str()))
+            })?;
+        if store::airports::find(&mut *tx, request.destination.as_str())
+            .await?
+            .is_none()
+        {
+            return Err(CatalogError::Invalid(format!(
+                "Unknown airport {}",
+                request.destination.as_str()
+            )));
         }
         if request.origin == request.destination {
-            return Err(CatalogError::Invalid("origin and destination must differ".into()));
+            return Err(CatalogError::Invalid(
+                "origin and destination must differ".into(),
+            ));
         }
         let departure_at = request.departure_at.with_timezone(&Utc);
         let arrival_at = request.arrival_at.with_timezone(&Utc);
         validate_times(departure_at, arrival_at)?;
         if departure_at < Utc::now() {
-            return Err(CatalogError::Invalid("departureAt must be in the future".into()));
+            return Err(CatalogError::Invalid(
+                "departureAt must be in the future".into(),
+            ));
         }
         let aircraft = store::aircraft::find(&mut *tx, request.aircraft_type_id)
             .await?
-            .ok_or_else(|| CatalogError::Invalid(format!("Unknown aircraft type {}", request.aircraft_type_id)))?;
+            .ok_or_else(|| {
+                CatalogError::Invalid(format!(
+                    "Unknown aircraft type {}",
+                    request.aircraft_type_id
+                ))
+            })?;
         let cabins = fares_for(&aircraft, &request.fares)?;
         let local_date = platform::time::time_zone(&origin.time_zone)
             .map(|tz| departure_at.with_timezone(&tz).date_naive())
@@ -169,7 +200,9 @@ impl Catalog {
         let flight_code = request.flight_number.flight_code(local_date);
         let airline = request.airline.trim();
         if airline.is_empty() || airline.len() > 64 {
-            return Err(CatalogError::Invalid("airline must be 1 to 64 characters".into()));
+            return Err(CatalogError::Invalid(
+                "airline must be 1 to 64 characters".into(),
+            ));
         }
         let new = NewFlight {
             flight_code: &flight_code,
@@ -184,7 +217,9 @@ impl Catalog {
         let id = match store::flights::insert_many(&mut tx, std::slice::from_ref(&new)).await {
             Ok(ids) => ids[0],
             Err(e) if platform::db::is_unique_violation(&e) => {
-                return Err(CatalogError::Conflict(format!("Flight {flight_code} already exists")));
+                return Err(CatalogError::Conflict(format!(
+                    "Flight {flight_code} already exists"
+                )));
             }
             Err(e) => return Err(e.into()),
         };
@@ -196,14 +231,21 @@ impl Catalog {
 
     /// Applies a change and publishes `flight.status-changed` (status, gate or times) and/or
     /// `flight.updated` (fares) in the same transaction.
-    pub async fn change_flight(&self, id: i64, patch: FlightPatch) -> Result<FlightDetail, CatalogError> {
+    pub async fn change_flight(
+        &self,
+        id: i64,
+        patch: FlightPatch,
+    ) -> Result<FlightDetail, CatalogError> {
         let mut tx = self.db.begin().await?;
         let flight = store::flights::find_for_update(&mut tx, id)
             .await?
             .ok_or_else(|| CatalogError::NotFound("Flight not found".into()))?;
         let departure_at = patch.departure_at.map(|t| t.with_timezone(&Utc));
         let arrival_at = patch.arrival_at.map(|t| t.with_timezone(&Utc));
-        validate_times(departure_at.unwrap_or(flight.departure_at), arrival_at.unwrap_or(flight.arrival_at))?;
+        validate_times(
+            departure_at.unwrap_or(flight.departure_at),
+            arrival_at.unwrap_or(flight.arrival_at),
+        )?;
         let status_changed = patch.status.is_some_and(|s| s.as_str() != flight.status)
             || patch.gate.as_ref().is_some_and(|g| *g != flight.gate)
             || departure_at.is_some_and(|t| t != flight.departure_at)
@@ -212,10 +254,18 @@ impl Catalog {
             if fare.minor() < 0 {
                 return Err(CatalogError::Invalid("fares cannot be negative".into()));
             }
-            let changed =
-                store::flights::set_fare(&mut tx, id, cabin.as_str(), fare.minor(), fare.currency().as_str()).await?;
+            let changed = store::flights::set_fare(
+                &mut tx,
+                id,
+                cabin.as_str(),
+                fare.minor(),
+                fare.currency().as_str(),
+            )
+            .await?;
             if changed == 0 {
-                return Err(CatalogError::Invalid(format!("This flight has no {cabin} cabin")));
+                return Err(CatalogError::Invalid(format!(
+                    "This flight has no {cabin} cabin"
+                )));
             }
         }
         if !status_changed && patch.fares.is_empty() {
@@ -243,7 +293,10 @@ impl Catalog {
     }
 
     /// Finds flights. `Ok(None)` when `from` or `to` names no known airport or city.
-    pub async fn search(&self, request: &SearchRequest) -> Result<Option<SearchPage>, CatalogError> {
+    pub async fn search(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Option<SearchPage>, CatalogError> {
         let origins = store::airports::resolve(&self.db, &request.from).await?;
         let destinations = store::airports::resolve(&self.db, &request.to).await?;
         if origins.is_empty() || destinations.is_empty() {
@@ -253,7 +306,8 @@ impl Catalog {
         let (departs_from, departs_until) = match request.dates {
             // Local dates anywhere on Earth lie within 14 hours of UTC midnight.
             Some((first, last)) => (
-                (first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(14)).max(now),
+                (first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(14))
+                    .max(now),
                 last.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::hours(38),
             ),
             None => (now, now + Duration::days(366)),
@@ -282,7 +336,9 @@ impl Catalog {
     pub async fn seed_demo(&self, first_day: NaiveDate, days: u32) -> Result<bool, CatalogError> {
         let mut tx = self.db.begin().await?;
         // Two seed requests at once: the second waits, then finds the flights.
-        sqlx::query("SELECT pg_advisory_xact_lock(7321100)").execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7321100)")
+            .execute(&mut *tx)
+            .await?;
         if store::flights::any_exist(&mut *tx).await? {
             return Ok(false);
         }
@@ -334,7 +390,12 @@ impl Catalog {
                             .iter()
                             .find(|l| l.cabin == *cabin)
                             .map_or(0, CabinLayout::capacity);
-                        (cabin.as_str().to_owned(), dollars * 100, "USD".to_owned(), capacity)
+                        (
+                            cabin.as_str().to_owned(),
+                            dollars * 100,
+                            "USD".to_owned(),
+                            capacity,
+                        )
                     })
                     .collect(),
             })
@@ -357,7 +418,11 @@ impl Catalog {
                 gate: None,
                 version: 1,
                 origin_time_zone: zones.get(new.origin).copied().unwrap_or("UTC").to_owned(),
-                destination_time_zone: zones.get(new.destination).copied().unwrap_or("UTC").to_owned(),
+                destination_time_zone: zones
+                    .get(new.destination)
+                    .copied()
+                    .unwrap_or("UTC")
+                    .to_owned(),
             };
             let cabins: Vec<FlightCabin> = new
                 .cabins
@@ -383,26 +448,42 @@ impl Catalog {
 fn validate_aircraft(model: &str, cabins: &[CabinLayout]) -> Result<(), CatalogError> {
     let model = model.trim();
     if model.is_empty() || model.len() > 64 {
-        return Err(CatalogError::Invalid("model must be 1 to 64 characters".into()));
+        return Err(CatalogError::Invalid(
+            "model must be 1 to 64 characters".into(),
+        ));
     }
     validate_seat_map(cabins).map_err(CatalogError::Invalid)
 }
 
-fn validate_times(departure_at: DateTime<Utc>, arrival_at: DateTime<Utc>) -> Result<(), CatalogError> {
+fn validate_times(
+    departure_at: DateTime<Utc>,
+    arrival_at: DateTime<Utc>,
+) -> Result<(), CatalogError> {
     if arrival_at <= departure_at {
-        return Err(CatalogError::Invalid("arrivalAt must be after departureAt".into()));
+        return Err(CatalogError::Invalid(
+            "arrivalAt must be after departureAt".into(),
+        ));
     }
     if arrival_at - departure_at > Duration::hours(24) {
-        return Err(CatalogError::Invalid("a flight cannot last more than 24 hours".into()));
+        return Err(CatalogError::Invalid(
+            "a flight cannot last more than 24 hours".into(),
+        ));
     }
     Ok(())
 }
 
 /// Exactly one fare for each cabin of the aircraft: `(cabin, fare, currency, capacity)`.
-fn fares_for(aircraft: &AircraftType, fares: &[(Cabin, Money)]) -> Result<Vec<(String, i64, String, i32)>, CatalogError> {
+fn fares_for(
+    aircraft: &AircraftType,
+    fares: &[(Cabin, Money)],
+) -> Result<Vec<(String, i64, String, i32)>, CatalogError> {
     let mut rows = Vec::new();
     for layout in &aircraft.cabins {
-        let matching: Vec<&Money> = fares.iter().filter(|(c, _)| *c == layout.cabin).map(|(_, m)| m).collect();
+        let matching: Vec<&Money> = fares
+            .iter()
+            .filter(|(c, _)| *c == layout.cabin)
+            .map(|(_, m)| m)
+            .collect();
         match matching.as_slice() {
             [fare] if fare.minor() >= 0 => rows.push((
                 layout.cabin.as_str().to_owned(),
@@ -419,8 +500,14 @@ fn fares_for(aircraft: &AircraftType, fares: &[(Cabin, Money)]) -> Result<Vec<(S
             }
         }
     }
-    if let Some((cabin, _)) = fares.iter().find(|(c, _)| !aircraft.cabins.iter().any(|l| l.cabin == *c)) {
-        return Err(CatalogError::Invalid(format!("{} has no {cabin} cabin", aircraft.model)));
+    if let Some((cabin, _)) = fares
+        .iter()
+        .find(|(c, _)| !aircraft.cabins.iter().any(|l| l.cabin == *c))
+    {
+        return Err(CatalogError::Invalid(format!(
+            "{} has no {cabin} cabin",
+            aircraft.model
+        )));
     }
     Ok(rows)
 }

@@ -32,11 +32,16 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
     default_port: 4000,
 };
 
+const CATALOG_DEFAULT_PORT: u16 = 5004;
+const BOOKING_DEFAULT_PORT: u16 = 5002;
+
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub settings: Settings,
     pub identity: Arc<Upstreams>,
+    pub catalog: Arc<Upstreams>,
+    pub booking: Arc<Upstreams>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
 }
@@ -51,6 +56,8 @@ impl Config {
         Ok(Self {
             settings,
             identity: Upstreams::load(source, "identity", platform::config::IDENTITY_DEFAULT_PORT)?,
+            catalog: Upstreams::load(source, "catalog", CATALOG_DEFAULT_PORT)?,
+            booking: Upstreams::load(source, "booking", BOOKING_DEFAULT_PORT)?,
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
@@ -94,6 +101,9 @@ impl Application {
         };
         let identity_public = route(&config.identity, Access::Public);
         let identity_private = route(&config.identity, Access::Authenticated);
+        let catalog_public = route(&config.catalog, Access::Public);
+        let catalog_reads = route(&config.catalog, Access::PublicReads);
+        let booking = route(&config.booking, Access::Authenticated);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
             .route("/api/auth/register", forward(&identity_public))
@@ -104,6 +114,20 @@ impl Application {
             .route("/api/users", forward(&identity_private))
             .route("/api/users/{*rest}", forward(&identity_private))
             .route("/.well-known/jwks.json", forward(&identity_public))
+            // Seed 002's flight API.
+            .route("/seed", forward(&catalog_public))
+            .route("/api/flight/search-flights", forward(&catalog_public))
+            .route("/api/flight/book-flight", forward(&booking))
+            .route("/api/flight/bookings/{*rest}", forward(&booking))
+            .route("/api/flight/cancel-booking/{*rest}", forward(&booking))
+            // The resource API.
+            .route("/api/flights", forward(&catalog_reads))
+            .route("/api/flights/{*rest}", forward(&catalog_reads))
+            .route("/api/airports", forward(&catalog_reads))
+            .route("/api/aircraft", forward(&catalog_reads))
+            .route("/api/aircraft/{*rest}", forward(&catalog_reads))
+            .route("/api/bookings", forward(&booking))
+            .route("/api/bookings/{*rest}", forward(&booking))
             .with_state(state);
 
         let metrics = Metrics::new(&settings.service_name, |_| {});
@@ -115,8 +139,16 @@ impl Application {
             metrics,
         )
         .check(UpstreamCheck {
-            client,
+            client: client.clone(),
             upstreams: config.identity.clone(),
+        })
+        .check(UpstreamCheck {
+            client: client.clone(),
+            upstreams: config.catalog.clone(),
+        })
+        .check(UpstreamCheck {
+            client,
+            upstreams: config.booking.clone(),
         })
         .checks_for(settings)
         .body_limit(settings.body_limit)

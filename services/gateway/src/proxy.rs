@@ -39,6 +39,8 @@ pub enum Access {
     /// A missing, expired or forged token is refused here with 401; the service verifies the
     /// token again itself.
     Authenticated,
+    /// Reads (GET, HEAD) are public, like flight search; writes need a valid token.
+    PublicReads,
 }
 
 /// One proxied route: which service, who may call it, how long it may take.
@@ -115,7 +117,15 @@ impl Proxy {
     ) -> Result<Response, Problem> {
         let service = route.upstreams.service;
         let (mut parts, body) = request.into_parts();
-        if route.access == Access::Authenticated {
+        let needs_token = match route.access {
+            Access::Public => false,
+            Access::Authenticated => true,
+            Access::PublicReads => !matches!(
+                parts.method,
+                axum::http::Method::GET | axum::http::Method::HEAD
+            ),
+        };
+        if needs_token {
             let token = bearer_token(&parts)?;
             self.verifier.verify(token).await?;
         }

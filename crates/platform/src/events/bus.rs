@@ -185,6 +185,30 @@ impl EventBus for MemoryBus {
     }
 }
 
+/// The bus of a service running on its own without a broker: it refuses every publication, so the
+/// relay keeps events in the outbox (nothing is lost) until the service runs with a transport.
+pub struct Disconnected;
+
+impl EventBus for Disconnected {
+    fn publish<'a>(&'a self, _messages: &'a [Message]) -> PublishFuture<'a> {
+        Box::pin(async {
+            Err(BusError::Unavailable(
+                "no event transport: events stay in the outbox until the service runs with one"
+                    .into(),
+            ))
+        })
+    }
+
+    fn subscribe(&self, group: &str, _topics: &[&str]) -> Subscription {
+        // Nothing will ever arrive; the sender is dropped at once, which ends the consumer.
+        let (_, receiver) = mpsc::channel(1);
+        Subscription {
+            group: group.to_owned(),
+            receiver,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

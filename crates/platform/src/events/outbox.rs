@@ -33,7 +33,11 @@ pub async fn enqueue(
 }
 
 /// Adds many events in one statement (bulk loads such as a seeded schedule), with one NOTIFY.
-pub async fn enqueue_many(tx: &mut PgConnection, topic: &str, events: &[(String, Envelope)]) -> Result<(), sqlx::Error> {
+pub async fn enqueue_many(
+    tx: &mut PgConnection,
+    topic: &str,
+    events: &[(String, Envelope)],
+) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(2_000) {
         let ids: Vec<uuid::Uuid> = chunk.iter().map(|(_, e)| e.id).collect();
         let keys: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
@@ -53,6 +57,9 @@ pub async fn enqueue_many(tx: &mut PgConnection, topic: &str, events: &[(String,
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("SELECT pg_notify($1, '')").bind(NOTIFY_CHANNEL).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }

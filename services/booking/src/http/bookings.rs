@@ -69,7 +69,10 @@ pub struct BookingView {
 }
 
 pub fn money(minor: i64, currency: &str) -> Money {
-    Money::from_minor(minor, Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN))
+    Money::from_minor(
+        minor,
+        Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
+    )
 }
 
 impl From<BookingRow> for BookingView {
@@ -138,8 +141,14 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, BookingErr
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(key.to_owned())),
-        _ => Err(BookingError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into())),
+        Ok(key)
+            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(BookingError::Invalid(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        )),
     }
 }
 
@@ -147,22 +156,42 @@ impl CreateBody {
     fn parse(self) -> Result<BookingRequest, BookingError> {
         let flight = match (self.flight_id, self.flight_code) {
             (Some(id), None) => FlightRef::Id(id),
-            (None, Some(code)) if !code.trim().is_empty() => FlightRef::Code(code.trim().to_owned()),
-            _ => return Err(BookingError::Invalid("give exactly one of flightId and flightCode".into())),
+            (None, Some(code)) if !code.trim().is_empty() => {
+                FlightRef::Code(code.trim().to_owned())
+            }
+            _ => {
+                return Err(BookingError::Invalid(
+                    "give exactly one of flightId and flightCode".into(),
+                ));
+            }
         };
-        let cabin = self.cabin.unwrap_or_else(|| "economy".into()).trim().to_ascii_lowercase();
+        let cabin = self
+            .cabin
+            .unwrap_or_else(|| "economy".into())
+            .trim()
+            .to_ascii_lowercase();
         if !CABINS.contains(&cabin.as_str()) {
-            return Err(BookingError::Invalid(format!("cabin must be one of {}", CABINS.join(", "))));
+            return Err(BookingError::Invalid(format!(
+                "cabin must be one of {}",
+                CABINS.join(", ")
+            )));
         }
         if self.passengers.is_empty() || self.passengers.len() > MAX_PASSENGERS {
-            return Err(BookingError::Invalid(format!("a booking has 1 to {MAX_PASSENGERS} passengers")));
+            return Err(BookingError::Invalid(format!(
+                "a booking has 1 to {MAX_PASSENGERS} passengers"
+            )));
         }
         let passengers = self
             .passengers
             .into_iter()
             .map(|p| {
                 let name = passenger_name(&p.name).map_err(BookingError::Invalid)?;
-                let seat = p.seat.as_deref().map(Seat::parse).transpose().map_err(BookingError::Invalid)?;
+                let seat = p
+                    .seat
+                    .as_deref()
+                    .map(Seat::parse)
+                    .transpose()
+                    .map_err(BookingError::Invalid)?;
                 Ok((name, seat))
             })
             .collect::<Result<Vec<_>, BookingError>>()?;
@@ -191,23 +220,43 @@ async fn create(
 ) -> Result<Response, BookingError> {
     let key = idempotency_key(&headers)?;
     let request = body.parse()?;
-    let (booking, replayed) = match state.bookings.create(&caller, request, key.as_deref()).await? {
+    let (booking, replayed) = match state
+        .bookings
+        .create(&caller, request, key.as_deref())
+        .await?
+    {
         Created::New(booking) => (booking, false),
         Created::Replayed(booking) => (booking, true),
     };
-    let mut response = (StatusCode::CREATED, JsonResponse(BookingView::from(booking))).into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        JsonResponse(BookingView::from(booking)),
+    )
+        .into_response();
     if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
 
-async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<JsonResponse<BookingView>, BookingError> {
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonResponse<BookingView>, BookingError> {
     Ok(JsonResponse(state.bookings.get(&caller, id).await?.into()))
 }
 
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<JsonResponse<BookingView>, BookingError> {
-    Ok(JsonResponse(state.bookings.cancel(&caller, id).await?.into()))
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonResponse<BookingView>, BookingError> {
+    Ok(JsonResponse(
+        state.bookings.cancel(&caller, id).await?.into(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -238,7 +287,9 @@ async fn list(
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(20);
     if page == 0 || !(1..=100).contains(&page_size) {
-        return Err(BookingError::Invalid("page starts at 1 and pageSize is 1 to 100".into()));
+        return Err(BookingError::Invalid(
+            "page starts at 1 and pageSize is 1 to 100".into(),
+        ));
     }
     let (rows, total) = state.bookings.list(user_id, page, page_size).await?;
     Ok(JsonResponse(BookingPage {

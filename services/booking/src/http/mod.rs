@@ -24,5 +24,8 @@ impl FromRef<AppState> for Arc<JwtVerifier> {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(bookings::router()).merge(seed_api::router()).with_state(state)
+    Router::new()
+        .merge(bookings::router())
+        .merge(seed_api::router())
+        .with_state(state)
 }

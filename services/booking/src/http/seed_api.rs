@@ -19,7 +19,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/flight/book-flight", post(book_flight))
         .route("/api/flight/bookings/{user_id}", get(user_bookings))
-        .route("/api/flight/cancel-booking/{booking_id}", delete(cancel_booking))
+        .route(
+            "/api/flight/cancel-booking/{booking_id}",
+            delete(cancel_booking),
+        )
 }
 
 #[derive(Deserialize)]
@@ -53,7 +56,9 @@ async fn book_flight(
     let key = idempotency_key(&headers)?;
     let code = body.flight_id.trim();
     if code.is_empty() || code.len() > 64 {
-        return Err(BookingError::Invalid("flightId must be a flight code".into()));
+        return Err(BookingError::Invalid(
+            "flightId must be a flight code".into(),
+        ));
     }
     let payment_method = body
         .payment_method
@@ -67,7 +72,11 @@ async fn book_flight(
         passengers: vec![(caller.username.clone(), None)],
         payment_method,
     };
-    let booking = match state.bookings.create(&caller, request, key.as_deref()).await? {
+    let booking = match state
+        .bookings
+        .create(&caller, request, key.as_deref())
+        .await?
+    {
         Created::New(booking) | Created::Replayed(booking) => booking,
     };
     let price = money(booking.amount_minor, &booking.currency);
@@ -79,7 +88,8 @@ async fn book_flight(
             flight_id: booking.flight_code,
             price: price.json_number(),
             currency: price.currency().to_string(),
-            status: BookingStatus::parse(&booking.status).map_or("Confirmed", BookingStatus::display),
+            status: BookingStatus::parse(&booking.status)
+                .map_or("Confirmed", BookingStatus::display),
             seat: booking.seats.first().cloned(),
             reference: booking.reference,
         }),
@@ -111,7 +121,9 @@ async fn user_bookings(
             })
         })
         .collect();
-    Ok(JsonResponse(json!({ "userId": user_id, "bookings": bookings })))
+    Ok(JsonResponse(
+        json!({ "userId": user_id, "bookings": bookings }),
+    ))
 }
 
 async fn cancel_booking(
@@ -120,5 +132,7 @@ async fn cancel_booking(
     Path(booking_id): Path<i64>,
 ) -> Result<JsonResponse<Value>, BookingError> {
     state.bookings.cancel(&caller, booking_id).await?;
-    Ok(JsonResponse(json!({ "message": "Booking canceled successfully" })))
+    Ok(JsonResponse(
+        json!({ "message": "Booking canceled successfully" }),
+    ))
 }

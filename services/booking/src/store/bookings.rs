@@ -52,7 +52,10 @@ pub struct NewBooking<'a> {
 }
 
 /// Inserts a booking and its seat assignments; returns its id.
-pub async fn insert(db: &mut sqlx::PgConnection, booking: &NewBooking<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert(
+    db: &mut sqlx::PgConnection,
+    booking: &NewBooking<'_>,
+) -> Result<i64, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, amount_minor, \
                                currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
@@ -100,22 +103,35 @@ pub async fn lock(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error>
         .map(|row| row.is_some())
 }
 
-pub async fn find_by_idempotency_key(db: impl PgExecutor<'_>, user_id: i64, key: &str) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE b.user_id = $1 AND b.idempotency_key = $2"))
-        .bind(user_id)
-        .bind(key)
-        .fetch_optional(db)
-        .await
+pub async fn find_by_idempotency_key(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE b.user_id = $1 AND b.idempotency_key = $2"
+    ))
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(db)
+    .await
 }
 
 /// A page of a user's bookings, newest first, and how many they have.
-pub async fn list_for_user(db: impl PgExecutor<'_> + Copy, user_id: i64, limit: i64, offset: i64) -> Result<(Vec<BookingRow>, i64), sqlx::Error> {
-    let rows = sqlx::query_as(&format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.id DESC LIMIT $2 OFFSET $3"))
-        .bind(user_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(db)
-        .await?;
+pub async fn list_for_user(
+    db: impl PgExecutor<'_> + Copy,
+    user_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<BookingRow>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(&format!(
+        "{SELECT} WHERE b.user_id = $1 ORDER BY b.id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(user_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
     let total = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(db)

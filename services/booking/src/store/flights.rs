@@ -16,21 +16,27 @@ pub struct Flight {
     pub status: String,
 }
 
-const COLUMNS: &str =
-    "flight_id, flight_code, airline, origin, destination, departure_at, arrival_at, origin_time_zone, status";
+const COLUMNS: &str = "flight_id, flight_code, airline, origin, destination, departure_at, arrival_at, origin_time_zone, status";
 
 pub async fn find(db: impl PgExecutor<'_>, flight_id: i64) -> Result<Option<Flight>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM flights WHERE flight_id = $1"))
-        .bind(flight_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM flights WHERE flight_id = $1"
+    ))
+    .bind(flight_id)
+    .fetch_optional(db)
+    .await
 }
 
-pub async fn find_by_code(db: impl PgExecutor<'_>, code: &str) -> Result<Option<Flight>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM flights WHERE flight_code = $1"))
-        .bind(code)
-        .fetch_optional(db)
-        .await
+pub async fn find_by_code(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<Option<Flight>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM flights WHERE flight_code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(db)
+    .await
 }
 
 /// Applies a flight snapshot unless a newer one was applied: the flight's schedule and status,

@@ -63,7 +63,12 @@ pub enum Cabin {
 }
 
 impl Cabin {
-    pub const ALL: [Cabin; 4] = [Cabin::First, Cabin::Business, Cabin::PremiumEconomy, Cabin::Economy];
+    pub const ALL: [Cabin; 4] = [
+        Cabin::First,
+        Cabin::Business,
+        Cabin::PremiumEconomy,
+        Cabin::Economy,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,7 +84,9 @@ impl Cabin {
         Self::ALL
             .into_iter()
             .find(|c| c.as_str() == normalised)
-            .ok_or_else(|| format!("{value:?} is not a cabin (economy, premium_economy, business, first)"))
+            .ok_or_else(|| {
+                format!("{value:?} is not a cabin (economy, premium_economy, business, first)")
+            })
     }
 }
 
@@ -162,7 +169,10 @@ pub fn validate_seat_map(cabins: &[CabinLayout]) -> Result<(), String> {
             return Err(format!("cabin {} appears twice", layout.cabin));
         }
         if layout.first_row < 1 || layout.last_row < layout.first_row || layout.last_row > 99 {
-            return Err(format!("cabin {}: rows must satisfy 1 <= firstRow <= lastRow <= 99", layout.cabin));
+            return Err(format!(
+                "cabin {}: rows must satisfy 1 <= firstRow <= lastRow <= 99",
+                layout.cabin
+            ));
         }
         let letters = &layout.seat_letters;
         let distinct: std::collections::HashSet<char> = letters.chars().collect();
@@ -203,10 +213,19 @@ mod tests {
         for bad in ["IT", "IT12345", "12345", "I-101", "IT10A"] {
             assert!(FlightNumber::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Cabin::parse("Premium-Economy").unwrap(), Cabin::PremiumEconomy);
+        assert_eq!(
+            Cabin::parse("Premium-Economy").unwrap(),
+            Cabin::PremiumEconomy
+        );
         assert!(Cabin::parse("cargo").is_err());
-        assert_eq!(FlightStatus::parse("on_time").unwrap(), FlightStatus::OnTime);
-        assert_eq!(FlightStatus::parse("DEPARTED").unwrap(), FlightStatus::Departed);
+        assert_eq!(
+            FlightStatus::parse("on_time").unwrap(),
+            FlightStatus::OnTime
+        );
+        assert_eq!(
+            FlightStatus::parse("DEPARTED").unwrap(),
+            FlightStatus::Departed
+        );
         assert!(FlightStatus::parse("lost").is_err());
     }
 

@@ -97,7 +97,10 @@ impl From<FlightDetail> for FlightView {
     }
 }
 
-async fn flight(State(state): State<AppState>, Path(id): Path<i64>) -> Result<JsonResponse<FlightView>, CatalogError> {
+async fn flight(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<JsonResponse<FlightView>, CatalogError> {
     Ok(JsonResponse(state.catalog.flight(id).await?.into()))
 }
 
@@ -122,18 +125,32 @@ struct SearchQuery {
 fn required(value: Option<String>, name: &str) -> Result<String, CatalogError> {
     match value.map(|v| v.trim().to_owned()) {
         Some(v) if !v.is_empty() && v.len() <= 64 => Ok(v),
-        Some(v) if v.len() > 64 => Err(CatalogError::Invalid(format!("{name} is longer than 64 characters"))),
-        _ => Err(CatalogError::Invalid(format!("{name} is required (an IATA code or a city name)"))),
+        Some(v) if v.len() > 64 => Err(CatalogError::Invalid(format!(
+            "{name} is longer than 64 characters"
+        ))),
+        _ => Err(CatalogError::Invalid(format!(
+            "{name} is required (an IATA code or a city name)"
+        ))),
     }
 }
 
 fn date(value: &str, name: &str) -> Result<NaiveDate, CatalogError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| CatalogError::Invalid(format!("{name} must be a date like 2026-12-01, not {value:?}")))
+    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
+        CatalogError::Invalid(format!(
+            "{name} must be a date like 2026-12-01, not {value:?}"
+        ))
+    })
 }
 
-fn integer(value: Option<&str>, name: &str, range: std::ops::RangeInclusive<i64>, default: i64) -> Result<i64, CatalogError> {
-    let Some(value) = value else { return Ok(default) };
+fn integer(
+    value: Option<&str>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<i64, CatalogError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
     match value.trim().parse::<i64>() {
         Ok(n) if range.contains(&n) => Ok(n),
         _ => Err(CatalogError::Invalid(format!(
@@ -148,7 +165,11 @@ impl SearchQuery {
     fn parse(self) -> Result<SearchRequest, CatalogError> {
         let from = required(self.from, "from")?;
         let to = required(self.to, "to")?;
-        let dates = match (self.date.as_deref(), self.date_from.as_deref(), self.date_to.as_deref()) {
+        let dates = match (
+            self.date.as_deref(),
+            self.date_from.as_deref(),
+            self.date_to.as_deref(),
+        ) {
             (None, None, None) => None,
             (Some(day), None, None) => {
                 let day = date(day, "date")?;
@@ -156,23 +177,41 @@ impl SearchQuery {
             }
             (None, Some(first), last) => {
                 let first = date(first, "dateFrom")?;
-                let last = last.map(|l| date(l, "dateTo")).transpose()?.unwrap_or(first);
+                let last = last
+                    .map(|l| date(l, "dateTo"))
+                    .transpose()?
+                    .unwrap_or(first);
                 Some((first, last))
             }
-            (None, None, Some(_)) => return Err(CatalogError::Invalid("dateTo needs dateFrom".into())),
-            (Some(_), _, _) => return Err(CatalogError::Invalid("give either date or dateFrom/dateTo, not both".into())),
+            (None, None, Some(_)) => {
+                return Err(CatalogError::Invalid("dateTo needs dateFrom".into()));
+            }
+            (Some(_), _, _) => {
+                return Err(CatalogError::Invalid(
+                    "give either date or dateFrom/dateTo, not both".into(),
+                ));
+            }
         };
         if let Some((first, last)) = dates {
             if last < first {
                 return Err(CatalogError::Invalid("dateTo is before dateFrom".into()));
             }
             if (last - first).num_days() >= MAX_SEARCH_DAYS {
-                return Err(CatalogError::Invalid(format!("a search covers at most {MAX_SEARCH_DAYS} days")));
+                return Err(CatalogError::Invalid(format!(
+                    "a search covers at most {MAX_SEARCH_DAYS} days"
+                )));
             }
         }
-        let cabin = self.cabin.as_deref().map(Cabin::parse).transpose().map_err(CatalogError::Invalid)?;
+        let cabin = self
+            .cabin
+            .as_deref()
+            .map(Cabin::parse)
+            .transpose()
+            .map_err(CatalogError::Invalid)?;
         let currency = match self.currency.as_deref() {
-            Some(code) => Currency::parse(&code.trim().to_ascii_uppercase()).map_err(CatalogError::Invalid)?,
+            Some(code) => {
+                Currency::parse(&code.trim().to_ascii_uppercase()).map_err(CatalogError::Invalid)?
+            }
             None => Currency::parse("USD").map_err(CatalogError::Invalid)?,
         };
         let max_fare = self
@@ -191,9 +230,14 @@ impl SearchQuery {
                 )));
             }
         };
-        let airline = self.airline.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+        let airline = self
+            .airline
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
         if airline.as_ref().is_some_and(|a| a.len() > 64) {
-            return Err(CatalogError::Invalid("airline is longer than 64 characters".into()));
+            return Err(CatalogError::Invalid(
+                "airline is longer than 64 characters".into(),
+            ));
         }
         Ok(SearchRequest {
             from,
@@ -280,7 +324,11 @@ async fn search(
         )));
     };
     Ok(JsonResponse(SearchResults {
-        items: page.rows.into_iter().map(|r| result_view(r, request.passengers)).collect(),
+        items: page
+            .rows
+            .into_iter()
+            .map(|r| result_view(r, request.passengers))
+            .collect(),
         page: request.page,
         page_size: request.page_size,
         total: page.total,
@@ -289,8 +337,14 @@ async fn search(
 
 /// Which of `from` and `to` names nothing known.
 async fn unknown_place(state: &AppState, request: &SearchRequest) -> Result<String, CatalogError> {
-    let unknown_from = crate::store::airports::resolve(&state.catalog.db, &request.from).await?.is_empty();
-    Ok(if unknown_from { request.from.clone() } else { request.to.clone() })
+    let unknown_from = crate::store::airports::resolve(&state.catalog.db, &request.from)
+        .await?
+        .is_empty();
+    Ok(if unknown_from {
+        request.from.clone()
+    } else {
+        request.to.clone()
+    })
 }
 
 #[derive(Deserialize)]
@@ -300,19 +354,27 @@ struct FareInput {
     currency: String,
 }
 
-fn parse_fares(fares: std::collections::BTreeMap<String, FareInput>) -> Result<Vec<(Cabin, Money)>, CatalogError> {
+fn parse_fares(
+    fares: std::collections::BTreeMap<String, FareInput>,
+) -> Result<Vec<(Cabin, Money)>, CatalogError> {
     fares
         .into_iter()
         .map(|(cabin, fare)| {
             let cabin = Cabin::parse(&cabin).map_err(CatalogError::Invalid)?;
-            let currency = Currency::parse(&fare.currency).map_err(|e| CatalogError::Invalid(format!("fares.{cabin}.currency: {e}")))?;
+            let currency = Currency::parse(&fare.currency)
+                .map_err(|e| CatalogError::Invalid(format!("fares.{cabin}.currency: {e}")))?;
             // A JSON number is read from its decimal text, never through a float.
             let text = match &fare.amount {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => n.to_string(),
-                _ => return Err(CatalogError::Invalid(format!("fares.{cabin}.amount must be a decimal such as \"199.99\""))),
+                _ => {
+                    return Err(CatalogError::Invalid(format!(
+                        "fares.{cabin}.amount must be a decimal such as \"199.99\""
+                    )));
+                }
             };
-            let money = Money::parse_major(&text, currency).map_err(|e| CatalogError::Invalid(format!("fares.{cabin}.amount: {e}")))?;
+            let money = Money::parse_major(&text, currency)
+                .map_err(|e| CatalogError::Invalid(format!("fares.{cabin}.amount: {e}")))?;
             Ok((cabin, money))
         })
         .collect()
@@ -382,15 +444,36 @@ async fn change(
     let gate = match body.gate {
         None => None,
         Some(serde_json::Value::Null) => Some(None),
-        Some(serde_json::Value::String(g)) if !g.trim().is_empty() && g.len() <= 8 => Some(Some(g.trim().to_owned())),
-        Some(_) => return Err(CatalogError::Invalid("gate must be null or 1 to 8 characters".into())),
+        Some(serde_json::Value::String(g)) if !g.trim().is_empty() && g.len() <= 8 => {
+            Some(Some(g.trim().to_owned()))
+        }
+        Some(_) => {
+            return Err(CatalogError::Invalid(
+                "gate must be null or 1 to 8 characters".into(),
+            ));
+        }
     };
     let patch = FlightPatch {
-        departure_at: body.departure_at.as_deref().map(|t| instant(t, "departureAt")).transpose()?,
-        arrival_at: body.arrival_at.as_deref().map(|t| instant(t, "arrivalAt")).transpose()?,
-        status: body.status.as_deref().map(FlightStatus::parse).transpose().map_err(CatalogError::Invalid)?,
+        departure_at: body
+            .departure_at
+            .as_deref()
+            .map(|t| instant(t, "departureAt"))
+            .transpose()?,
+        arrival_at: body
+            .arrival_at
+            .as_deref()
+            .map(|t| instant(t, "arrivalAt"))
+            .transpose()?,
+        status: body
+            .status
+            .as_deref()
+            .map(FlightStatus::parse)
+            .transpose()
+            .map_err(CatalogError::Invalid)?,
         gate,
         fares: parse_fares(body.fares)?,
     };
-    Ok(JsonResponse(state.catalog.change_flight(id, patch).await?.into()))
+    Ok(JsonResponse(
+        state.catalog.change_flight(id, patch).await?.into(),
+    ))
 }

@@ -57,5 +57,8 @@ impl From<Money> for MoneyView {
 
 /// A stored fare as money (stored currencies are always valid codes).
 pub fn stored_money(minor: i64, currency: &str) -> Money {
-    Money::from_minor(minor, Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN))
+    Money::from_minor(
+        minor,
+        Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
+    )
 }

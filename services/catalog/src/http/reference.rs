@@ -22,8 +22,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/aircraft/{aircraft_id}", patch(change_aircraft))
 }
 
-async fn airports(State(state): State<AppState>) -> Result<JsonResponse<Vec<Airport>>, CatalogError> {
-    Ok(JsonResponse(store::airports::list(&state.catalog.db).await?))
+async fn airports(
+    State(state): State<AppState>,
+) -> Result<JsonResponse<Vec<Airport>>, CatalogError> {
+    Ok(JsonResponse(
+        store::airports::list(&state.catalog.db).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -41,7 +45,9 @@ struct AirportBody {
 fn text(value: &str, name: &str) -> Result<String, CatalogError> {
     let value = value.trim();
     if value.is_empty() || value.len() > 100 {
-        return Err(CatalogError::Invalid(format!("{name} must be 1 to 100 characters")));
+        return Err(CatalogError::Invalid(format!(
+            "{name} must be 1 to 100 characters"
+        )));
     }
     Ok(value.to_owned())
 }
@@ -54,16 +60,25 @@ async fn add_airport(
     caller.require(&[Role::Ops, Role::Admin])?;
     let country = body.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
-        return Err(CatalogError::Invalid("country must be an ISO 3166 code like FR".into()));
+        return Err(CatalogError::Invalid(
+            "country must be an ISO 3166 code like FR".into(),
+        ));
     }
     platform::time::time_zone(body.time_zone.trim()).map_err(CatalogError::Invalid)?;
     if body.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l))
-        || body.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l))
+        || body
+            .longitude
+            .is_some_and(|l| !(-180.0..=180.0).contains(&l))
     {
-        return Err(CatalogError::Invalid("latitude must be within ±90 and longitude within ±180".into()));
+        return Err(CatalogError::Invalid(
+            "latitude must be within ±90 and longitude within ±180".into(),
+        ));
     }
     let airport = Airport {
-        iata: IataCode::parse(&body.iata).map_err(CatalogError::Invalid)?.as_str().to_owned(),
+        iata: IataCode::parse(&body.iata)
+            .map_err(CatalogError::Invalid)?
+            .as_str()
+            .to_owned(),
         name: text(&body.name, "name")?,
         city: text(&body.city, "city")?,
         country,
@@ -75,8 +90,12 @@ async fn add_airport(
     Ok((StatusCode::CREATED, JsonResponse(airport)))
 }
 
-async fn aircraft(State(state): State<AppState>) -> Result<JsonResponse<Vec<AircraftType>>, CatalogError> {
-    Ok(JsonResponse(store::aircraft::list(&state.catalog.db).await?))
+async fn aircraft(
+    State(state): State<AppState>,
+) -> Result<JsonResponse<Vec<AircraftType>>, CatalogError> {
+    Ok(JsonResponse(
+        store::aircraft::list(&state.catalog.db).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -92,7 +111,10 @@ async fn add_aircraft(
     Json(body): Json<AircraftBody>,
 ) -> Result<(StatusCode, JsonResponse<AircraftType>), CatalogError> {
     caller.require(&[Role::Ops, Role::Admin])?;
-    let aircraft = state.catalog.create_aircraft(&body.model, &body.cabins).await?;
+    let aircraft = state
+        .catalog
+        .create_aircraft(&body.model, &body.cabins)
+        .await?;
     Ok((StatusCode::CREATED, JsonResponse(aircraft)))
 }
 
@@ -110,6 +132,9 @@ async fn change_aircraft(
     Json(body): Json<AircraftPatch>,
 ) -> Result<JsonResponse<AircraftType>, CatalogError> {
     caller.require(&[Role::Ops, Role::Admin])?;
-    let aircraft = state.catalog.update_aircraft(id, body.model.as_deref(), body.cabins.as_deref()).await?;
+    let aircraft = state
+        .catalog
+        .update_aircraft(id, body.model.as_deref(), body.cabins.as_deref())
+        .await?;
     Ok(JsonResponse(aircraft))
 }

@@ -28,12 +28,24 @@ struct Message {
 }
 
 /// 201 when the demo schedule was loaded now, 200 when flights already existed.
-async fn seed(State(state): State<AppState>) -> Result<(StatusCode, JsonResponse<Message>), CatalogError> {
+async fn seed(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, JsonResponse<Message>), CatalogError> {
     let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
     if state.catalog.seed_demo(first_day, state.seed_days).await? {
-        Ok((StatusCode::CREATED, JsonResponse(Message { message: "Default flight data added." })))
+        Ok((
+            StatusCode::CREATED,
+            JsonResponse(Message {
+                message: "Default flight data added.",
+            }),
+        ))
     } else {
-        Ok((StatusCode::OK, JsonResponse(Message { message: "Flight data already exists." })))
+        Ok((
+            StatusCode::OK,
+            JsonResponse(Message {
+                message: "Flight data already exists.",
+            }),
+        ))
     }
 }
 
@@ -64,13 +76,18 @@ struct SeedFlight {
     seats_left: i32,
 }
 
+#[derive(Serialize)]
+struct SeedFlights {
+    flights: Vec<SeedFlight>,
+}
+
 /// The most flights one seed search returns (the seed API has no paging).
 const SEED_SEARCH_LIMIT: u32 = 100;
 
 async fn search_flights(
     State(state): State<AppState>,
     Query(query): Query<SeedSearch>,
-) -> Result<JsonResponse<Value>, CatalogError> {
+) -> Result<JsonResponse<SeedFlights>, CatalogError> {
     let (Some(from), Some(to)) = (
         query.from.filter(|f| !f.trim().is_empty()),
         query.to.filter(|t| !t.trim().is_empty()),
@@ -116,5 +133,5 @@ async fn search_flights(
             }
         })
         .collect();
-    Ok(JsonResponse(serde_json::json!({ "flights": flights })))
+    Ok(JsonResponse(SeedFlights { flights }))
 }

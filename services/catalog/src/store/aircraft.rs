@@ -1,6 +1,6 @@
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
 use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
 
 use crate::domain::CabinLayout;
 
@@ -37,20 +37,27 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<AircraftType>, sqlx::Er
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<AircraftType>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as("SELECT id, model, cabins FROM aircraft_types WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<Row> =
+        sqlx::query_as("SELECT id, model, cabins FROM aircraft_types WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(AircraftType::from))
 }
 
 /// Inserts an aircraft type; a duplicate model surfaces as a unique violation.
-pub async fn insert(db: impl PgExecutor<'_>, model: &str, cabins: &[CabinLayout]) -> Result<AircraftType, sqlx::Error> {
-    let row: Row = sqlx::query_as("INSERT INTO aircraft_types (model, cabins) VALUES ($1, $2) RETURNING id, model, cabins")
-        .bind(model)
-        .bind(Json(cabins))
-        .fetch_one(db)
-        .await?;
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    model: &str,
+    cabins: &[CabinLayout],
+) -> Result<AircraftType, sqlx::Error> {
+    let row: Row = sqlx::query_as(
+        "INSERT INTO aircraft_types (model, cabins) VALUES ($1, $2) RETURNING id, model, cabins",
+    )
+    .bind(model)
+    .bind(Json(cabins))
+    .fetch_one(db)
+    .await?;
     Ok(row.into())
 }
 

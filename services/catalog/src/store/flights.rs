@@ -47,12 +47,21 @@ pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Flight>, sq
 }
 
 /// Locks the flight's row for the rest of the transaction.
-pub async fn find_for_update(db: &mut PgConnection, id: i64) -> Result<Option<Flight>, sqlx::Error> {
-    sqlx::query("SELECT 1 FROM flights WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *db).await?;
+pub async fn find_for_update(
+    db: &mut PgConnection,
+    id: i64,
+) -> Result<Option<Flight>, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM flights WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
     find(db, id).await
 }
 
-pub async fn cabins(db: impl PgExecutor<'_>, flight_id: i64) -> Result<Vec<FlightCabin>, sqlx::Error> {
+pub async fn cabins(
+    db: impl PgExecutor<'_>,
+    flight_id: i64,
+) -> Result<Vec<FlightCabin>, sqlx::Error> {
     sqlx::query_as(
         "SELECT cabin, fare_minor, currency, capacity, seats_left FROM flight_cabins WHERE flight_id = $1 \
          ORDER BY array_position(ARRAY['first', 'business', 'premium_economy', 'economy'], cabin)",
@@ -76,7 +85,10 @@ pub struct NewFlight<'a> {
 }
 
 /// Inserts flights and their cabins in bulk; returns the new ids in input order.
-pub async fn insert_many(db: &mut PgConnection, flights: &[NewFlight<'_>]) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn insert_many(
+    db: &mut PgConnection,
+    flights: &[NewFlight<'_>],
+) -> Result<Vec<i64>, sqlx::Error> {
     let mut ids = Vec::with_capacity(flights.len());
     for chunk in flights.chunks(2_000) {
         let inserted: Vec<(i64, String)> = sqlx::query_as(
@@ -94,11 +106,17 @@ pub async fn insert_many(db: &mut PgConnection, flights: &[NewFlight<'_>]) -> Re
         .bind(chunk.iter().map(|f| f.aircraft_type_id).collect::<Vec<_>>())
         .fetch_all(&mut *db)
         .await?;
-        let by_code: std::collections::HashMap<&str, i64> =
-            inserted.iter().map(|(id, code)| (code.as_str(), *id)).collect();
-        let chunk_ids: Vec<i64> = chunk.iter().filter_map(|f| by_code.get(f.flight_code).copied()).collect();
+        let by_code: std::collections::HashMap<&str, i64> = inserted
+            .iter()
+            .map(|(id, code)| (code.as_str(), *id))
+            .collect();
+        let chunk_ids: Vec<i64> = chunk
+            .iter()
+            .filter_map(|f| by_code.get(f.flight_code).copied())
+            .collect();
         let mut flight_ids = Vec::new();
-        let (mut cabins, mut fares, mut currencies, mut capacities) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut cabins, mut fares, mut currencies, mut capacities) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (flight, id) in chunk.iter().zip(&chunk_ids) {
             for (cabin, fare, currency, capacity) in &flight.cabins {
                 flight_ids.push(*id);
@@ -134,7 +152,11 @@ pub struct FlightChange {
     pub gate: Option<Option<String>>,
 }
 
-pub async fn update(db: &mut PgConnection, id: i64, change: &FlightChange) -> Result<(), sqlx::Error> {
+pub async fn update(
+    db: &mut PgConnection,
+    id: i64,
+    change: &FlightChange,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE flights SET departure_at = COALESCE($2, departure_at), arrival_at = COALESCE($3, arrival_at), \
          status = COALESCE($4, status), gate = CASE WHEN $5 THEN $6 ELSE gate END, \
@@ -151,7 +173,13 @@ pub async fn update(db: &mut PgConnection, id: i64, change: &FlightChange) -> Re
     .map(|_| ())
 }
 
-pub async fn set_fare(db: &mut PgConnection, id: i64, cabin: &str, fare_minor: i64, currency: &str) -> Result<u64, sqlx::Error> {
+pub async fn set_fare(
+    db: &mut PgConnection,
+    id: i64,
+    cabin: &str,
+    fare_minor: i64,
+    currency: &str,
+) -> Result<u64, sqlx::Error> {
     sqlx::query("UPDATE flight_cabins SET fare_minor = $3, currency = $4 WHERE flight_id = $1 AND cabin = $2")
         .bind(id)
         .bind(cabin)
@@ -163,7 +191,10 @@ pub async fn set_fare(db: &mut PgConnection, id: i64, cabin: &str, fare_minor: i
 }
 
 /// The full snapshot that flight events carry.
-pub async fn snapshot(db: &mut PgConnection, id: i64) -> Result<Option<FlightSnapshot>, sqlx::Error> {
+pub async fn snapshot(
+    db: &mut PgConnection,
+    id: i64,
+) -> Result<Option<FlightSnapshot>, sqlx::Error> {
     let Some(flight) = find(&mut *db, id).await? else {
         return Ok(None);
     };
@@ -175,7 +206,11 @@ pub async fn snapshot(db: &mut PgConnection, id: i64) -> Result<Option<FlightSna
     Ok(Some(snapshot_of(&flight, &layouts, &cabins)))
 }
 
-pub fn snapshot_of(flight: &Flight, layouts: &[crate::domain::CabinLayout], cabins: &[FlightCabin]) -> FlightSnapshot {
+pub fn snapshot_of(
+    flight: &Flight,
+    layouts: &[crate::domain::CabinLayout],
+    cabins: &[FlightCabin],
+) -> FlightSnapshot {
     FlightSnapshot {
         flight_id: flight.id,
         flight_code: flight.flight_code.clone(),
@@ -210,7 +245,10 @@ pub fn snapshot_of(flight: &Flight, layouts: &[crate::domain::CabinLayout], cabi
 }
 
 /// Applies seats left reported by booking, unless a newer report was applied already.
-pub async fn apply_inventory(db: impl PgExecutor<'_>, inventory: &InventorySnapshot) -> Result<(), sqlx::Error> {
+pub async fn apply_inventory(
+    db: impl PgExecutor<'_>,
+    inventory: &InventorySnapshot,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE flight_cabins SET seats_left = $3, inventory_version = $4 \
          WHERE flight_id = $1 AND cabin = $2 AND inventory_version < $4",
@@ -225,5 +263,7 @@ pub async fn apply_inventory(db: impl PgExecutor<'_>, inventory: &InventorySnaps
 }
 
 pub async fn any_exist(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM flights)").fetch_one(db).await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM flights)")
+        .fetch_one(db)
+        .await
 }

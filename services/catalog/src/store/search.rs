@@ -63,7 +63,10 @@ pub struct SearchRow {
     pub total: i64,
 }
 
-pub async fn search(db: impl PgExecutor<'_>, filter: &SearchFilter) -> Result<Vec<SearchRow>, sqlx::Error> {
+pub async fn search(
+    db: impl PgExecutor<'_>,
+    filter: &SearchFilter,
+) -> Result<Vec<SearchRow>, sqlx::Error> {
     let sql = format!(
         "SELECT f.id, f.flight_code, f.airline, f.origin, f.destination, f.departure_at, f.arrival_at, f.status, \
                 f.gate, o.city AS origin_city, o.time_zone AS origin_time_zone, d.city AS destination_city, \

@@ -1,0 +1,286 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::config::{ConfigSource, RunMode};
+use platform::events::{EventBus, MemoryBus};
+use platform::testing::TestDatabase;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "securepassword123";
+pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
+
+/// The whole platform, as `itinera up` runs it.
+pub struct Platform {
+    pub gateway: String,
+    pub client: reqwest::Client,
+    pub booking_db: sqlx::PgPool,
+    pub catalog_db: sqlx::PgPool,
+    shutdown: CancellationToken,
+    _databases: Vec<TestDatabase>,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn pool(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .expect("test connects")
+}
+
+impl Platform {
+    pub async fn spawn() -> Self {
+        platform::telemetry::init_for_tests();
+        let databases: Vec<TestDatabase> = ["identity", "catalog", "booking"]
+            .map(TestDatabase::new)
+            .into();
+        let base = ConfigSource::from_pairs([
+            ("SERVICE_PORT", "0"),
+            ("IDENTITY_GRPC_PORT", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "8"),
+            ("ITINERA_ADMIN_USERNAME", ADMIN.0),
+            ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
+            ("SEED_DAYS", "3"),
+        ]);
+        let with_db = |i: usize| base.clone().with("DATABASE_URL", databases[i].url.as_str());
+        let shutdown = CancellationToken::new();
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
+
+        let identity = identity::Application::build(
+            identity::Config::load(&with_db(0), RunMode::Single).unwrap(),
+        )
+        .await
+        .expect("identity starts");
+        let identity_url = format!("http://127.0.0.1:{}", identity.port());
+        let jwks = format!("{identity_url}/.well-known/jwks.json");
+        let catalog = catalog::Application::build(
+            catalog::Config::load(
+                &with_db(1).with("JWT_JWKS_URL", jwks.as_str()),
+                RunMode::Single,
+            )
+            .unwrap(),
+            bus.clone(),
+        )
+        .await
+        .expect("catalog starts");
+        let booking = booking::Application::build(
+            booking::Config::load(
+                &with_db(2).with("JWT_JWKS_URL", jwks.as_str()),
+                RunMode::Single,
+            )
+            .unwrap(),
+            bus.clone(),
+        )
+        .await
+        .expect("booking starts");
+        let gateway_source = base
+            .clone()
+            .with("JWT_JWKS_URL", jwks.as_str())
+            .with("IDENTITY_UPSTREAMS", identity_url.as_str())
+            .with(
+                "CATALOG_UPSTREAMS",
+                format!("http://127.0.0.1:{}", catalog.port()),
+            )
+            .with(
+                "BOOKING_UPSTREAMS",
+                format!("http://127.0.0.1:{}", booking.port()),
+            );
+        let gateway = gateway::Application::build(
+            gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
+        )
+        .await
+        .expect("gateway starts");
+        let gateway_url = format!("http://127.0.0.1:{}", gateway.port());
+
+        tokio::spawn(identity.run_until_stopped(shutdown.clone()));
+        tokio::spawn(catalog.run_until_stopped(shutdown.clone()));
+        tokio::spawn(booking.run_until_stopped(shutdown.clone()));
+        tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+
+        Self {
+            gateway: gateway_url,
+            client: reqwest::Client::new(),
+            catalog_db: pool(&databases[1].url).await,
+            booking_db: pool(&databases[2].url).await,
+            shutdown,
+            _databases: databases,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    // These return futures that own their request, so that closures can return them.
+
+    pub fn get(&self, path: &str) -> impl Future<Output = Response> + use<> {
+        send(self.client.get(self.url(path)))
+    }
+
+    pub fn get_as(&self, path: &str, token: &str) -> impl Future<Output = Response> + use<> {
+        send(self.client.get(self.url(path)).bearer_auth(token))
+    }
+
+    pub fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> impl Future<Output = Response> + use<> {
+        send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Registers a customer and returns `(user id, token)`.
+    pub async fn customer(&self, username: &str) -> (i64, String) {
+        let response = self
+            .client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let login = self.login(username, PASSWORD).await;
+        (
+            login["userId"].as_i64().unwrap(),
+            login["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN.0, ADMIN.1).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An airport pair, an aircraft with `rows` rows of `letters` in economy (and a 2-row
+    /// business cabin), and one flight tomorrow; returns the flight's detail.
+    pub async fn small_flight(&self, admin: &str, number: &str, rows: i32, letters: &str) -> Value {
+        for (iata, city, tz) in [
+            ("AAA", "Alphaville", "Europe/Paris"),
+            ("BBB", "Betaville", "America/New_York"),
+        ] {
+            let response = self
+                .post_as(
+                    "/api/airports",
+                    admin,
+                    &json!({"iata": iata, "name": format!("{city} International"), "city": city, "country": "FR", "timeZone": tz}),
+                )
+                .await;
+            assert!(
+                matches!(response.status().as_u16(), 201 | 409),
+                "{}",
+                response.status()
+            );
+        }
+        let model = format!("Test {number}");
+        let aircraft: Value = self
+            .post_as(
+                "/api/aircraft",
+                admin,
+                &json!({"model": model, "cabins": [
+                    {"cabin": "business", "firstRow": 1, "lastRow": 2, "seatLetters": "AC"},
+                    {"cabin": "economy", "firstRow": 3, "lastRow": 2 + rows, "seatLetters": letters},
+                ]}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let departure = chrono::Utc::now() + chrono::Duration::days(1);
+        let response = self
+            .post_as(
+                "/api/flights",
+                admin,
+                &json!({
+                    "flightNumber": number,
+                    "airline": "Test Air",
+                    "origin": "AAA",
+                    "destination": "BBB",
+                    "departureAt": departure.to_rfc3339(),
+                    "arrivalAt": (departure + chrono::Duration::hours(8)).to_rfc3339(),
+                    "aircraftTypeId": aircraft["id"],
+                    "fares": {"economy": {"amount": "199.99", "currency": "USD"}, "business": {"amount": "899", "currency": "USD"}},
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let flight: Value = response.json().await.unwrap();
+        self.wait_until_bookable(flight["flightId"].as_i64().unwrap())
+            .await;
+        flight
+    }
+
+    /// Waits until booking has received the flight's inventory from catalog's events.
+    pub async fn wait_until_bookable(&self, flight_id: i64) {
+        eventually("booking knows the flight", || async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM inventory WHERE flight_id = $1)",
+            )
+            .bind(flight_id)
+            .fetch_one(&self.booking_db)
+            .await
+            .unwrap()
+        })
+        .await;
+    }
+}
+
+fn send(request: reqwest::RequestBuilder) -> impl Future<Output = Response> + use<> {
+    async move { request.send().await.expect("request sent") }
+}
+
+/// Polls `check` until it is true, for at most 20 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}

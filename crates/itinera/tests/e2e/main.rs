@@ -1,0 +1,9 @@
+//! End-to-end tests: identity, catalog, booking and the gateway running for real in this process
+//! (as `itinera up` runs them), each with a fresh PostgreSQL database, driven through the gateway.
+
+mod helpers;
+
+mod concurrency;
+mod flights;
+mod idempotency;
+mod seed_api;
