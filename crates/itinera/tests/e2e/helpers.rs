@@ -251,8 +251,8 @@ impl Platform {
     }
 }
 
-fn send(request: reqwest::RequestBuilder) -> impl Future<Output = Response> + use<> {
-    async move { request.send().await.expect("request sent") }
+async fn send(request: reqwest::RequestBuilder) -> Response {
+    request.send().await.expect("request sent")
 }
 
 /// Polls `check` until it is true, for at most 20 s.
