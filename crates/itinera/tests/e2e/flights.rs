@@ -104,13 +104,11 @@ async fn search_filters_sorts_pages_and_refuses_malformed_queries() {
     assert_eq!(item["seatsLeft"], 6);
     assert_eq!(item["fare"]["amount"], "199.99");
 
-    let three: Value = search(format!(
-        "from=AAA&to=BBB&passengers=3&cabin=economy&maxPrice=200"
-    ))
-    .await
-    .json()
-    .await
-    .unwrap();
+    let three: Value = search("from=AAA&to=BBB&passengers=3&cabin=economy&maxPrice=200".to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(three["items"][0]["totalPrice"]["amount"], "599.97");
     let business: Value = search("from=AAA&to=BBB&cabin=business&sort=price".into())
         .await
