@@ -271,7 +271,19 @@ impl Settings {
             RunMode::AllInOne => spec.name.to_owned(),
         };
 
-        let database_name = format!("itinera_{}", spec.name);
+        let prefix = source.get("DATABASE_NAME_PREFIX").unwrap_or("itinera_");
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || prefix.len() > 40
+        {
+            return Err(ConfigError::invalid(
+                "DATABASE_NAME_PREFIX",
+                prefix,
+                "use at most 40 lower-case letters, digits and underscores",
+            ));
+        }
+        let database_name = format!("{prefix}{}", spec.name);
         let url = match (mode, source.get_any(&["DATABASE_URL", "DB_CONNECTION"])) {
             (RunMode::Single, Some((key, url))) => {
                 validate_postgres_url(key, url)?;
@@ -481,6 +493,15 @@ mod tests {
             settings.kafka_brokers,
             vec!["127.0.0.1:9092", "127.0.0.1:9093"]
         );
+    }
+
+    #[test]
+    fn a_database_name_prefix_keeps_separate_platforms_apart() {
+        let source = ConfigSource::from_pairs([("DATABASE_NAME_PREFIX", "itinera_bench_")]);
+        let settings = Settings::load(&source, IDENTITY, RunMode::AllInOne).unwrap();
+        assert!(settings.database.url.ends_with("/itinera_bench_identity"));
+        let bad = ConfigSource::from_pairs([("DATABASE_NAME_PREFIX", "Robert'); DROP")]);
+        assert!(Settings::load(&bad, IDENTITY, RunMode::AllInOne).is_err());
     }
 
     #[test]

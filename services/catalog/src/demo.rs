@@ -705,8 +705,9 @@ fn local_to_utc(tz: Tz, date: NaiveDate, minutes: u32) -> DateTime<Utc> {
     }
 }
 
-/// The schedule: one flight a day on every route for `days` days from `first_day`.
-pub fn schedule(first_day: NaiveDate, days: u32) -> Vec<ScheduledFlight> {
+/// The schedule: `per_day` flights a day (1 to 4) on every route for `days` days from `first_day`.
+pub fn schedule(first_day: NaiveDate, days: u32, per_day: u32) -> Vec<ScheduledFlight> {
+    let per_day = per_day.clamp(1, 4);
     let fleet = aircraft();
     let mut sequence = Sequence(0x1717_2026);
     let mut flights = Vec::new();
@@ -714,8 +715,7 @@ pub fn schedule(first_day: NaiveDate, days: u32) -> Vec<ScheduledFlight> {
         let (from, to) = (airport(origin), airport(destination));
         let km = distance_km(from, to);
         let (airline, _) = AIRLINES[sequence.below(AIRLINES.len() as u64) as usize];
-        let number = format!("{airline}{}", 100 + index * 3 + sequence.below(3) as usize);
-        let minutes_of_day = 6 * 60 + (sequence.below(16 * 12) as u32) * 5;
+        let first_departure = 6 * 60 + (sequence.below(16 * 12 / per_day as u64) as u32) * 5;
         let duration = Duration::minutes(((km / 780.0 * 60.0 + 35.0) / 5.0).round() as i64 * 5);
         let aircraft = match km {
             km if km < 1200.0 => 0,
@@ -738,23 +738,27 @@ pub fn schedule(first_day: NaiveDate, days: u32) -> Vec<ScheduledFlight> {
             })
             .collect();
         let tz: Tz = from.4.parse().unwrap_or(chrono_tz::UTC);
-        for day in 0..days {
-            let date = first_day + Duration::days(i64::from(day));
-            let departure_at = local_to_utc(tz, date, minutes_of_day);
-            flights.push(ScheduledFlight {
-                flight_code: format!("{number}-{}", date.format("%Y%m%d")),
-                flight_number: number.clone(),
-                airline: AIRLINES
-                    .iter()
-                    .find(|a| a.0 == airline)
-                    .map_or("Itinera Air", |a| a.1),
-                origin: from.0,
-                destination: to.0,
-                departure_at,
-                arrival_at: departure_at + duration,
-                aircraft,
-                fares: fares.clone(),
-            });
+        for k in 0..per_day {
+            let number = format!("{airline}{}", 100 + index * 4 + k as usize);
+            let minutes_of_day = first_departure + k * (16 * 60 / per_day);
+            for day in 0..days {
+                let date = first_day + Duration::days(i64::from(day));
+                let departure_at = local_to_utc(tz, date, minutes_of_day);
+                flights.push(ScheduledFlight {
+                    flight_code: format!("{number}-{}", date.format("%Y%m%d")),
+                    flight_number: number.clone(),
+                    airline: AIRLINES
+                        .iter()
+                        .find(|a| a.0 == airline)
+                        .map_or("Itinera Air", |a| a.1),
+                    origin: from.0,
+                    destination: to.0,
+                    departure_at,
+                    arrival_at: departure_at + duration,
+                    aircraft,
+                    fares: fares.clone(),
+                });
+            }
         }
     }
     flights
@@ -768,7 +772,7 @@ mod tests {
     #[test]
     fn the_schedule_is_large_realistic_and_deterministic() {
         let first_day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let flights = schedule(first_day, 30);
+        let flights = schedule(first_day, 30, 1);
         assert!(flights.len() >= 4_000, "{}", flights.len());
         let codes: std::collections::HashSet<_> = flights.iter().map(|f| &f.flight_code).collect();
         assert_eq!(codes.len(), flights.len(), "flight codes are unique");
@@ -777,7 +781,7 @@ mod tests {
                 .iter()
                 .all(|f| f.arrival_at > f.departure_at && f.origin != f.destination)
         );
-        let again = schedule(first_day, 30);
+        let again = schedule(first_day, 30, 1);
         assert_eq!(again[123].flight_code, flights[123].flight_code);
         assert_eq!(again[123].departure_at, flights[123].departure_at);
         for (_, layout) in aircraft() {
@@ -798,5 +802,13 @@ mod tests {
         assert!(cdg_lhr.arrival_at - cdg_lhr.departure_at < Duration::hours(2));
         assert!(cdg_sin.arrival_at - cdg_sin.departure_at > Duration::hours(12));
         assert!(cdg_lhr.fares[0].1 < cdg_sin.fares[0].1);
+        let busy = schedule(first_day, 2, 3);
+        let codes: std::collections::HashSet<_> = busy.iter().map(|f| &f.flight_code).collect();
+        assert_eq!(busy.len(), flights.len() / 30 * 2 * 3);
+        assert_eq!(
+            codes.len(),
+            busy.len(),
+            "flight codes stay unique with several flights a day"
+        );
     }
 }

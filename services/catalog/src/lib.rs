@@ -41,6 +41,8 @@ pub struct Config {
     pub settings: Settings,
     /// Days of flights the demo schedule covers.
     pub seed_days: u32,
+    /// Flights a day on each demo route (1 to 4).
+    pub seed_flights_per_day: u32,
 }
 
 impl Config {
@@ -53,9 +55,18 @@ impl Config {
                 "must be 1 to 366",
             ));
         }
+        let seed_flights_per_day = source.parse::<u32>("SEED_FLIGHTS_PER_DAY")?.unwrap_or(1);
+        if !(1..=4).contains(&seed_flights_per_day) {
+            return Err(ConfigError::invalid(
+                "SEED_FLIGHTS_PER_DAY",
+                &seed_flights_per_day.to_string(),
+                "must be 1 to 4",
+            ));
+        }
         Ok(Self {
             settings: Settings::load(source, SERVICE, mode)?,
             seed_days,
+            seed_flights_per_day,
         })
     }
 }
@@ -73,7 +84,7 @@ pub struct Application {
     catalog: Arc<Catalog>,
     bus: Arc<dyn EventBus>,
     subscription: platform::events::Subscription,
-    seed_days: u32,
+    seed: http::SeedSize,
 }
 
 impl Application {
@@ -88,7 +99,10 @@ impl Application {
         let state = http::AppState {
             catalog: catalog.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
-            seed_days: config.seed_days,
+            seed: http::SeedSize {
+                days: config.seed_days,
+                per_day: config.seed_flights_per_day,
+            },
         };
         let router = ServiceRouter::new(
             ServiceInfo {
@@ -108,7 +122,10 @@ impl Application {
             catalog,
             bus,
             subscription,
-            seed_days: config.seed_days,
+            seed: http::SeedSize {
+                days: config.seed_days,
+                per_day: config.seed_flights_per_day,
+            },
         })
     }
 
@@ -120,7 +137,7 @@ impl Application {
     pub async fn seed_demo(&self) -> anyhow::Result<bool> {
         let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
         self.catalog
-            .seed_demo(first_day, self.seed_days)
+            .seed_demo(first_day, self.seed.days, self.seed.per_day)
             .await
             .map_err(|e| anyhow::anyhow!("loading the demo schedule: {e}"))
     }

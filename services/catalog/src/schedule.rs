@@ -333,7 +333,12 @@ impl Catalog {
     }
 
     /// Loads the demo schedule if there are no flights yet. Returns whether it loaded anything.
-    pub async fn seed_demo(&self, first_day: NaiveDate, days: u32) -> Result<bool, CatalogError> {
+    pub async fn seed_demo(
+        &self,
+        first_day: NaiveDate,
+        days: u32,
+        per_day: u32,
+    ) -> Result<bool, CatalogError> {
         let mut tx = self.db.begin().await?;
         // Two seed requests at once: the second waits, then finds the flights.
         sqlx::query("SELECT pg_advisory_xact_lock(7321100)")
@@ -370,7 +375,7 @@ impl Catalog {
             };
             fleet.push(aircraft);
         }
-        let schedule = crate::demo::schedule(first_day, days);
+        let schedule = crate::demo::schedule(first_day, days, per_day);
         let new_flights: Vec<NewFlight<'_>> = schedule
             .iter()
             .map(|f| NewFlight {

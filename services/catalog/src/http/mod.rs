@@ -18,8 +18,14 @@ use crate::schedule::Catalog;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub verifier: Arc<JwtVerifier>,
-    /// How many days of flights `GET /seed` loads.
-    pub seed_days: u32,
+    /// How much of the demo schedule `GET /seed` loads.
+    pub seed: SeedSize,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SeedSize {
+    pub days: u32,
+    pub per_day: u32,
 }
 
 impl FromRef<AppState> for Arc<JwtVerifier> {

@@ -32,7 +32,11 @@ async fn seed(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, JsonResponse<Message>), CatalogError> {
     let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-    if state.catalog.seed_demo(first_day, state.seed_days).await? {
+    if state
+        .catalog
+        .seed_demo(first_day, state.seed.days, state.seed.per_day)
+        .await?
+    {
         Ok((
             StatusCode::CREATED,
             JsonResponse(Message {

@@ -1,0 +1,22 @@
+-- Flight searches over many routes and dates, so the run measures the search path rather than
+-- one cached answer. ROUTES and DATES come from the environment (set by bench/flights.sh).
+local routes = {}
+for pair in string.gmatch(os.getenv("ROUTES") or "Paris:London", "[^,]+") do
+  local from, to = string.match(pair, "([^:]+):([^:]+)")
+  table.insert(routes, {from, to})
+end
+local dates = {}
+for day in string.gmatch(os.getenv("DATES") or "", "[^,]+") do
+  table.insert(dates, day)
+end
+local counter = 0
+
+request = function()
+  counter = counter + 1
+  local route = routes[(counter % #routes) + 1]
+  local path = "/api/flights?from=" .. route[1]:gsub(" ", "%%20") .. "&to=" .. route[2]:gsub(" ", "%%20")
+  if #dates > 0 then
+    path = path .. "&date=" .. dates[(counter % #dates) + 1]
+  end
+  return wrk.format("GET", path)
+end
