@@ -110,3 +110,33 @@ pub struct BookingSnapshot {
     pub payment_method: Option<String>,
     pub inventory: InventorySnapshot,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_is_documented_with_its_topic() {
+        let doc = include_str!("../../../docs/events.md");
+        for kind in types::ALL {
+            assert!(doc.contains(&format!("`{kind}`")), "docs/events.md does not describe {kind}");
+        }
+        for topic in [topics::FLIGHTS, topics::BOOKINGS] {
+            assert!(doc.contains(&format!("`{topic}`")), "docs/events.md does not describe topic {topic}");
+        }
+    }
+
+    #[test]
+    fn payloads_use_camel_case_on_the_wire() {
+        let inventory = InventorySnapshot {
+            flight_id: 1,
+            cabin: "economy".into(),
+            capacity: 10,
+            seats_left: 9,
+            version: 3,
+        };
+        let json = serde_json::to_value(&inventory).unwrap();
+        assert_eq!(json["seatsLeft"], 9);
+        assert_eq!(serde_json::from_value::<InventorySnapshot>(json).unwrap(), inventory);
+    }
+}

@@ -106,6 +106,7 @@ impl Application {
         let booking = route(&config.booking, Access::Authenticated);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
+            .route("/api/openapi.yaml", get(openapi))
             .route("/api/auth/register", forward(&identity_public))
             .route("/api/auth/login", forward(&identity_public))
             .route("/api/auth/refresh", forward(&identity_public))
@@ -194,6 +195,15 @@ async fn status(State(state): State<GatewayState>) -> Response {
         uptime: state.started.elapsed().as_secs_f64(),
     })
     .into_response()
+}
+
+/// The OpenAPI document of everything reached through the gateway.
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/yaml")],
+        include_str!("../../../docs/openapi.yaml"),
+    )
+        .into_response()
 }
 
 /// Ready while at least one instance of each upstream service answers `/health`.

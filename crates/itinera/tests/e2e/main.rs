@@ -6,4 +6,5 @@ mod helpers;
 mod concurrency;
 mod flights;
 mod idempotency;
+mod openapi;
 mod seed_api;
