@@ -119,10 +119,16 @@ mod tests {
     fn every_event_type_is_documented_with_its_topic() {
         let doc = include_str!("../../../docs/events.md");
         for kind in types::ALL {
-            assert!(doc.contains(&format!("`{kind}`")), "docs/events.md does not describe {kind}");
+            assert!(
+                doc.contains(&format!("`{kind}`")),
+                "docs/events.md does not describe {kind}"
+            );
         }
         for topic in [topics::FLIGHTS, topics::BOOKINGS] {
-            assert!(doc.contains(&format!("`{topic}`")), "docs/events.md does not describe topic {topic}");
+            assert!(
+                doc.contains(&format!("`{topic}`")),
+                "docs/events.md does not describe topic {topic}"
+            );
         }
     }
 
@@ -137,6 +143,9 @@ mod tests {
         };
         let json = serde_json::to_value(&inventory).unwrap();
         assert_eq!(json["seatsLeft"], 9);
-        assert_eq!(serde_json::from_value::<InventorySnapshot>(json).unwrap(), inventory);
+        assert_eq!(
+            serde_json::from_value::<InventorySnapshot>(json).unwrap(),
+            inventory
+        );
     }
 }

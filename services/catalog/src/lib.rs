@@ -4,7 +4,9 @@
 //! Every flight change is published (`flight.scheduled`, `flight.updated`,
 //! `flight.status-changed`) through the transactional outbox.
 
+mod cache;
 pub mod demo;
+mod directory;
 pub mod domain;
 pub mod error;
 mod http;
@@ -43,6 +45,8 @@ pub struct Config {
     pub seed_days: u32,
     /// Flights a day on each demo route (1 to 4).
     pub seed_flights_per_day: u32,
+    /// How long a search answer is reused; zero turns the cache off.
+    pub search_cache_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -67,6 +71,9 @@ impl Config {
             settings: Settings::load(source, SERVICE, mode)?,
             seed_days,
             seed_flights_per_day,
+            search_cache_ttl: std::time::Duration::from_millis(
+                source.parse::<u64>("SEARCH_CACHE_TTL_MS")?.unwrap_or(1_000),
+            ),
         })
     }
 }
@@ -95,7 +102,7 @@ impl Application {
         platform::events::install(&db)
             .await
             .context("installing the outbox")?;
-        let catalog = Arc::new(Catalog { db: db.clone() });
+        let catalog = Arc::new(Catalog::new(db.clone(), config.search_cache_ttl));
         let state = http::AppState {
             catalog: catalog.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),

@@ -9,6 +9,8 @@ use platform::events::{Envelope, outbox};
 use platform::money::Money;
 use sqlx::{PgConnection, PgPool};
 
+use crate::cache::SearchCache;
+use crate::directory::AirportDirectory;
 use crate::domain::{Cabin, CabinLayout, FlightNumber, FlightStatus, IataCode, validate_seat_map};
 use crate::error::CatalogError;
 use crate::store;
@@ -19,6 +21,8 @@ use crate::store::search::{SearchFilter, SearchRow, Sort};
 
 pub struct Catalog {
     pub db: PgPool,
+    pub airports: AirportDirectory,
+    pub searches: SearchCache<SearchPage>,
 }
 
 /// A flight to add to the schedule, parsed.
@@ -68,6 +72,25 @@ pub struct SearchPage {
     pub total: i64,
 }
 
+impl SearchRequest {
+    /// Two requests with the same key have the same answer.
+    fn cache_key(&self) -> String {
+        format!(
+            "{}|{}|{:?}|{}|{}|{:?}|{:?}|{:?}|{}|{}",
+            self.from.to_lowercase(),
+            self.to.to_lowercase(),
+            self.dates,
+            self.cabin,
+            self.passengers,
+            self.max_fare.map(|m| (m.minor(), m.currency().to_string())),
+            self.airline.as_deref().map(str::to_lowercase),
+            self.sort,
+            self.page,
+            self.page_size
+        )
+    }
+}
+
 /// The longest date range one search may cover.
 pub const MAX_SEARCH_DAYS: i64 = 31;
 
@@ -87,6 +110,14 @@ async fn publish(tx: &mut PgConnection, kind: &str, flight_id: i64) -> Result<()
 }
 
 impl Catalog {
+    pub fn new(db: PgPool, search_cache_ttl: std::time::Duration) -> Self {
+        Self {
+            db,
+            airports: AirportDirectory::new(),
+            searches: SearchCache::new(search_cache_ttl),
+        }
+    }
+
     pub async fn create_airport(&self, airport: Airport) -> Result<Airport, CatalogError> {
         if !store::airports::insert(&self.db, &airport).await? {
             return Err(CatalogError::Conflict(format!(
@@ -94,6 +125,7 @@ impl Catalog {
                 airport.iata
             )));
         }
+        self.airports.reload(&self.db).await?;
         Ok(airport)
     }
 
@@ -225,6 +257,7 @@ impl Catalog {
         };
         publish(&mut tx, types::FLIGHT_SCHEDULED, id).await?;
         tx.commit().await?;
+        self.searches.clear();
         tracing::info!(flight_id = id, flight_code, "flight scheduled");
         self.flight(id).await
     }
@@ -289,6 +322,7 @@ impl Catalog {
             publish(&mut tx, types::FLIGHT_UPDATED, id).await?;
         }
         tx.commit().await?;
+        self.searches.clear();
         self.flight(id).await
     }
 
@@ -296,11 +330,15 @@ impl Catalog {
     pub async fn search(
         &self,
         request: &SearchRequest,
-    ) -> Result<Option<SearchPage>, CatalogError> {
-        let origins = store::airports::resolve(&self.db, &request.from).await?;
-        let destinations = store::airports::resolve(&self.db, &request.to).await?;
+    ) -> Result<Option<std::sync::Arc<SearchPage>>, CatalogError> {
+        let origins = self.airports.resolve(&self.db, &request.from).await?;
+        let destinations = self.airports.resolve(&self.db, &request.to).await?;
         if origins.is_empty() || destinations.is_empty() {
             return Ok(None);
+        }
+        let key = request.cache_key();
+        if let Some(page) = self.searches.get(&key) {
+            return Ok(Some(page));
         }
         let now = Utc::now();
         let (departs_from, departs_until) = match request.dates {
@@ -329,7 +367,9 @@ impl Catalog {
         };
         let rows = store::search::search(&self.db, &filter).await?;
         let total = rows.first().map_or(0, |r| r.total);
-        Ok(Some(SearchPage { rows, total }))
+        let page = std::sync::Arc::new(SearchPage { rows, total });
+        self.searches.put(key, page.clone());
+        Ok(Some(page))
     }
 
     /// Loads the demo schedule if there are no flights yet. Returns whether it loaded anything.
@@ -445,6 +485,8 @@ impl Catalog {
         }
         outbox::enqueue_many(&mut tx, topics::FLIGHTS, &events).await?;
         tx.commit().await?;
+        self.airports.reload(&self.db).await?;
+        self.searches.clear();
         tracing::info!(flights = events.len(), "demo schedule loaded");
         Ok(true)
     }

@@ -326,7 +326,8 @@ async fn search(
     Ok(JsonResponse(SearchResults {
         items: page
             .rows
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|r| result_view(r, request.passengers))
             .collect(),
         page: request.page,
@@ -337,7 +338,10 @@ async fn search(
 
 /// Which of `from` and `to` names nothing known.
 async fn unknown_place(state: &AppState, request: &SearchRequest) -> Result<String, CatalogError> {
-    let unknown_from = crate::store::airports::resolve(&state.catalog.db, &request.from)
+    let unknown_from = state
+        .catalog
+        .airports
+        .resolve(&state.catalog.db, &request.from)
         .await?
         .is_empty();
     Ok(if unknown_from {

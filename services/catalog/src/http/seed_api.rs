@@ -114,11 +114,13 @@ async fn search_flights(
         page_size: SEED_SEARCH_LIMIT,
     };
     let rows = match state.catalog.search(&request).await? {
-        Some(page) if !page.rows.is_empty() => page.rows,
+        Some(page) if !page.rows.is_empty() => page,
         _ => return Err(Problem::not_found("No flights found").into()),
     };
     let flights: Vec<SeedFlight> = rows
-        .into_iter()
+        .rows
+        .iter()
+        .cloned()
         .map(|row| {
             let fare = stored_money(row.fare_minor, &row.currency);
             SeedFlight {

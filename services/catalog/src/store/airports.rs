@@ -43,14 +43,3 @@ pub async fn insert(db: impl PgExecutor<'_>, airport: &Airport) -> Result<bool, 
     .await
     .map(|r| r.rows_affected() == 1)
 }
-
-/// The airports a search term names: the airport with that IATA code, or every airport of the
-/// city with that name (case-insensitive).
-pub async fn resolve(db: impl PgExecutor<'_>, term: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT iata FROM airports WHERE iata = upper($1) OR lower(city) = lower($1) ORDER BY iata",
-    )
-    .bind(term.trim())
-    .fetch_all(db)
-    .await
-}
