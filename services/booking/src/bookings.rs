@@ -113,21 +113,24 @@ fn snapshot(booking: &BookingRow, inventory: &Inventory) -> BookingSnapshot {
     }
 }
 
+fn event(
+    kind: &str,
+    booking: &BookingRow,
+    inventory: &Inventory,
+) -> Result<(String, Envelope), BookingError> {
+    let data = serde_json::to_value(snapshot(booking, inventory)).map_err(anyhow::Error::from)?;
+    let key = booking.id.to_string();
+    Ok((key.clone(), Envelope::new("booking", kind, key, data)))
+}
+
 async fn publish(
     tx: &mut PgConnection,
     kind: &str,
     booking: &BookingRow,
     inventory: &Inventory,
 ) -> Result<(), BookingError> {
-    let data = serde_json::to_value(snapshot(booking, inventory)).map_err(anyhow::Error::from)?;
-    let key = booking.id.to_string();
-    outbox::enqueue(
-        tx,
-        topics::BOOKINGS,
-        &key,
-        &Envelope::new("booking", kind, key.clone(), data),
-    )
-    .await?;
+    let (key, envelope) = event(kind, booking, inventory)?;
+    outbox::enqueue(tx, topics::BOOKINGS, &key, &envelope).await?;
     Ok(())
 }
 
@@ -238,36 +241,57 @@ impl Bookings {
             .map(|(name, _)| name.clone())
             .collect();
         let reference = new_reference();
-        let id = store::bookings::insert(
-            &mut tx,
-            &NewBooking {
-                reference: &reference,
-                user_id: caller.user_id,
-                flight_id: flight.flight_id,
-                cabin: &request.cabin,
-                passengers: &passengers,
-                seats: &seats,
-                status: BookingStatus::PendingPayment.as_str(),
-                amount_minor,
-                currency: &inventory.currency,
-                payment_method: request.payment_method.map(PaymentMethod::as_str),
-                idempotency_key,
-                request_hash: idempotency_key.map(|_| fingerprint),
-                hold_expires_at: Utc::now()
-                    + chrono::Duration::from_std(self.hold)
-                        .unwrap_or(chrono::Duration::minutes(15)),
-            },
-        )
-        .await?;
-        let mut booking = store::bookings::find(&mut *tx, id)
-            .await?
-            .ok_or(BookingError::BookingNotFound)?;
-        publish(&mut tx, types::BOOKING_CREATED, &booking, &inventory).await?;
-
-        // Until payment is part of the saga, a booking is confirmed as soon as it is made.
-        self.transition(&mut tx, &mut booking, BookingStatus::Confirmed)
-            .await?;
-        publish(&mut tx, types::BOOKING_CONFIRMED, &booking, &inventory).await?;
+        let hold_expires_at = Utc::now()
+            + chrono::Duration::from_std(self.hold).unwrap_or(chrono::Duration::minutes(15));
+        // Until payment is part of the saga, a booking is confirmed in the transaction that makes
+        // it: it is stored confirmed, and both steps are published, in order.
+        let created = BookingStatus::PendingPayment;
+        let confirmed = BookingStatus::Confirmed;
+        debug_assert!(created.can_become(confirmed));
+        let new = NewBooking {
+            reference: &reference,
+            user_id: caller.user_id,
+            flight_id: flight.flight_id,
+            cabin: &request.cabin,
+            passengers: &passengers,
+            seats: &seats,
+            status: confirmed.as_str(),
+            amount_minor,
+            currency: &inventory.currency,
+            payment_method: request.payment_method.map(PaymentMethod::as_str),
+            idempotency_key,
+            request_hash: idempotency_key.map(|_| fingerprint),
+            hold_expires_at,
+        };
+        let (id, created_at) = store::bookings::insert(&mut tx, &new).await?;
+        let mut booking = BookingRow {
+            id,
+            reference: reference.clone(),
+            user_id: caller.user_id,
+            flight_id: flight.flight_id,
+            cabin: request.cabin.clone(),
+            passengers: sqlx::types::Json(passengers),
+            seats: seats.clone(),
+            status: created.as_str().to_owned(),
+            amount_minor,
+            currency: inventory.currency.clone(),
+            payment_method: request.payment_method.map(|m| m.as_str().to_owned()),
+            request_hash: idempotency_key.map(|_| fingerprint.to_vec()),
+            hold_expires_at: Some(hold_expires_at),
+            created_at,
+            cancelled_at: None,
+            flight_code: flight.flight_code.clone(),
+            origin: flight.origin.clone(),
+            destination: flight.destination.clone(),
+            departure_at: flight.departure_at,
+            arrival_at: flight.arrival_at,
+            origin_time_zone: flight.origin_time_zone.clone(),
+            flight_status: flight.status.clone(),
+        };
+        let created_event = event(types::BOOKING_CREATED, &booking, &inventory)?;
+        booking.status = confirmed.as_str().to_owned();
+        let confirmed_event = event(types::BOOKING_CONFIRMED, &booking, &inventory)?;
+        outbox::enqueue_many(&mut tx, topics::BOOKINGS, &[created_event, confirmed_event]).await?;
         tx.commit().await?;
         tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking confirmed");
         Ok(booking)

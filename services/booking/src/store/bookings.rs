@@ -51,15 +51,15 @@ pub struct NewBooking<'a> {
     pub hold_expires_at: DateTime<Utc>,
 }
 
-/// Inserts a booking and its seat assignments; returns its id.
+/// Inserts a booking and its seat assignments; returns its id and creation time.
 pub async fn insert(
     db: &mut sqlx::PgConnection,
     booking: &NewBooking<'_>,
-) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
+) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+    let (id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, amount_minor, \
                                currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, created_at",
     )
     .bind(booking.reference)
     .bind(booking.user_id)
@@ -84,7 +84,7 @@ pub async fn insert(
     .bind(id)
     .execute(&mut *db)
     .await?;
-    Ok(id)
+    Ok((id, created_at))
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {
