@@ -11,7 +11,10 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use super::{Envelope, Message, Subscription};
+use super::{Delivery, Envelope, Message, Subscription};
+
+/// Most events applied in one transaction.
+const MAX_BATCH: usize = 256;
 
 pub type HandleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandleError>> + Send + 'a>>;
 
@@ -68,17 +71,55 @@ impl Consumer {
     /// acknowledged, so it is delivered again later.
     pub async fn run(self, mut subscription: Subscription, shutdown: CancellationToken) {
         loop {
-            let delivery = tokio::select! {
+            let first = tokio::select! {
                 () = shutdown.cancelled() => return,
                 delivery = subscription.receiver.recv() => match delivery {
                     Some(delivery) => delivery,
                     None => return,
                 },
             };
-            if self.process(&delivery.message, &shutdown).await {
-                delivery.ack();
+            // Whatever else is already waiting is applied in the same transaction: one commit for
+            // a burst instead of one per event.
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match subscription.receiver.try_recv() {
+                    Ok(delivery) => batch.push(delivery),
+                    Err(_) => break,
+                }
+            }
+            if batch.len() > 1 && self.apply_batch(&batch).await.is_ok() {
+                batch.into_iter().for_each(Delivery::ack);
+                continue;
+            }
+            // One at a time, with retries and dead letters, when the batch failed as a whole.
+            for delivery in batch {
+                if self.process(&delivery.message, &shutdown).await {
+                    delivery.ack();
+                }
             }
         }
+    }
+
+    /// Applies several events in one transaction; any failure rolls back all of them.
+    async fn apply_batch(&self, batch: &[Delivery]) -> Result<(), HandleError> {
+        let mut tx = self.db.begin().await?;
+        for delivery in batch {
+            let envelope = &delivery.message.envelope;
+            let first_time = sqlx::query(
+                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&self.name)
+            .bind(envelope.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if first_time {
+                self.handler.handle(envelope, &mut tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Returns whether the event is done with (applied, already processed, or dead-lettered).

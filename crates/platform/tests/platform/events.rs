@@ -151,6 +151,15 @@ async fn a_redelivered_event_changes_nothing() {
         bus.publish(std::slice::from_ref(&message)).await.unwrap();
     }
     assert_eq!(effects(&fixture.db).await, [7]);
+
+    // Duplicates arriving together, applied in one transaction, count once too.
+    let other = Message {
+        envelope: Envelope::new("test", "thing.happened", "k", serde_json::json!({ "n": 8 })),
+        ..message.clone()
+    };
+    let burst = [message.clone(), other.clone(), other.clone(), message];
+    bus.publish(&burst).await.unwrap();
+    assert_eq!(effects(&fixture.db).await, [7, 8]);
 }
 
 #[tokio::test]
