@@ -15,6 +15,9 @@ export DATABASE_NAME_PREFIX=itinera_bench_
 export SEED_DAYS="${SEED_DAYS:-330}"
 export SEED_FLIGHTS_PER_DAY="${SEED_FLIGHTS_PER_DAY:-2}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
+export SEARCH_CACHE_TTL_MS="${SEARCH_CACHE_TTL_MS:-1000}"
+# Each cache setting has its own results section in docs/benchmarks.md.
+if [ "$SEARCH_CACHE_TTL_MS" = 0 ]; then SECTION=flights-nocache; else SECTION=flights; fi
 export ITINERA_ADMIN_USERNAME=benchadmin ITINERA_ADMIN_PASSWORD=benchadmin-password-1
 
 ./scripts/setup.sh
@@ -78,11 +81,13 @@ errors() { echo "$1" | awk '/Non-2xx/ {n = $5} END {print n + 0}'; }
 
 cpu=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 table=$(cat <<TABLE
-<!-- flights:begin -->
+<!-- $SECTION:begin -->
 Measured $(date -u +%F) with \`bench/flights.sh\` on $(nproc) cores ($cpu), $(free -g | awk '/Mem/ {print $2}') GiB,
 PostgreSQL $(psql "$server/postgres" -Atc 'SHOW server_version' | cut -d' ' -f1), release build, \`itinera up\`
 (every service in one process), wrk on the same machine ($THREADS threads, $CONNECTIONS connections,
 $DURATION per scenario). $flights flights in the catalog; no rate limits (the gateway has none yet).
+Search cache time-to-live: ${SEARCH_CACHE_TTL_MS} ms (\`SEARCH_CACHE_TTL_MS\`); the search mix has
+$(echo "$ROUTES" | tr ',' '\n' | wc -l) routes × $(echo "$DATES" | tr ',' '\n' | wc -l) dates.
 
 | scenario | requests/s | p50 | p99 | non-2xx | target |
 |---|---|---|---|---|---|
@@ -91,16 +96,20 @@ $DURATION per scenario). $flights flights in the catalog; no rate limits (the ga
 
 Bookings stored after the run: $sold. Seed to bookable: booking received all $flights
 flight events ${propagation}s after the seed.
-<!-- flights:end -->
+<!-- $SECTION:end -->
 TABLE
 )
 doc=docs/benchmarks.md
-[ -f "$doc" ] || printf '# Benchmarks\n\n## Flights: search and booking\n\n<!-- flights:begin -->\n<!-- flights:end -->\n' >"$doc"
-python3 - "$doc" "$table" <<'PY'
+[ -f "$doc" ] || printf '# Benchmarks\n' >"$doc"
+python3 - "$doc" "$table" "$SECTION" <<'PY'
 import re, sys
-path, table = sys.argv[1], sys.argv[2]
+path, table, section = sys.argv[1], sys.argv[2], sys.argv[3]
 text = open(path).read()
-text = re.sub(r"<!-- flights:begin -->.*?<!-- flights:end -->", lambda _: table, text, flags=re.S)
+pattern = re.compile(rf"<!-- {section}:begin -->.*?<!-- {section}:end -->", re.S)
+if pattern.search(text):
+    text = pattern.sub(lambda _: table, text)
+else:
+    text = text.rstrip("\n") + "\n\n" + table + "\n"
 open(path, "w").write(text)
 PY
 echo "results written to $doc"
