@@ -120,15 +120,24 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     }
 
     let shutdown = platform::shutdown::on_signal();
-    // Every service subscribes while it is built, before any of them publishes.
-    let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
+    // Kafka when KAFKA_BROKERS is set; otherwise one in-process bus that every service subscribes
+    // to while it is built, before any of them publishes.
+    let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
+    let catalog_bus =
+        platform::events::kafka_transport(&catalog_config.settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone());
+    let booking_bus =
+        platform::events::kafka_transport(&booking_config.settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone());
     let identity = identity::Application::build(identity_config)
         .await
         .context("starting identity")?;
-    let catalog = catalog::Application::build(catalog_config, bus.clone())
+    let catalog = catalog::Application::build(catalog_config, catalog_bus)
         .await
         .context("starting catalog")?;
-    let booking = booking::Application::build(booking_config, bus.clone())
+    let booking = booking::Application::build(booking_config, booking_bus)
         .await
         .context("starting booking")?;
     let gateway = gateway::Application::build(gateway_config)
@@ -210,17 +219,25 @@ async fn run(
     result
 }
 
-/// The event transport of a service running alone.
-fn standalone_bus(source: &ConfigSource) -> anyhow::Result<Arc<dyn EventBus>> {
-    if source.get("KAFKA_BROKERS").is_some() {
-        anyhow::bail!(
-            "KAFKA_BROKERS is set, but this build has no Kafka transport yet; run `itinera up` to run every \
-             service in one process with the in-process bus"
-        );
+/// Every topic the platform uses, created on the broker at start if missing.
+const TOPICS: [&str; 2] = [
+    contracts::events::topics::FLIGHTS,
+    contracts::events::topics::BOOKINGS,
+];
+
+/// The event transport of a service running alone: Kafka when `KAFKA_BROKERS` is set.
+async fn standalone_bus(
+    settings: &platform::config::Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    if let Some(bus) =
+        platform::events::kafka_transport(settings, &TOPICS, shutdown.clone()).await?
+    {
+        return Ok(bus);
     }
     tracing::warn!(
-        "running alone without an event transport: events this service publishes wait in its outbox, \
-         and it receives none; run `itinera up` for the whole platform"
+        "running alone without KAFKA_BROKERS: events this service publishes wait in its outbox, \
+         and it receives none; set KAFKA_BROKERS, or run `itinera up` for the whole platform"
     );
     Ok(Arc::new(Disconnected))
 }
@@ -240,20 +257,16 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Service::Catalog => {
-            let app = catalog::Application::build(
-                catalog::Config::load(source, RunMode::Single)?,
-                standalone_bus(source)?,
-            )
-            .await?;
+            let config = catalog::Config::load(source, RunMode::Single)?;
+            let bus = standalone_bus(&config.settings, &shutdown).await?;
+            let app = catalog::Application::build(config, bus).await?;
             tracing::info!(port = app.port(), "catalog listening");
             app.run_until_stopped(shutdown).await
         }
         Service::Booking => {
-            let app = booking::Application::build(
-                booking::Config::load(source, RunMode::Single)?,
-                standalone_bus(source)?,
-            )
-            .await?;
+            let config = booking::Config::load(source, RunMode::Single)?;
+            let bus = standalone_bus(&config.settings, &shutdown).await?;
+            let app = booking::Application::build(config, bus).await?;
             tracing::info!(port = app.port(), "booking listening");
             app.run_until_stopped(shutdown).await
         }

@@ -202,6 +202,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis_url: Option<String>,
     pub kafka_brokers: Vec<String>,
+    /// Consumer-group session timeout (`KAFKA_SESSION_TIMEOUT_MS`).
+    pub kafka_session_timeout: Duration,
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -374,6 +376,12 @@ impl Settings {
             },
             redis_url: source.get("REDIS_URL").map(str::to_owned),
             kafka_brokers,
+            kafka_session_timeout: Duration::from_millis(
+                source
+                    .parse::<u64>("KAFKA_SESSION_TIMEOUT_MS")?
+                    .unwrap_or(10_000)
+                    .max(1_000),
+            ),
             jwt,
             body_limit: source
                 .parse::<usize>("HTTP_BODY_LIMIT_BYTES")?

@@ -114,7 +114,8 @@ impl Application {
             "booking.flights",
             self.db.clone(),
             Arc::new(replica::FlightReplica),
-        );
+        )
+        .with_bus(self.bus.clone());
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer);

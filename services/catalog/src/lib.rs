@@ -157,7 +157,8 @@ impl Application {
             "catalog.seats-left",
             self.catalog.db.clone(),
             Arc::new(projection::SeatsLeft),
-        );
+        )
+        .with_bus(self.bus.clone());
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer);

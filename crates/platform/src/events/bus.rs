@@ -64,6 +64,12 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// A subscription for `group` to `topics`. Members of one group share the events.
     fn subscribe(&self, group: &str, topics: &[&str]) -> Subscription;
+
+    /// Records an event a consumer gave up on, with the error, where the transport keeps dead
+    /// letters (Kafka: a dead-letter topic). Consumers also keep them in their `dead_letters` table.
+    fn dead_letter<'a>(&'a self, _message: &'a Message, _error: &'a str) -> PublishFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 struct Member {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use super::{Delivery, Envelope, Message, Subscription};
+use super::{Delivery, Envelope, EventBus, Message, Subscription};
 
 /// Most events applied in one transaction.
 const MAX_BATCH: usize = 256;
@@ -50,6 +50,8 @@ pub struct Consumer {
     pub handler: Arc<dyn EventHandler>,
     /// Attempts before an event that keeps failing is dead-lettered.
     pub max_attempts: u32,
+    /// Where dead letters are also published (the transport's dead-letter topic), if anywhere.
+    pub bus: Option<Arc<dyn EventBus>>,
 }
 
 enum Outcome {
@@ -64,7 +66,15 @@ impl Consumer {
             db,
             handler,
             max_attempts: 5,
+            bus: None,
         }
+    }
+
+    /// Also publishes dead letters through `bus`.
+    #[must_use]
+    pub fn with_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// Consumes until `shutdown` is cancelled. An event being retried when shutdown comes is not
@@ -197,7 +207,14 @@ impl Consumer {
         }
         .await;
         match result {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Some(bus) = &self.bus
+                    && let Err(e) = bus.dead_letter(message, &error.to_string()).await
+                {
+                    tracing::warn!(consumer = %self.name, error = %e, "dead letter kept in the table only");
+                }
+                true
+            }
             Err(e) => {
                 tracing::error!(consumer = %self.name, error = %e, "cannot store a dead letter; the event stays unacknowledged");
                 false

@@ -10,6 +10,7 @@
 
 pub mod bus;
 pub mod consumer;
+pub mod kafka;
 pub mod outbox;
 pub mod relay;
 
@@ -68,6 +69,35 @@ pub struct Message {
     pub topic: String,
     pub key: String,
     pub envelope: Envelope,
+}
+
+/// The Kafka transport for a service, when the settings name brokers (`KAFKA_BROKERS`).
+pub async fn kafka_transport(
+    settings: &crate::config::Settings,
+    topics: &[&str],
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Option<std::sync::Arc<dyn EventBus>>> {
+    if settings.kafka_brokers.is_empty() {
+        return Ok(None);
+    }
+    let bus = kafka::KafkaBus::connect(
+        kafka::KafkaSettings {
+            brokers: settings.kafka_brokers.clone(),
+            client_id: format!("itinera-{}", settings.service_name),
+            partitions: 3,
+            session_timeout: settings.kafka_session_timeout,
+        },
+        topics,
+        shutdown,
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "connecting to Kafka at {}: {e}",
+            settings.kafka_brokers.join(",")
+        )
+    })?;
+    Ok(Some(std::sync::Arc::new(bus)))
 }
 
 /// Creates the outbox, inbox and dead-letter tables if they do not exist. Every service that

@@ -1,9 +1,11 @@
-//! Outbox → relay → bus → idempotent consumer, against a real database.
+//! Outbox → relay → bus → idempotent consumer, against a real database. The same suite runs over
+//! the in-process bus and over Kafka (a real Kafka-protocol broker, started by `scripts/kafka.sh`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use platform::events::consumer::{Consumer, EventHandler, HandleError, HandleFuture};
+use platform::events::kafka::{KafkaBus, KafkaSettings};
 use platform::events::relay::Relay;
 use platform::events::{Envelope, EventBus, MemoryBus, Message, outbox};
 use platform::testing::TestDatabase;
@@ -32,9 +34,26 @@ impl EventHandler for Recorder {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Memory,
+    Kafka,
+}
+
+pub fn brokers() -> Vec<String> {
+    std::env::var("TEST_KAFKA_BROKERS")
+        .unwrap_or_else(|_| "127.0.0.1:9092".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
 struct Fixture {
     db: PgPool,
     shutdown: CancellationToken,
+    /// A topic and group of this test's own, so tests sharing a broker do not see each other.
+    topic: String,
+    group: String,
     _database: TestDatabase,
 }
 
@@ -44,70 +63,129 @@ impl Drop for Fixture {
     }
 }
 
-async fn fixture() -> Fixture {
-    let database = TestDatabase::new("platform");
-    let settings = platform::config::DatabaseSettings {
-        url: database.url.clone(),
-        max_connections: 8,
-        acquire_timeout: Duration::from_secs(5),
-    };
-    static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
-    let db = platform::db::connect_and_migrate(&settings, &NO_MIGRATIONS)
-        .await
-        .unwrap();
-    platform::events::install(&db).await.unwrap();
-    sqlx::query("CREATE TABLE effects (event_id UUID NOT NULL, n BIGINT NOT NULL)")
-        .execute(&db)
-        .await
-        .unwrap();
-    Fixture {
-        db,
-        shutdown: CancellationToken::new(),
-        _database: database,
+impl Fixture {
+    async fn new() -> Self {
+        let database = TestDatabase::new("platform");
+        let settings = platform::config::DatabaseSettings {
+            url: database.url.clone(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        };
+        static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+        let db = platform::db::connect_and_migrate(&settings, &NO_MIGRATIONS)
+            .await
+            .unwrap();
+        platform::events::install(&db).await.unwrap();
+        sqlx::query("CREATE TABLE effects (event_id UUID NOT NULL, n BIGINT NOT NULL)")
+            .execute(&db)
+            .await
+            .unwrap();
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            db,
+            shutdown: CancellationToken::new(),
+            topic: format!("test.things.{unique}"),
+            group: format!("recorder-{unique}"),
+            _database: database,
+        }
+    }
+
+    async fn bus(&self, transport: Transport, ack_timeout: Duration) -> Arc<dyn EventBus> {
+        match transport {
+            Transport::Memory => Arc::new(MemoryBus::new(ack_timeout)),
+            Transport::Kafka => Arc::new(
+                KafkaBus::connect(
+                    KafkaSettings {
+                        brokers: brokers(),
+                        client_id: "itinera-test".into(),
+                        partitions: 3,
+                        session_timeout: Duration::from_secs(6),
+                    },
+                    &[&self.topic],
+                    self.shutdown.clone(),
+                )
+                .await
+                .expect("the test broker is running (scripts/kafka.sh start)"),
+            ),
+        }
+    }
+
+    async fn enqueue(&self, key: &str, data: serde_json::Value) -> Envelope {
+        let envelope = Envelope::new("test", "thing.happened", key, data);
+        let mut tx = self.db.begin().await.unwrap();
+        outbox::enqueue(&mut tx, &self.topic, key, &envelope)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        envelope
+    }
+
+    async fn effects(&self) -> Vec<i64> {
+        sqlx::query_scalar("SELECT n FROM effects ORDER BY n")
+            .fetch_all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    fn consume(&self, bus: &Arc<dyn EventBus>) {
+        let subscription = bus.subscribe(&self.group, &[&self.topic]);
+        let consumer = Consumer::new("test.recorder", self.db.clone(), Arc::new(Recorder))
+            .with_bus(bus.clone());
+        tokio::spawn(consumer.run(subscription, self.shutdown.clone()));
+    }
+
+    fn relay(&self, bus: &Arc<dyn EventBus>) {
+        tokio::spawn(Relay::new(self.db.clone(), bus.clone()).run(self.shutdown.clone()));
+    }
+
+    async fn unsent(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
     }
 }
 
-async fn enqueue(db: &PgPool, key: &str, data: serde_json::Value) -> Envelope {
-    let envelope = Envelope::new("test", "thing.happened", key, data);
-    let mut tx = db.begin().await.unwrap();
-    outbox::enqueue(&mut tx, "things", key, &envelope)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    envelope
-}
-
-async fn effects(db: &PgPool) -> Vec<i64> {
-    sqlx::query_scalar("SELECT n FROM effects ORDER BY n")
-        .fetch_all(db)
-        .await
-        .unwrap()
-}
-
 async fn eventually(mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..100 {
+    for _ in 0..600 {
         if check().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("condition not reached within 5 s");
+    panic!("condition not reached within 30 s");
 }
 
-fn start(fixture: &Fixture, bus: &Arc<MemoryBus>) {
-    let subscription = bus.subscribe("recorder", &["things"]);
-    let consumer = Consumer::new("test.recorder", fixture.db.clone(), Arc::new(Recorder));
-    tokio::spawn(consumer.run(subscription, fixture.shutdown.clone()));
-    tokio::spawn(Relay::new(fixture.db.clone(), bus.clone()).run(fixture.shutdown.clone()));
+/// The suite, once per transport.
+macro_rules! over_every_transport {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $test() { super::$test(super::Transport::Memory).await; })*
+        }
+        mod kafka {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $test() { super::$test(super::Transport::Kafka).await; })*
+        }
+    };
 }
 
-#[tokio::test]
-async fn committed_events_reach_the_consumer_in_order_and_rolled_back_ones_never_do() {
-    let fixture = fixture().await;
-    let bus = Arc::new(MemoryBus::default());
-    start(&fixture, &bus);
+over_every_transport!(
+    committed_events_reach_the_consumer_in_order_and_rolled_back_ones_never_do,
+    a_redelivered_event_changes_nothing,
+    a_poison_event_is_dead_lettered_and_later_events_still_flow,
+    a_consumer_that_dies_without_acknowledging_loses_nothing,
+    only_one_relay_per_database_publishes,
+);
+
+async fn committed_events_reach_the_consumer_in_order_and_rolled_back_ones_never_do(
+    transport: Transport,
+) {
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(transport, Duration::from_secs(30)).await;
+    fixture.consume(&bus);
+    fixture.relay(&bus);
     for n in 0..50 {
-        enqueue(&fixture.db, "k", serde_json::json!({ "n": n })).await;
+        fixture.enqueue("k", serde_json::json!({ "n": n })).await;
     }
     let mut tx = fixture.db.begin().await.unwrap();
     let rolled_back = Envelope::new(
@@ -116,61 +194,64 @@ async fn committed_events_reach_the_consumer_in_order_and_rolled_back_ones_never
         "k",
         serde_json::json!({ "n": 999 }),
     );
-    outbox::enqueue(&mut tx, "things", "k", &rolled_back)
+    outbox::enqueue(&mut tx, &fixture.topic, "k", &rolled_back)
         .await
         .unwrap();
     tx.rollback().await.unwrap();
 
-    eventually(async || effects(&fixture.db).await.len() == 50).await;
-    let order: Vec<i64> =
-        sqlx::query_scalar("SELECT e.n FROM effects e JOIN inbox i ON i.event_id = e.event_id ORDER BY i.processed_at, e.n")
-            .fetch_all(&fixture.db)
-            .await
-            .unwrap();
+    eventually(async || fixture.effects().await.len() == 50).await;
+    let order: Vec<i64> = sqlx::query_scalar(
+        "SELECT e.n FROM effects e JOIN inbox i ON i.event_id = e.event_id ORDER BY i.processed_at, e.n",
+    )
+    .fetch_all(&fixture.db)
+    .await
+    .unwrap();
     assert_eq!(order, (0..50).collect::<Vec<_>>());
-    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(&fixture.db)
-        .await
-        .unwrap();
-    assert_eq!(unsent, 0);
+    assert_eq!(fixture.unsent().await, 0);
 }
 
-#[tokio::test]
-async fn a_redelivered_event_changes_nothing() {
-    let fixture = fixture().await;
-    let bus = Arc::new(MemoryBus::default());
-    let subscription = bus.subscribe("recorder", &["things"]);
-    let consumer = Consumer::new("test.recorder", fixture.db.clone(), Arc::new(Recorder));
-    tokio::spawn(consumer.run(subscription, fixture.shutdown.clone()));
+async fn a_redelivered_event_changes_nothing(transport: Transport) {
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(transport, Duration::from_secs(30)).await;
+    fixture.consume(&bus);
     let message = Message {
-        topic: "things".into(),
+        topic: fixture.topic.clone(),
         key: "k".into(),
         envelope: Envelope::new("test", "thing.happened", "k", serde_json::json!({ "n": 7 })),
     };
     for _ in 0..3 {
         bus.publish(std::slice::from_ref(&message)).await.unwrap();
     }
-    assert_eq!(effects(&fixture.db).await, [7]);
+    eventually(async || fixture.effects().await == [7]).await;
 
     // Duplicates arriving together, applied in one transaction, count once too.
     let other = Message {
         envelope: Envelope::new("test", "thing.happened", "k", serde_json::json!({ "n": 8 })),
         ..message.clone()
     };
-    let burst = [message.clone(), other.clone(), other.clone(), message];
-    bus.publish(&burst).await.unwrap();
-    assert_eq!(effects(&fixture.db).await, [7, 8]);
+    bus.publish(&[message.clone(), other.clone(), other, message])
+        .await
+        .unwrap();
+    eventually(async || fixture.effects().await == [7, 8]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fixture.effects().await,
+        [7, 8],
+        "redeliveries changed nothing"
+    );
 }
 
-#[tokio::test]
-async fn a_poison_event_is_dead_lettered_and_later_events_still_flow() {
-    let fixture = fixture().await;
-    let bus = Arc::new(MemoryBus::default());
-    start(&fixture, &bus);
-    enqueue(&fixture.db, "k", serde_json::json!({ "n": 1 })).await;
-    let poison = enqueue(&fixture.db, "k", serde_json::json!({ "poison": true })).await;
-    enqueue(&fixture.db, "k", serde_json::json!({ "n": 2 })).await;
-    eventually(async || effects(&fixture.db).await == [1, 2]).await;
+async fn a_poison_event_is_dead_lettered_and_later_events_still_flow(transport: Transport) {
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(transport, Duration::from_secs(30)).await;
+    fixture.consume(&bus);
+    fixture.relay(&bus);
+    fixture.enqueue("k", serde_json::json!({ "n": 1 })).await;
+    let poison = fixture
+        .enqueue("k", serde_json::json!({ "poison": true }))
+        .await;
+    fixture.enqueue("k", serde_json::json!({ "n": 2 })).await;
+    eventually(async || fixture.effects().await == [1, 2]).await;
     let (envelope, error): (serde_json::Value, String) =
         sqlx::query_as("SELECT envelope, error FROM dead_letters WHERE consumer = 'test.recorder'")
             .fetch_one(&fixture.db)
@@ -180,57 +261,120 @@ async fn a_poison_event_is_dead_lettered_and_later_events_still_flow() {
     assert!(error.contains("poison"));
 }
 
-#[tokio::test]
-async fn events_wait_in_the_outbox_while_no_consumer_acknowledges_and_arrive_once_later() {
-    let fixture = fixture().await;
-    let bus = Arc::new(MemoryBus::new(Duration::from_millis(200)));
-    // A consumer that takes events and dies without acknowledging them.
-    let mut crashing = bus.subscribe("recorder", &["things"]);
-    tokio::spawn(Relay::new(fixture.db.clone(), bus.clone()).run(fixture.shutdown.clone()));
+async fn a_consumer_that_dies_without_acknowledging_loses_nothing(transport: Transport) {
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(transport, Duration::from_millis(500)).await;
+    // A consumer that takes an event and dies without acknowledging it.
+    let mut crashing = bus.subscribe(&fixture.group, &[&fixture.topic]);
+    fixture.relay(&bus);
     for n in 0..10 {
-        enqueue(&fixture.db, "k", serde_json::json!({ "n": n })).await;
+        fixture.enqueue("k", serde_json::json!({ "n": n })).await;
     }
-    let first = crashing.receiver.recv().await.expect("delivered once");
+    let first = tokio::time::timeout(Duration::from_secs(30), crashing.receiver.recv())
+        .await
+        .expect("delivered in time")
+        .expect("delivered");
     drop(first);
     drop(crashing);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(&fixture.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        unsent, 10,
-        "nothing is marked sent without an acknowledgement"
-    );
 
     // The consumer comes back: every event arrives, none twice.
-    let subscription = bus.subscribe("recorder", &["things"]);
-    let consumer = Consumer::new("test.recorder", fixture.db.clone(), Arc::new(Recorder));
-    tokio::spawn(consumer.run(subscription, fixture.shutdown.clone()));
-    eventually(async || effects(&fixture.db).await.len() == 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(effects(&fixture.db).await, (0..10).collect::<Vec<_>>());
+    fixture.consume(&bus);
+    eventually(async || fixture.effects().await.len() == 10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fixture.effects().await, (0..10).collect::<Vec<_>>());
 }
 
-#[tokio::test]
-async fn only_one_relay_per_database_publishes() {
-    let fixture = fixture().await;
-    let bus = Arc::new(MemoryBus::default());
-    start(&fixture, &bus);
-    // A second relay on the same database (another instance of the service).
-    tokio::spawn(Relay::new(fixture.db.clone(), bus.clone()).run(fixture.shutdown.clone()));
+async fn only_one_relay_per_database_publishes(transport: Transport) {
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(transport, Duration::from_secs(30)).await;
+    fixture.consume(&bus);
+    // Two relays on the same database, as two instances of a service would run.
+    fixture.relay(&bus);
+    fixture.relay(&bus);
     for n in 0..30 {
-        enqueue(
-            &fixture.db,
-            &format!("k{}", n % 3),
-            serde_json::json!({ "n": n }),
-        )
-        .await;
+        fixture
+            .enqueue(&format!("k{}", n % 3), serde_json::json!({ "n": n }))
+            .await;
     }
-    eventually(async || effects(&fixture.db).await.len() == 30).await;
+    eventually(async || fixture.effects().await.len() == 30).await;
     let attempts: i64 = sqlx::query_scalar("SELECT sum(attempts) FROM outbox")
         .fetch_one(&fixture.db)
         .await
         .unwrap();
     assert_eq!(attempts, 30, "each event published exactly once");
+}
+
+#[tokio::test]
+async fn the_memory_bus_leaves_unacknowledged_events_in_the_outbox() {
+    let fixture = Fixture::new().await;
+    let bus = fixture
+        .bus(Transport::Memory, Duration::from_millis(200))
+        .await;
+    let mut crashing = bus.subscribe(&fixture.group, &[&fixture.topic]);
+    fixture.relay(&bus);
+    for n in 0..10 {
+        fixture.enqueue("k", serde_json::json!({ "n": n })).await;
+    }
+    drop(crashing.receiver.recv().await.expect("delivered once"));
+    drop(crashing);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fixture.unsent().await,
+        10,
+        "nothing is marked sent without an acknowledgement"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_kafka_message_lands_in_the_dead_letter_topic_and_later_events_flow() {
+    use platform::events::kafka::DEAD_LETTER_TOPIC;
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{Consumer as _, StreamConsumer};
+    use rdkafka::message::{Headers, Message as _};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let fixture = Fixture::new().await;
+    let bus = fixture.bus(Transport::Kafka, Duration::from_secs(30)).await;
+    fixture.consume(&bus);
+    fixture.relay(&bus);
+    let garbage = format!("not an event {}", uuid::Uuid::new_v4());
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers().join(","))
+        .create()
+        .unwrap();
+    producer
+        .send(
+            FutureRecord::to(&fixture.topic).key("k").payload(&garbage),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("raw message sent");
+    fixture.enqueue("k", serde_json::json!({ "n": 1 })).await;
+    eventually(async || fixture.effects().await == [1]).await;
+
+    let reader: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers().join(","))
+        .set("group.id", format!("dlq-reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    reader.subscribe(&[DEAD_LETTER_TOPIC]).unwrap();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let record = reader.recv().await.expect("dead letters readable");
+            if record.payload() == Some(garbage.as_bytes()) {
+                let headers = record.headers().expect("headers");
+                let error = headers
+                    .iter()
+                    .find(|h| h.key == "itinera-error")
+                    .and_then(|h| h.value)
+                    .unwrap_or_default();
+                return String::from_utf8_lossy(error).into_owned();
+            }
+        }
+    })
+    .await
+    .expect("the malformed message reached the dead-letter topic");
+    assert!(found.contains("not a CloudEvents envelope"), "{found}");
 }

@@ -1,0 +1,292 @@
+//! The Kafka transport: an idempotent producer for the relay, and consumer groups whose offsets are
+//! committed only after the consumer has stored the event's effect and acknowledged it.
+//!
+//! Works with Apache Kafka (KRaft) and other Kafka-protocol brokers; the tests run it against a
+//! local tansu broker (`scripts/kafka.sh`).
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{BusError, Delivery, EventBus, PublishFuture, Subscription};
+use super::{Envelope, Message};
+
+/// Where events that cannot be processed end up, with the error in a header.
+pub const DEAD_LETTER_TOPIC: &str = "itinera.dead-letters";
+
+/// Settings of the Kafka transport.
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    pub brokers: Vec<String>,
+    /// Identifies this service's clients in the broker's logs.
+    pub client_id: String,
+    pub partitions: i32,
+    /// Consumer group session timeout; lower in tests so that joins are quick.
+    pub session_timeout: Duration,
+}
+
+pub struct KafkaBus {
+    settings: KafkaSettings,
+    producer: FutureProducer,
+    shutdown: CancellationToken,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(error.to_string())
+}
+
+impl KafkaBus {
+    /// Connects a producer and makes sure the topics exist. Consumers stop when `shutdown` is
+    /// cancelled.
+    pub async fn connect(
+        settings: KafkaSettings,
+        topics: &[&str],
+        shutdown: CancellationToken,
+    ) -> Result<Self, BusError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", settings.brokers.join(","))
+            .set("client.id", &settings.client_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "1")
+            .set("message.timeout.ms", "10000")
+            .create()
+            .map_err(unavailable)?;
+        let bus = Self {
+            settings,
+            producer,
+            shutdown,
+        };
+        let mut all: Vec<&str> = topics.to_vec();
+        all.push(DEAD_LETTER_TOPIC);
+        bus.ensure_topics(&all).await?;
+        Ok(bus)
+    }
+
+    /// Creates topics that do not exist yet.
+    pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), BusError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.settings.brokers.join(","))
+            .create()
+            .map_err(unavailable)?;
+        let new: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| NewTopic::new(topic, self.settings.partitions, TopicReplication::Fixed(1)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = admin
+            .create_topics(&new, &options)
+            .await
+            .map_err(unavailable)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(unavailable(format!("creating topic {topic}: {code}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaError> {
+        ClientConfig::new()
+            .set("bootstrap.servers", self.settings.brokers.join(","))
+            .set("client.id", &self.settings.client_id)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set(
+                "session.timeout.ms",
+                self.settings.session_timeout.as_millis().to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (self.settings.session_timeout.as_millis() / 4)
+                    .max(100)
+                    .to_string(),
+            )
+            .create()
+    }
+
+    /// Sends a message that could not be processed to the dead-letter topic.
+    async fn send_dead_letter(
+        producer: &FutureProducer,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        error: &str,
+    ) {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "itinera-error",
+                value: Some(error),
+            })
+            .insert(Header {
+                key: "itinera-topic",
+                value: Some(topic),
+            });
+        let mut record = FutureRecord::to(DEAD_LETTER_TOPIC)
+            .payload(payload)
+            .headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Err((e, _)) = producer.send(record, Duration::from_secs(10)).await {
+            tracing::error!(error = %e, "cannot write to the dead-letter topic");
+        }
+    }
+}
+
+impl EventBus for KafkaBus {
+    fn publish<'a>(&'a self, messages: &'a [Message]) -> PublishFuture<'a> {
+        Box::pin(async move {
+            let payloads = messages
+                .iter()
+                .map(|m| serde_json::to_vec(&m.envelope))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            // Enqueued in order; the idempotent producer keeps that order per partition.
+            let mut pending = Vec::with_capacity(messages.len());
+            for (message, payload) in messages.iter().zip(&payloads) {
+                let headers = OwnedHeaders::new()
+                    .insert(Header {
+                        key: "ce_type",
+                        value: Some(message.envelope.kind.as_str()),
+                    })
+                    .insert(Header {
+                        key: "ce_id",
+                        value: Some(message.envelope.id.to_string().as_str()),
+                    });
+                let record = FutureRecord::to(&message.topic)
+                    .key(&message.key)
+                    .payload(payload)
+                    .headers(headers);
+                let delivery = self
+                    .producer
+                    .send_result(record)
+                    .map_err(|(e, _)| unavailable(e))?;
+                pending.push(delivery);
+            }
+            for delivery in pending {
+                match delivery.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => return Err(unavailable(e)),
+                    Err(_) => return Err(unavailable("the producer was closed")),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, group: &str, topics: &[&str]) -> Subscription {
+        let (sender, receiver) = mpsc::channel(256);
+        let consumer = self.consumer(group);
+        let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+        let producer = self.producer.clone();
+        let shutdown = self.shutdown.clone();
+        let group_name = group.to_owned();
+        tokio::spawn(async move {
+            let consumer = match consumer {
+                Ok(consumer) => consumer,
+                Err(e) => {
+                    tracing::error!(group = %group_name, error = %e, "cannot create a Kafka consumer");
+                    return;
+                }
+            };
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            if let Err(e) = consumer.subscribe(&names) {
+                tracing::error!(group = %group_name, error = %e, "cannot subscribe");
+                return;
+            }
+            loop {
+                let received = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = consumer.recv() => received,
+                };
+                let record = match received {
+                    Ok(record) => record,
+                    Err(e) => {
+                        tracing::warn!(group = %group_name, error = %e, "Kafka receive failed; retrying");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        }
+                    }
+                };
+                let payload = record.payload().unwrap_or_default();
+                let envelope = match serde_json::from_slice::<Envelope>(payload) {
+                    Ok(envelope) => envelope,
+                    Err(e) => {
+                        let error = format!("not a CloudEvents envelope: {e}");
+                        tracing::error!(group = %group_name, topic = record.topic(), %error, "dead-lettering a malformed message");
+                        Self::send_dead_letter(
+                            &producer,
+                            record.topic(),
+                            record.key(),
+                            payload,
+                            &error,
+                        )
+                        .await;
+                        let _ = consumer.commit_message(&record, CommitMode::Async);
+                        continue;
+                    }
+                };
+                let key = record
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .unwrap_or_default();
+                let message = Message {
+                    topic: record.topic().to_owned(),
+                    key,
+                    envelope,
+                };
+                let (ack, acked) = oneshot::channel();
+                if sender.send(Delivery::new(message, ack)).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    result = acked => {
+                        if result.is_err() {
+                            // The consumer stopped without acknowledging: the offset stays, and the
+                            // group's next member receives the event again.
+                            return;
+                        }
+                    }
+                }
+                if let Err(e) = consumer.commit_message(&record, CommitMode::Async) {
+                    tracing::warn!(group = %group_name, error = %e, "offset commit failed; the event may be redelivered");
+                }
+            }
+        });
+        Subscription {
+            group: group.to_owned(),
+            receiver,
+        }
+    }
+
+    fn dead_letter<'a>(&'a self, message: &'a Message, error: &'a str) -> PublishFuture<'a> {
+        Box::pin(async move {
+            let payload = serde_json::to_vec(&message.envelope).map_err(unavailable)?;
+            Self::send_dead_letter(
+                &self.producer,
+                &message.topic,
+                Some(message.key.as_bytes()),
+                &payload,
+                error,
+            )
+            .await;
+            Ok(())
+        })
+    }
+}
