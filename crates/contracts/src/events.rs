@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 
 /// Topics, one per aggregate family.
 pub mod topics {
+    pub const USERS: &str = "identity.users";
     pub const FLIGHTS: &str = "catalog.flights";
     pub const BOOKINGS: &str = "booking.bookings";
 }
 
 /// Event types.
 pub mod types {
+    pub const USER_REGISTERED: &str = "user.registered";
+    pub const USER_UPDATED: &str = "user.updated";
     pub const FLIGHT_SCHEDULED: &str = "flight.scheduled";
     pub const FLIGHT_UPDATED: &str = "flight.updated";
     pub const FLIGHT_STATUS_CHANGED: &str = "flight.status-changed";
@@ -24,7 +27,9 @@ pub mod types {
     pub const BOOKING_EXPIRED: &str = "booking.expired";
 
     /// Every event type the platform publishes.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 9] = [
+        USER_REGISTERED,
+        USER_UPDATED,
         FLIGHT_SCHEDULED,
         FLIGHT_UPDATED,
         FLIGHT_STATUS_CHANGED,
@@ -33,6 +38,18 @@ pub mod types {
         BOOKING_CANCELLED,
         BOOKING_EXPIRED,
     ];
+}
+
+/// `identity.users`: `user.registered`, `user.updated`. What other services may keep of a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSnapshot {
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    /// Grows with every change; older snapshots are ignored.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// An amount of money in minor units (cents) of an ISO 4217 currency.
@@ -124,7 +141,7 @@ mod tests {
                 "docs/events.md does not describe {kind}"
             );
         }
-        for topic in [topics::FLIGHTS, topics::BOOKINGS] {
+        for topic in [topics::USERS, topics::FLIGHTS, topics::BOOKINGS] {
             assert!(
                 doc.contains(&format!("`{topic}`")),
                 "docs/events.md does not describe topic {topic}"

@@ -131,7 +131,11 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         platform::events::kafka_transport(&booking_config.settings, &TOPICS, shutdown.clone())
             .await?
             .unwrap_or_else(|| memory.clone());
-    let identity = identity::Application::build(identity_config)
+    let identity_bus =
+        platform::events::kafka_transport(&identity_config.settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone());
+    let identity = identity::Application::build(identity_config, identity_bus)
         .await
         .context("starting identity")?;
     let catalog = catalog::Application::build(catalog_config, catalog_bus)
@@ -246,9 +250,9 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
     let shutdown = platform::shutdown::on_signal();
     match service {
         Service::Identity => {
-            let app =
-                identity::Application::build(identity::Config::load(source, RunMode::Single)?)
-                    .await?;
+            let config = identity::Config::load(source, RunMode::Single)?;
+            let bus = standalone_bus(&config.settings, &shutdown).await?;
+            let app = identity::Application::build(config, bus).await?;
             tracing::info!(
                 port = app.port(),
                 grpc_port = app.grpc_port(),

@@ -7,7 +7,9 @@ use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
+use contracts::events::{UserSnapshot, topics, types};
 use platform::auth::Role;
+use platform::events::{Envelope, outbox};
 use rand_core::OsRng;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -144,22 +146,27 @@ impl Accounts {
         role: Role,
     ) -> Result<User, IdentityError> {
         let hash = hash_password(&registration.password).await?;
-        match store::users::insert(
-            &self.db,
+        // The user and its `user.registered` event are stored in one transaction.
+        let mut tx = self.db.begin().await?;
+        let inserted = store::users::insert(
+            &mut *tx,
             &registration.username,
             &registration.email,
             &hash,
             role,
         )
-        .await
-        {
-            Ok(user) => {
-                tracing::info!(user_id = user.id, username = %user.username, "user registered");
-                Ok(user)
+        .await;
+        let user = match inserted {
+            Ok(user) => user,
+            Err(e) if platform::db::is_unique_violation(&e) => {
+                return Err(IdentityError::DuplicateUser);
             }
-            Err(e) if platform::db::is_unique_violation(&e) => Err(IdentityError::DuplicateUser),
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        publish(&mut tx, types::USER_REGISTERED, &user).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = user.id, username = %user.username, "user registered");
+        Ok(user)
     }
 
     /// Checks the password and issues tokens. Refuses with 429 while the account or the client
@@ -326,19 +333,27 @@ impl Accounts {
             Some(password) => Some(hash_password(password).await?),
             None => None,
         };
-        match store::users::update_profile(
-            &self.db,
+        let mut tx = self.db.begin().await?;
+        let updated = store::users::update_profile(
+            &mut *tx,
             user_id,
             change.email.as_ref(),
             new_hash.as_deref(),
         )
-        .await
-        {
-            Ok(Some(user)) => Ok(user),
-            Ok(None) => Err(IdentityError::UserNotFound),
-            Err(e) if platform::db::is_unique_violation(&e) => Err(IdentityError::DuplicateUser),
-            Err(e) => Err(e.into()),
+        .await;
+        let user = match updated {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(IdentityError::UserNotFound),
+            Err(e) if platform::db::is_unique_violation(&e) => {
+                return Err(IdentityError::DuplicateUser);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if change.email.is_some() {
+            publish(&mut tx, types::USER_UPDATED, &user).await?;
         }
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Changes a user's role; the last administrator cannot be demoted.
@@ -351,6 +366,7 @@ impl Accounts {
         let user = store::users::set_role(&mut *tx, user_id, role)
             .await?
             .ok_or(IdentityError::UserNotFound)?;
+        publish(&mut tx, types::USER_UPDATED, &user).await?;
         tx.commit().await?;
         tracing::info!(user_id, role = %role, "role changed");
         Ok(user)
@@ -377,6 +393,26 @@ impl Accounts {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Adds a user event to the outbox in the caller's transaction.
+async fn publish(
+    tx: &mut sqlx::PgConnection,
+    kind: &str,
+    user: &User,
+) -> Result<(), IdentityError> {
+    let snapshot = UserSnapshot {
+        user_id: user.id,
+        username: user.username.clone(),
+        email: user.email.clone(),
+        role: user.role.as_str().to_owned(),
+        updated_at: user.updated_at,
+    };
+    let data = serde_json::to_value(&snapshot).map_err(anyhow::Error::from)?;
+    let key = user.id.to_string();
+    let envelope = Envelope::new("identity", kind, key.clone(), data);
+    outbox::enqueue(tx, topics::USERS, &key, &envelope).await?;
+    Ok(())
 }
 
 fn seconds_until(until: chrono::DateTime<Utc>) -> u64 {

@@ -21,6 +21,8 @@ use anyhow::Context;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
 use platform::auth::{JwtVerifier, Role};
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
+use platform::events::EventBus;
+use platform::events::relay::Relay;
 use platform::http::{ServiceInfo, ServiceRouter};
 use platform::metrics::Metrics;
 use platform::readiness::PostgresCheck;
@@ -163,7 +165,8 @@ impl Config {
 
 /// Creates the service's database if needed and applies its migrations, without serving.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
+    let db = platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
+    platform::events::install(&db).await?;
     Ok(())
 }
 
@@ -175,12 +178,17 @@ pub struct Application {
     directory: UserDirectoryServer<grpc::Directory>,
     ring: Arc<KeyRing>,
     accounts: Arc<Accounts>,
+    bus: Arc<dyn EventBus>,
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    /// Builds the service; its events go out through `bus`.
+    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
         let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
+        platform::events::install(&db)
+            .await
+            .context("installing the outbox")?;
         let ring = KeyRing::load_or_create(db.clone(), settings.jwt.access_ttl)
             .await
             .context("loading token signing keys")?;
@@ -230,6 +238,7 @@ impl Application {
             }),
             ring,
             accounts,
+            bus,
         })
     }
 
@@ -271,9 +280,13 @@ impl Application {
                 tonic::transport::server::TcpIncoming::from(self.grpc),
                 async move { grpc_stop.cancelled().await },
             );
+        let relay = tokio::spawn(
+            Relay::new(self.accounts.db.clone(), self.bus.clone()).run(shutdown.clone()),
+        );
         let http = platform::http::serve(self.http, self.router, shutdown.clone());
         let (http, grpc) = tokio::join!(http, grpc);
         reload.abort();
+        let _ = relay.await;
         http.context("identity HTTP server")?;
         grpc.context("identity gRPC server")?;
         Ok(())

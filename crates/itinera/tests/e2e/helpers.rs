@@ -55,6 +55,7 @@ impl Platform {
 
         let identity = identity::Application::build(
             identity::Config::load(&with_db(0), RunMode::Single).unwrap(),
+            bus.clone(),
         )
         .await
         .expect("identity starts");

@@ -37,10 +37,12 @@ impl Platform {
             ("ITINERA_ADMIN_USERNAME", ADMIN.0),
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
         ]);
-        let identity =
-            identity::Application::build(identity::Config::load(&source, RunMode::Single).unwrap())
-                .await
-                .expect("identity starts");
+        let identity = identity::Application::build(
+            identity::Config::load(&source, RunMode::Single).unwrap(),
+            std::sync::Arc::new(platform::events::MemoryBus::default()),
+        )
+        .await
+        .expect("identity starts");
         let identity_address = format!("http://127.0.0.1:{}", identity.port());
         let identity_shutdown = CancellationToken::new();
         tokio::spawn(identity.run_until_stopped(identity_shutdown.clone()));

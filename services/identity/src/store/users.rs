@@ -12,6 +12,7 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(FromRow)]
@@ -21,6 +22,7 @@ struct UserRow {
     email: String,
     role: String,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl From<UserRow> for User {
@@ -32,11 +34,12 @@ impl From<UserRow> for User {
             // The column's CHECK constraint allows only the three known roles.
             role: Role::parse(&row.role).unwrap_or(Role::Customer),
             created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, username, email, role, created_at";
+const COLUMNS: &str = "id, username, email, role, created_at, updated_at";
 
 /// Inserts a user; a duplicate username or email surfaces as a unique violation.
 pub async fn insert(

@@ -44,9 +44,12 @@ impl TestApp {
         }
         let config =
             identity::Config::load(&source, RunMode::Single).expect("valid test configuration");
-        let app = identity::Application::build(config)
-            .await
-            .expect("identity starts");
+        let app = identity::Application::build(
+            config,
+            std::sync::Arc::new(platform::events::MemoryBus::default()),
+        )
+        .await
+        .expect("identity starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let grpc_port = app.grpc_port();
         let shutdown = CancellationToken::new();
