@@ -48,6 +48,7 @@ enum Service {
     Identity,
     Catalog,
     Booking,
+    Notification,
     Gateway,
 }
 
@@ -102,6 +103,7 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     let mut identity_config = identity::Config::load(source, RunMode::AllInOne)?;
     let catalog_config = catalog::Config::load(source, RunMode::AllInOne)?;
     let booking_config = booking::Config::load(source, RunMode::AllInOne)?;
+    let notification_config = notification::Config::load(source, RunMode::AllInOne)?;
     let gateway_config = gateway::Config::load(source, RunMode::AllInOne)?;
     let demo = demo_users && identity_config.bootstrap.is_empty();
     if demo {
@@ -131,6 +133,10 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         platform::events::kafka_transport(&booking_config.settings, &TOPICS, shutdown.clone())
             .await?
             .unwrap_or_else(|| memory.clone());
+    let notification_bus =
+        platform::events::kafka_transport(&notification_config.settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone());
     let identity_bus =
         platform::events::kafka_transport(&identity_config.settings, &TOPICS, shutdown.clone())
             .await?
@@ -144,6 +150,9 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     let booking = booking::Application::build(booking_config, booking_bus)
         .await
         .context("starting booking")?;
+    let notification = notification::Application::build(notification_config, notification_bus)
+        .await
+        .context("starting notification")?;
     let gateway = gateway::Application::build(gateway_config)
         .await
         .context("starting gateway")?;
@@ -162,6 +171,10 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         identity.grpc_port()
     ));
     say(&format!("  booking    http://127.0.0.1:{}", booking.port()));
+    say(&format!(
+        "  notification http://127.0.0.1:{} (email: set SMTP_URL)",
+        notification.port()
+    ));
     say(&format!("  catalog    http://127.0.0.1:{}", catalog.port()));
     if seeded {
         say(
@@ -185,7 +198,7 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     ));
     say("Stop with Ctrl-C.");
 
-    let (identity, catalog, booking, gateway) = tokio::join!(
+    let (identity, catalog, booking, notification, gateway) = tokio::join!(
         run(
             "identity",
             identity.run_until_stopped(shutdown.clone()),
@@ -202,12 +215,21 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
             &shutdown
         ),
         run(
+            "notification",
+            notification.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
+        run(
             "gateway",
             gateway.run_until_stopped(shutdown.clone()),
             &shutdown
         ),
     );
-    identity.and(catalog).and(booking).and(gateway)
+    identity
+        .and(catalog)
+        .and(booking)
+        .and(notification)
+        .and(gateway)
 }
 
 /// Runs one service; if it stops with an error, the whole process shuts down.
@@ -274,6 +296,13 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "booking listening");
             app.run_until_stopped(shutdown).await
         }
+        Service::Notification => {
+            let config = notification::Config::load(source, RunMode::Single)?;
+            let bus = standalone_bus(&config.settings, &shutdown).await?;
+            let app = notification::Application::build(config, bus).await?;
+            tracing::info!(port = app.port(), "notification listening");
+            app.run_until_stopped(shutdown).await
+        }
         Service::Gateway => {
             let app = gateway::Application::build(gateway::Config::load(source, RunMode::Single)?)
                 .await?;
@@ -302,6 +331,10 @@ async fn migrate(source: &ConfigSource, services: &[Service]) -> anyhow::Result<
     if wanted(Service::Booking) {
         booking::migrate(&booking::Config::load(source, mode)?).await?;
         say("booking: migrated");
+    }
+    if wanted(Service::Notification) {
+        notification::migrate(&notification::Config::load(source, mode)?).await?;
+        say("notification: migrated");
     }
     if services.contains(&Service::Gateway) {
         say("gateway: has no database");

@@ -204,6 +204,9 @@ pub struct Settings {
     pub kafka_brokers: Vec<String>,
     /// Consumer-group session timeout (`KAFKA_SESSION_TIMEOUT_MS`).
     pub kafka_session_timeout: Duration,
+    /// Put before every topic and consumer-group name (`KAFKA_TOPIC_PREFIX`), so that several
+    /// platforms (or test runs) can share one broker.
+    pub kafka_topic_prefix: String,
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -376,6 +379,10 @@ impl Settings {
             },
             redis_url: source.get("REDIS_URL").map(str::to_owned),
             kafka_brokers,
+            kafka_topic_prefix: source
+                .get("KAFKA_TOPIC_PREFIX")
+                .unwrap_or_default()
+                .to_owned(),
             kafka_session_timeout: Duration::from_millis(
                 source
                     .parse::<u64>("KAFKA_SESSION_TIMEOUT_MS")?

@@ -34,6 +34,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
 
 const CATALOG_DEFAULT_PORT: u16 = 5004;
 const BOOKING_DEFAULT_PORT: u16 = 5002;
+const NOTIFICATION_DEFAULT_PORT: u16 = 5003;
 
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
@@ -42,6 +43,7 @@ pub struct Config {
     pub identity: Arc<Upstreams>,
     pub catalog: Arc<Upstreams>,
     pub booking: Arc<Upstreams>,
+    pub notification: Arc<Upstreams>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
 }
@@ -58,6 +60,7 @@ impl Config {
             identity: Upstreams::load(source, "identity", platform::config::IDENTITY_DEFAULT_PORT)?,
             catalog: Upstreams::load(source, "catalog", CATALOG_DEFAULT_PORT)?,
             booking: Upstreams::load(source, "booking", BOOKING_DEFAULT_PORT)?,
+            notification: Upstreams::load(source, "notification", NOTIFICATION_DEFAULT_PORT)?,
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
@@ -104,6 +107,7 @@ impl Application {
         let catalog_public = route(&config.catalog, Access::Public);
         let catalog_reads = route(&config.catalog, Access::PublicReads);
         let booking = route(&config.booking, Access::Authenticated);
+        let notification = route(&config.notification, Access::Authenticated);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
             .route("/api/openapi.yaml", get(openapi))
@@ -129,6 +133,8 @@ impl Application {
             .route("/api/aircraft/{*rest}", forward(&catalog_reads))
             .route("/api/bookings", forward(&booking))
             .route("/api/bookings/{*rest}", forward(&booking))
+            .route("/api/notifications", forward(&notification))
+            .route("/api/notifications/{*rest}", forward(&notification))
             .with_state(state);
 
         let metrics = Metrics::new(&settings.service_name, |_| {});
@@ -148,8 +154,12 @@ impl Application {
             upstreams: config.catalog.clone(),
         })
         .check(UpstreamCheck {
-            client,
+            client: client.clone(),
             upstreams: config.booking.clone(),
+        })
+        .check(UpstreamCheck {
+            client,
+            upstreams: config.notification.clone(),
         })
         .checks_for(settings)
         .body_limit(settings.body_limit)

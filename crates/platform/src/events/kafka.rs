@@ -31,6 +31,8 @@ pub struct KafkaSettings {
     pub partitions: i32,
     /// Consumer group session timeout; lower in tests so that joins are quick.
     pub session_timeout: Duration,
+    /// Put before every topic and group name, so that several platforms can share a broker.
+    pub prefix: String,
 }
 
 pub struct KafkaBus {
@@ -65,10 +67,16 @@ impl KafkaBus {
             producer,
             shutdown,
         };
-        let mut all: Vec<&str> = topics.to_vec();
-        all.push(DEAD_LETTER_TOPIC);
-        bus.ensure_topics(&all).await?;
+        let mut all: Vec<String> = topics.iter().map(|t| bus.name(t)).collect();
+        all.push(bus.name(DEAD_LETTER_TOPIC));
+        bus.ensure_topics(&all.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
         Ok(bus)
+    }
+
+    /// The broker-side name of a topic or group.
+    fn name(&self, topic: &str) -> String {
+        format!("{}{topic}", self.settings.prefix)
     }
 
     /// Creates topics that do not exist yet.
@@ -101,7 +109,7 @@ impl KafkaBus {
         ClientConfig::new()
             .set("bootstrap.servers", self.settings.brokers.join(","))
             .set("client.id", &self.settings.client_id)
-            .set("group.id", group)
+            .set("group.id", self.name(group))
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
@@ -121,6 +129,7 @@ impl KafkaBus {
     /// Sends a message that could not be processed to the dead-letter topic.
     async fn send_dead_letter(
         producer: &FutureProducer,
+        dead_letters: &str,
         topic: &str,
         key: Option<&[u8]>,
         payload: &[u8],
@@ -135,7 +144,7 @@ impl KafkaBus {
                 key: "itinera-topic",
                 value: Some(topic),
             });
-        let mut record = FutureRecord::to(DEAD_LETTER_TOPIC)
+        let mut record = FutureRecord::to(dead_letters)
             .payload(payload)
             .headers(headers);
         if let Some(key) = key {
@@ -167,7 +176,8 @@ impl EventBus for KafkaBus {
                         key: "ce_id",
                         value: Some(message.envelope.id.to_string().as_str()),
                     });
-                let record = FutureRecord::to(&message.topic)
+                let topic = self.name(&message.topic);
+                let record = FutureRecord::to(&topic)
                     .key(&message.key)
                     .payload(payload)
                     .headers(headers);
@@ -191,7 +201,9 @@ impl EventBus for KafkaBus {
     fn subscribe(&self, group: &str, topics: &[&str]) -> Subscription {
         let (sender, receiver) = mpsc::channel(256);
         let consumer = self.consumer(group);
-        let topics: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+        let topics: Vec<String> = topics.iter().map(|t| self.name(t)).collect();
+        let prefix = self.settings.prefix.clone();
+        let dead_letters = self.name(DEAD_LETTER_TOPIC);
         let producer = self.producer.clone();
         let shutdown = self.shutdown.clone();
         let group_name = group.to_owned();
@@ -231,6 +243,7 @@ impl EventBus for KafkaBus {
                         tracing::error!(group = %group_name, topic = record.topic(), %error, "dead-lettering a malformed message");
                         Self::send_dead_letter(
                             &producer,
+                            &dead_letters,
                             record.topic(),
                             record.key(),
                             payload,
@@ -246,7 +259,11 @@ impl EventBus for KafkaBus {
                     .map(|k| String::from_utf8_lossy(k).into_owned())
                     .unwrap_or_default();
                 let message = Message {
-                    topic: record.topic().to_owned(),
+                    topic: record
+                        .topic()
+                        .strip_prefix(prefix.as_str())
+                        .unwrap_or(record.topic())
+                        .to_owned(),
                     key,
                     envelope,
                 };
@@ -280,6 +297,7 @@ impl EventBus for KafkaBus {
             let payload = serde_json::to_vec(&message.envelope).map_err(unavailable)?;
             Self::send_dead_letter(
                 &self.producer,
+                &self.name(DEAD_LETTER_TOPIC),
                 &message.topic,
                 Some(message.key.as_bytes()),
                 &payload,

@@ -86,6 +86,7 @@ pub async fn kafka_transport(
             client_id: format!("itinera-{}", settings.service_name),
             partitions: 3,
             session_timeout: settings.kafka_session_timeout,
+            prefix: settings.kafka_topic_prefix.clone(),
         },
         topics,
         shutdown,

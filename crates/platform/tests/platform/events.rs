@@ -100,6 +100,7 @@ impl Fixture {
                         client_id: "itinera-test".into(),
                         partitions: 3,
                         session_timeout: Duration::from_secs(6),
+                        prefix: String::new(),
                     },
                     &[&self.topic],
                     self.shutdown.clone(),

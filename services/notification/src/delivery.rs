@@ -1,0 +1,209 @@
+//! Delivers pending notifications: email over SMTP, and webhooks for SMS or push providers.
+//! Each attempt leases the row for a while, so several instances never send one notification at
+//! once; failures are retried with growing delays and recorded, and give up after a bound.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// Attempts before a notification is marked failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// How long an attempt owns a row.
+const LEASE_SECS: f64 = 60.0;
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Where notifications go.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    /// `host:port` of an SMTP server, if email is on.
+    pub smtp: Option<(String, u16)>,
+    pub from: String,
+    pub webhook: Option<String>,
+}
+
+pub struct Deliverer {
+    db: PgPool,
+    channels: Channels,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    http: reqwest::Client,
+}
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    id: i64,
+    user_id: i64,
+    channel: String,
+    kind: String,
+    subject: String,
+    body: String,
+    attempts: i32,
+}
+
+impl Deliverer {
+    pub fn new(db: PgPool, channels: Channels) -> Self {
+        let smtp = channels.smtp.as_ref().map(|(host, port)| {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+                .port(*port)
+                .timeout(Some(Duration::from_secs(10)))
+                .build()
+        });
+        Self {
+            db,
+            channels,
+            smtp,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let delivered = match self.deliver_due().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification delivery pass failed");
+                    0
+                }
+            };
+            if delivered == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            } else if shutdown.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    /// Leases and delivers what is due; returns how many rows it took.
+    async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
+        let due: Vec<Due> = sqlx::query_as(
+            "UPDATE notifications SET attempts = attempts + 1, \
+                 next_attempt_at = now() + make_interval(secs => $1) \
+             WHERE id IN (SELECT id FROM notifications \
+                          WHERE status = 'pending' AND next_attempt_at <= now() \
+                          ORDER BY id LIMIT 32 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, user_id, channel, kind, subject, body, attempts",
+        )
+        .bind(LEASE_SECS)
+        .fetch_all(&self.db)
+        .await?;
+        for notification in &due {
+            self.deliver(notification).await?;
+        }
+        Ok(due.len())
+    }
+
+    async fn deliver(&self, n: &Due) -> Result<(), sqlx::Error> {
+        let contact: Option<(String, String)> =
+            sqlx::query_as("SELECT username, email FROM contacts WHERE user_id = $1")
+                .bind(n.user_id)
+                .fetch_optional(&self.db)
+                .await?;
+        let outcome = match n.channel.as_str() {
+            "email" => match &contact {
+                // The user's contact data has not arrived yet: wait for it without using up an attempt.
+                None => {
+                    sqlx::query(
+                        "UPDATE notifications SET attempts = attempts - 1, \
+                         next_attempt_at = now() + interval '2 seconds' WHERE id = $1",
+                    )
+                    .bind(n.id)
+                    .execute(&self.db)
+                    .await?;
+                    return Ok(());
+                }
+                Some((username, email)) => self
+                    .send_email(n, username, email)
+                    .await
+                    .map(|()| Some(email.clone())),
+            },
+            "webhook" => self.call_webhook(n).await.map(|()| None),
+            other => Err(format!("unknown channel {other}")),
+        };
+        match outcome {
+            Ok(recipient) => {
+                sqlx::query(
+                    "UPDATE notifications SET status = 'sent', sent_at = now(), last_error = NULL, \
+                     recipient = COALESCE($2, recipient) WHERE id = $1",
+                )
+                .bind(n.id)
+                .bind(recipient)
+                .execute(&self.db)
+                .await?;
+                tracing::info!(notification = n.id, channel = %n.channel, kind = %n.kind, "notification delivered");
+            }
+            Err(error) => {
+                let give_up = n.attempts >= MAX_ATTEMPTS;
+                let delay = 2f64.powi(n.attempts.min(10)).min(600.0);
+                sqlx::query(
+                    "UPDATE notifications SET last_error = $2, \
+                         status = CASE WHEN $3 THEN 'failed' ELSE status END, \
+                         next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1",
+                )
+                .bind(n.id)
+                .bind(&error)
+                .bind(give_up)
+                .bind(delay)
+                .execute(&self.db)
+                .await?;
+                tracing::warn!(notification = n.id, channel = %n.channel, attempts = n.attempts, give_up, %error, "delivery failed");
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_email(&self, n: &Due, username: &str, email: &str) -> Result<(), String> {
+        let Some(smtp) = &self.smtp else {
+            return Err("email is not configured (SMTP_URL)".into());
+        };
+        let from: Mailbox = self
+            .channels
+            .from
+            .parse()
+            .map_err(|e| format!("SMTP_FROM: {e}"))?;
+        let to: Mailbox = format!("{username} <{email}>")
+            .parse()
+            .map_err(|e| format!("recipient: {e}"))?;
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(&n.subject)
+            // A stable id, so that a receiver can tell a repeated delivery from a new message.
+            .message_id(Some(format!("<notification-{}@itinera.local>", n.id)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(n.body.clone())
+            .map_err(|e| e.to_string())?;
+        smtp.send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn call_webhook(&self, n: &Due) -> Result<(), String> {
+        let Some(url) = &self.channels.webhook else {
+            return Err("no webhook configured (NOTIFICATION_WEBHOOK_URL)".into());
+        };
+        let body = serde_json::json!({
+            "notificationId": n.id, "userId": n.user_id, "kind": n.kind, "subject": n.subject, "body": n.body,
+        });
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("webhook answered {}", response.status()))
+        }
+    }
+}

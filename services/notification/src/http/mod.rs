@@ -1,0 +1,129 @@
+//! `/api/notifications`: a user's in-app notifications, unread first, and marking them read.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use axum::routing::{get, post};
+use axum::{Json as JsonResponse, Router};
+use chrono::{DateTime, Utc};
+use platform::Problem;
+use platform::auth::{Caller, JwtVerifier};
+use platform::http::{Path, Query};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub verifier: Arc<JwtVerifier>,
+}
+
+impl FromRef<AppState> for Arc<JwtVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/notifications", get(list))
+        .route("/api/notifications/{notification_id}/read", post(mark_read))
+        .with_state(state)
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+struct NotificationView {
+    #[sqlx(rename = "id")]
+    notification_id: i64,
+    kind: String,
+    subject: String,
+    body: String,
+    created_at: DateTime<Utc>,
+    read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PageQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    items: Vec<NotificationView>,
+    page: u32,
+    page_size: u32,
+    total: i64,
+    unread: i64,
+}
+
+fn unavailable(e: sqlx::Error) -> Problem {
+    if platform::db::is_unavailable(&e) {
+        Problem::dependency_unavailable("database", e)
+    } else {
+        Problem::internal(e)
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> Result<JsonResponse<Page>, Problem> {
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(20);
+    if page == 0 || !(1..=100).contains(&page_size) {
+        return Err(Problem::bad_request(
+            "page starts at 1 and pageSize is 1 to 100",
+        ));
+    }
+    let items: Vec<NotificationView> = sqlx::query_as(
+        "SELECT id, kind, subject, body, created_at, read_at FROM notifications \
+         WHERE user_id = $1 AND channel = 'in_app' \
+         ORDER BY read_at IS NOT NULL, id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(caller.user_id)
+    .bind(i64::from(page_size))
+    .bind(i64::from(page - 1) * i64::from(page_size))
+    .fetch_all(&state.db)
+    .await
+    .map_err(unavailable)?;
+    let (total, unread): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE read_at IS NULL) FROM notifications \
+         WHERE user_id = $1 AND channel = 'in_app'",
+    )
+    .bind(caller.user_id)
+    .fetch_one(&state.db)
+    .await
+    .map_err(unavailable)?;
+    Ok(JsonResponse(Page {
+        items,
+        page,
+        page_size,
+        total,
+        unread,
+    }))
+}
+
+/// Marks one of the caller's notifications read; someone else's is not found.
+async fn mark_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonResponse<NotificationView>, Problem> {
+    sqlx::query_as(
+        "UPDATE notifications SET read_at = COALESCE(read_at, now()) \
+         WHERE id = $1 AND user_id = $2 AND channel = 'in_app' \
+         RETURNING id, kind, subject, body, created_at, read_at",
+    )
+    .bind(id)
+    .bind(caller.user_id)
+    .fetch_optional(&state.db)
+    .await
+    .map_err(unavailable)?
+    .map(JsonResponse)
+    .ok_or_else(|| Problem::not_found("Notification not found"))
+}

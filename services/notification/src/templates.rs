@@ -1,0 +1,175 @@
+//! What each notification says, per type and channel.
+
+use contracts::events::BookingSnapshot;
+use platform::money::{Currency, Money};
+
+/// A rendered notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    InApp,
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::InApp => "in_app",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+pub fn welcome(username: &str, channel: Channel) -> Rendered {
+    match channel {
+        Channel::Email => Rendered {
+            subject: "Welcome to Itinera".into(),
+            body: format!(
+                "Hello {username},\n\nYour Itinera account is ready. Search flights, book seats and follow \
+                 your trips from one place.\n\nThe Itinera team\n"
+            ),
+        },
+        Channel::InApp | Channel::Webhook => Rendered {
+            subject: "Welcome to Itinera".into(),
+            body: format!("Welcome, {username}! Your account is ready."),
+        },
+    }
+}
+
+fn price(booking: &BookingSnapshot) -> String {
+    let currency = Currency::parse(&booking.price.currency).unwrap_or(Currency::UNKNOWN);
+    Money::from_minor(booking.price.amount_minor, currency).to_string()
+}
+
+fn itinerary(booking: &BookingSnapshot) -> String {
+    let mut lines = vec![
+        format!("Booking reference: {}", booking.reference),
+        format!("Flight: {}", booking.flight_code),
+        format!(
+            "Departure: {} UTC",
+            booking.departure_at.format("%Y-%m-%d %H:%M")
+        ),
+        format!("Cabin: {}", booking.cabin),
+    ];
+    for (name, seat) in booking.passengers.iter().zip(&booking.seats) {
+        lines.push(format!("Passenger: {name}, seat {seat}"));
+    }
+    lines.push(format!("Total: {}", price(booking)));
+    lines.join("\n")
+}
+
+/// The notification for a booking event, or `None` for events that notify nobody.
+pub fn booking(
+    kind: &str,
+    booking: &BookingSnapshot,
+    username: Option<&str>,
+    channel: Channel,
+) -> Option<Rendered> {
+    let hello = username.map_or_else(|| "Hello,".to_owned(), |name| format!("Hello {name},"));
+    let (subject, opening, short) = match kind {
+        "booking.confirmed" => (
+            format!("Your booking {} is confirmed", booking.reference),
+            "your booking is confirmed. Your itinerary:",
+            format!(
+                "Booking {} on {} is confirmed.",
+                booking.reference, booking.flight_code
+            ),
+        ),
+        "booking.cancelled" => (
+            format!("Your booking {} is cancelled", booking.reference),
+            "your booking has been cancelled and its seats released:",
+            format!(
+                "Booking {} on {} is cancelled.",
+                booking.reference, booking.flight_code
+            ),
+        ),
+        "booking.expired" => (
+            format!("Your booking {} has expired", booking.reference),
+            "your booking was not paid in time and has expired:",
+            format!(
+                "Booking {} on {} has expired.",
+                booking.reference, booking.flight_code
+            ),
+        ),
+        _ => return None,
+    };
+    Some(match channel {
+        Channel::Email => Rendered {
+            subject,
+            body: format!(
+                "{hello}\n\n{opening}\n\n{}\n\nThe Itinera team\n",
+                itinerary(booking)
+            ),
+        },
+        Channel::InApp | Channel::Webhook => Rendered {
+            subject,
+            body: short,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::events::{InventorySnapshot, MoneyAmount};
+
+    fn sample() -> BookingSnapshot {
+        BookingSnapshot {
+            booking_id: 7,
+            reference: "ABCD2345".into(),
+            user_id: 3,
+            flight_id: 1,
+            flight_code: "IT101-20261201".into(),
+            departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+            cabin: "economy".into(),
+            seats: vec!["14C".into()],
+            passengers: vec!["Jane Doe".into()],
+            price: MoneyAmount {
+                amount_minor: 19_999,
+                currency: "USD".into(),
+            },
+            status: "CONFIRMED".into(),
+            payment_method: None,
+            inventory: InventorySnapshot {
+                flight_id: 1,
+                cabin: "economy".into(),
+                capacity: 10,
+                seats_left: 9,
+                version: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn confirmation_email_carries_the_itinerary() {
+        let email = booking("booking.confirmed", &sample(), Some("jane"), Channel::Email).unwrap();
+        assert_eq!(email.subject, "Your booking ABCD2345 is confirmed");
+        for part in [
+            "Hello jane,",
+            "IT101-20261201",
+            "2026-12-01 09:00 UTC",
+            "Jane Doe, seat 14C",
+            "199.99 USD",
+        ] {
+            assert!(
+                email.body.contains(part),
+                "{part} missing from {}",
+                email.body
+            );
+        }
+        assert!(booking("booking.created", &sample(), None, Channel::Email).is_none());
+        assert!(
+            booking("booking.cancelled", &sample(), None, Channel::InApp)
+                .unwrap()
+                .body
+                .contains("cancelled")
+        );
+    }
+}
