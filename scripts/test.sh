@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/kafka.sh start
 export TEST_KAFKA_BROKERS="${TEST_KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
+# A real SMTP server for the notification tests (aiosmtpd from PyPI, in the broker's venv).
+venv="$HOME/.cache/itinera/venv"
+"$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null || "$venv/bin/pip" install -q aiosmtpd==1.4.6
+export TEST_SMTP_PYTHON="$venv/bin/python"
 # shellcheck source=/dev/null
 . .itinera/env
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itinera/target}"

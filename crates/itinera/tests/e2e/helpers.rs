@@ -17,13 +17,19 @@ pub struct Platform {
     pub client: reqwest::Client,
     pub booking_db: sqlx::PgPool,
     pub catalog_db: sqlx::PgPool,
+    pub notification_db: sqlx::PgPool,
     shutdown: CancellationToken,
+    /// The notification service runs under its own token, so a test can stop and restart it.
+    pub notification_shutdown: std::sync::Mutex<CancellationToken>,
+    notification_source: ConfigSource,
+    options: Options,
     _databases: Vec<TestDatabase>,
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        self.notification_shutdown.lock().unwrap().cancel();
     }
 }
 
@@ -35,13 +41,61 @@ async fn pool(url: &str) -> sqlx::PgPool {
         .expect("test connects")
 }
 
+/// How a test wants the platform.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Events over the test Kafka broker (topics of this test's own) instead of the in-process bus.
+    pub kafka: bool,
+    /// `smtp://host:port` of a mail server for the notification service.
+    pub smtp: Option<String>,
+}
+
+async fn bus_for(
+    options: &Options,
+    source: &ConfigSource,
+    service: &str,
+    memory: &Arc<dyn EventBus>,
+    shutdown: &CancellationToken,
+) -> Arc<dyn EventBus> {
+    if !options.kafka {
+        return memory.clone();
+    }
+    let settings = platform::config::Settings::load(
+        source,
+        platform::config::ServiceSpec {
+            name: leak(service),
+            default_port: 0,
+        },
+        RunMode::Single,
+    )
+    .unwrap();
+    platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone())
+        .await
+        .expect("the test broker is running (scripts/kafka.sh start)")
+        .expect("KAFKA_BROKERS is set")
+}
+
+fn leak(name: &str) -> &'static str {
+    Box::leak(name.to_owned().into_boxed_str())
+}
+
+const TOPICS: [&str; 3] = [
+    contracts::events::topics::USERS,
+    contracts::events::topics::FLIGHTS,
+    contracts::events::topics::BOOKINGS,
+];
+
 impl Platform {
     pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
         platform::telemetry::init_for_tests();
-        let databases: Vec<TestDatabase> = ["identity", "catalog", "booking"]
+        let databases: Vec<TestDatabase> = ["identity", "catalog", "booking", "notification"]
             .map(TestDatabase::new)
             .into();
-        let base = ConfigSource::from_pairs([
+        let mut base = ConfigSource::from_pairs([
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
             ("DATABASE_MAX_CONNECTIONS", "8"),
@@ -49,38 +103,62 @@ impl Platform {
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
             ("SEED_DAYS", "3"),
         ]);
+        if options.kafka {
+            let brokers =
+                std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+            base = base
+                .with("KAFKA_BROKERS", brokers)
+                .with("KAFKA_SESSION_TIMEOUT_MS", "6000")
+                .with(
+                    "KAFKA_TOPIC_PREFIX",
+                    format!("t{}.", uuid::Uuid::new_v4().simple()),
+                );
+        }
+        if let Some(smtp) = &options.smtp {
+            base = base.with("SMTP_URL", smtp.as_str());
+        }
         let with_db = |i: usize| base.clone().with("DATABASE_URL", databases[i].url.as_str());
         let shutdown = CancellationToken::new();
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
+        let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
 
+        let identity_source = with_db(0);
         let identity = identity::Application::build(
-            identity::Config::load(&with_db(0), RunMode::Single).unwrap(),
-            bus.clone(),
+            identity::Config::load(&identity_source, RunMode::Single).unwrap(),
+            bus_for(&options, &identity_source, "identity", &memory, &shutdown).await,
         )
         .await
         .expect("identity starts");
         let identity_url = format!("http://127.0.0.1:{}", identity.port());
         let jwks = format!("{identity_url}/.well-known/jwks.json");
+        let catalog_source = with_db(1).with("JWT_JWKS_URL", jwks.as_str());
         let catalog = catalog::Application::build(
-            catalog::Config::load(
-                &with_db(1).with("JWT_JWKS_URL", jwks.as_str()),
-                RunMode::Single,
-            )
-            .unwrap(),
-            bus.clone(),
+            catalog::Config::load(&catalog_source, RunMode::Single).unwrap(),
+            bus_for(&options, &catalog_source, "catalog", &memory, &shutdown).await,
         )
         .await
         .expect("catalog starts");
+        let booking_source = with_db(2).with("JWT_JWKS_URL", jwks.as_str());
         let booking = booking::Application::build(
-            booking::Config::load(
-                &with_db(2).with("JWT_JWKS_URL", jwks.as_str()),
-                RunMode::Single,
-            )
-            .unwrap(),
-            bus.clone(),
+            booking::Config::load(&booking_source, RunMode::Single).unwrap(),
+            bus_for(&options, &booking_source, "booking", &memory, &shutdown).await,
         )
         .await
         .expect("booking starts");
+        let notification_source = with_db(3).with("JWT_JWKS_URL", jwks.as_str());
+        let notification_shutdown = CancellationToken::new();
+        let notification = notification::Application::build(
+            notification::Config::load(&notification_source, RunMode::Single).unwrap(),
+            bus_for(
+                &options,
+                &notification_source,
+                "notification",
+                &memory,
+                &notification_shutdown,
+            )
+            .await,
+        )
+        .await
+        .expect("notification starts");
         let gateway_source = base
             .clone()
             .with("JWT_JWKS_URL", jwks.as_str())
@@ -92,6 +170,10 @@ impl Platform {
             .with(
                 "BOOKING_UPSTREAMS",
                 format!("http://127.0.0.1:{}", booking.port()),
+            )
+            .with(
+                "NOTIFICATION_UPSTREAMS",
+                format!("http://127.0.0.1:{}", notification.port()),
             );
         let gateway = gateway::Application::build(
             gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
@@ -103,6 +185,7 @@ impl Platform {
         tokio::spawn(identity.run_until_stopped(shutdown.clone()));
         tokio::spawn(catalog.run_until_stopped(shutdown.clone()));
         tokio::spawn(booking.run_until_stopped(shutdown.clone()));
+        tokio::spawn(notification.run_until_stopped(notification_shutdown.clone()));
         tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
 
         Self {
@@ -110,9 +193,41 @@ impl Platform {
             client: reqwest::Client::new(),
             catalog_db: pool(&databases[1].url).await,
             booking_db: pool(&databases[2].url).await,
+            notification_db: pool(&databases[3].url).await,
             shutdown,
+            notification_shutdown: std::sync::Mutex::new(notification_shutdown),
+            notification_source,
+            options,
             _databases: databases,
         }
+    }
+
+    /// Stops the notification service (as a crash would: nothing is drained on purpose).
+    pub fn stop_notification(&self) {
+        self.notification_shutdown.lock().unwrap().cancel();
+    }
+
+    /// Starts a new notification instance on the same database and topics (on another port; the
+    /// gateway's route to notification is not used by the tests that restart it).
+    pub async fn start_notification(&self) {
+        let token = CancellationToken::new();
+        let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
+        let bus = bus_for(
+            &self.options,
+            &self.notification_source,
+            "notification",
+            &memory,
+            &token,
+        )
+        .await;
+        let app = notification::Application::build(
+            notification::Config::load(&self.notification_source, RunMode::Single).unwrap(),
+            bus,
+        )
+        .await
+        .expect("notification restarts");
+        tokio::spawn(app.run_until_stopped(token.clone()));
+        *self.notification_shutdown.lock().unwrap() = token;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,5 +6,6 @@ mod helpers;
 mod concurrency;
 mod flights;
 mod idempotency;
+mod notifications;
 mod openapi;
 mod seed_api;
