@@ -12,7 +12,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -37,8 +37,22 @@ pub struct KafkaSettings {
 
 pub struct KafkaBus {
     settings: KafkaSettings,
-    producer: FutureProducer,
+    /// Replaced when librdkafka reports a fatal error (an idempotent producer cannot recover from
+    /// one, for example after the broker lost its state).
+    producer: std::sync::RwLock<FutureProducer>,
     shutdown: CancellationToken,
+}
+
+fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", settings.brokers.join(","))
+        .set("client.id", &settings.client_id)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .map_err(unavailable)
 }
 
 fn unavailable(error: impl std::fmt::Display) -> BusError {
@@ -53,18 +67,9 @@ impl KafkaBus {
         topics: &[&str],
         shutdown: CancellationToken,
     ) -> Result<Self, BusError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", settings.brokers.join(","))
-            .set("client.id", &settings.client_id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "1")
-            .set("message.timeout.ms", "10000")
-            .create()
-            .map_err(unavailable)?;
         let bus = Self {
+            producer: std::sync::RwLock::new(producer(&settings)?),
             settings,
-            producer,
             shutdown,
         };
         let mut all: Vec<String> = topics.iter().map(|t| bus.name(t)).collect();
@@ -72,6 +77,35 @@ impl KafkaBus {
         bus.ensure_topics(&all.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;
         Ok(bus)
+    }
+
+    fn current_producer(&self) -> FutureProducer {
+        self.producer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After a failed publication: replaces a producer that hit a fatal error, and recreates the
+    /// batch's topics (a broker that lost its state has lost them too). The relay then retries.
+    async fn recover(&self, messages: &[Message], failure: String) -> BusError {
+        let fatal = self.current_producer().client().fatal_error();
+        if let Some((code, reason)) = fatal {
+            tracing::warn!(%code, %reason, "Kafka producer hit a fatal error; creating a new one");
+            if let Ok(fresh) = producer(&self.settings) {
+                *self
+                    .producer
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+            }
+        }
+        let mut topics: Vec<String> = messages.iter().map(|m| self.name(&m.topic)).collect();
+        topics.dedup();
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        if let Err(e) = self.ensure_topics(&names).await {
+            tracing::debug!(error = %e, "cannot recreate topics yet");
+        }
+        unavailable(failure)
     }
 
     /// The broker-side name of a topic or group.
@@ -164,6 +198,7 @@ impl EventBus for KafkaBus {
                 .map(|m| serde_json::to_vec(&m.envelope))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unavailable)?;
+            let producer = self.current_producer();
             // Enqueued in order; the idempotent producer keeps that order per partition.
             let mut pending = Vec::with_capacity(messages.len());
             for (message, payload) in messages.iter().zip(&payloads) {
@@ -181,18 +216,18 @@ impl EventBus for KafkaBus {
                     .key(&message.key)
                     .payload(payload)
                     .headers(headers);
-                let delivery = self
-                    .producer
-                    .send_result(record)
-                    .map_err(|(e, _)| unavailable(e))?;
-                pending.push(delivery);
+                match producer.send_result(record) {
+                    Ok(delivery) => pending.push(delivery),
+                    Err((e, _)) => return Err(self.recover(messages, e.to_string()).await),
+                }
             }
             for delivery in pending {
-                match delivery.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => return Err(unavailable(e)),
-                    Err(_) => return Err(unavailable("the producer was closed")),
-                }
+                let failure = match delivery.await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err((e, _))) => e.to_string(),
+                    Err(_) => "the producer was closed".to_owned(),
+                };
+                return Err(self.recover(messages, failure).await);
             }
             Ok(())
         })
@@ -204,7 +239,7 @@ impl EventBus for KafkaBus {
         let topics: Vec<String> = topics.iter().map(|t| self.name(t)).collect();
         let prefix = self.settings.prefix.clone();
         let dead_letters = self.name(DEAD_LETTER_TOPIC);
-        let producer = self.producer.clone();
+        let producer = self.current_producer();
         let shutdown = self.shutdown.clone();
         let group_name = group.to_owned();
         tokio::spawn(async move {
@@ -296,7 +331,7 @@ impl EventBus for KafkaBus {
         Box::pin(async move {
             let payload = serde_json::to_vec(&message.envelope).map_err(unavailable)?;
             Self::send_dead_letter(
-                &self.producer,
+                &self.current_producer(),
                 &self.name(DEAD_LETTER_TOPIC),
                 &message.topic,
                 Some(message.key.as_bytes()),
