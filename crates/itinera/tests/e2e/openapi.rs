@@ -31,12 +31,12 @@ async fn every_documented_path_is_routed_through_the_gateway() {
     assert_eq!(response.status(), StatusCode::OK);
     let operations = operations(&response.text().await.unwrap());
     assert!(
-        operations.len() >= 24,
+        operations.len() >= 26,
         "only {} paths found in the document",
         operations.len()
     );
     for (method, path) in operations {
-        let concrete = ["{userId}", "{flightId}", "{bookingId}", "{aircraftId}"]
+        let concrete = ["{userId}", "{flightId}", "{bookingId}", "{aircraftId}", "{notificationId}"]
             .iter()
             .fold(path.clone(), |p, param| p.replace(param, "1"));
         let response = platform
