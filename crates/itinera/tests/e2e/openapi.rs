@@ -36,9 +36,15 @@ async fn every_documented_path_is_routed_through_the_gateway() {
         operations.len()
     );
     for (method, path) in operations {
-        let concrete = ["{userId}", "{flightId}", "{bookingId}", "{aircraftId}", "{notificationId}"]
-            .iter()
-            .fold(path.clone(), |p, param| p.replace(param, "1"));
+        let concrete = [
+            "{userId}",
+            "{flightId}",
+            "{bookingId}",
+            "{aircraftId}",
+            "{notificationId}",
+        ]
+        .iter()
+        .fold(path.clone(), |p, param| p.replace(param, "1"));
         let response = platform
             .client
             .request(method.clone(), platform.url(&concrete))
