@@ -42,3 +42,28 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Asserts that a response is a problem+json with `status` (and a non-empty `message` equal to
+/// its `detail`), and returns its body.
+pub async fn problem(
+    response: reqwest::Response,
+    status: reqwest::StatusCode,
+) -> serde_json::Value {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "errors are problem+json"
+    );
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["message"], body["detail"], "{body}");
+    body
+}

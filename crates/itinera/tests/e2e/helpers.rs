@@ -386,17 +386,4 @@ where
     panic!("timed out waiting until {what}");
 }
 
-/// Asserts a problem+json response and returns its body.
-pub async fn problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    body
-}
+pub use platform::testing::problem;

@@ -17,6 +17,8 @@ use super::{Envelope, EventBus, Message};
 
 const BATCH: i64 = 512;
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long the relay waits after being woken before it reads the outbox.
+const LINGER: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Sent rows are kept this long for inspection, then deleted.
 const KEEP_SENT_FOR_SECS: f64 = 24.0 * 3600.0;
@@ -111,7 +113,12 @@ impl Relay {
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
-                        notified = listener.recv() => { notified?; }
+                        notified = listener.recv() => {
+                            notified?;
+                            // Let the commits that arrive together leave together: under load a
+                            // batch then carries many events for about the cost of one.
+                            tokio::time::sleep(LINGER).await;
+                        }
                         () = tokio::time::sleep(POLL_EVERY) => {}
                     }
                 }

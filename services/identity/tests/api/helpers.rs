@@ -134,22 +134,6 @@ pub fn token(login: &Value) -> String {
         .to_owned()
 }
 
-/// Asserts a problem+json response and returns its body.
-pub async fn problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "errors are problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert_eq!(body["message"], body["detail"]);
-    body
-}
+pub use platform::testing::problem;
 
 pub use identity::testing::{signed_token, tamper};
