@@ -4,6 +4,7 @@
 //! Works with Apache Kafka (KRaft) and other Kafka-protocol brokers; the tests run it against a
 //! local tansu broker (`scripts/kafka.sh`).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -13,11 +14,27 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusError, Delivery, EventBus, PublishFuture, Subscription};
 use super::{Envelope, Message};
+
+/// Deliveries a consumer may hold unacknowledged at once.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// Commits the offset after `offset`: everything up to it has been handled.
+fn commit(consumer: &StreamConsumer, topic: &str, partition: i32, offset: i64, group: &str) {
+    let mut list = TopicPartitionList::new();
+    if list
+        .add_partition_offset(topic, partition, Offset::Offset(offset + 1))
+        .is_ok()
+        && let Err(e) = consumer.commit(&list, CommitMode::Async)
+    {
+        tracing::warn!(group, error = %e, "offset commit failed; events may be redelivered");
+    }
+}
 
 /// Where events that cannot be processed end up, with the error in a header.
 pub const DEAD_LETTER_TOPIC: &str = "itinera.dead-letters";
@@ -255,69 +272,60 @@ impl EventBus for KafkaBus {
                 tracing::error!(group = %group_name, error = %e, "cannot subscribe");
                 return;
             }
+            // Deliveries awaiting their acknowledgement, in the order received. Several are in
+            // flight at once (so a consumer can apply a burst in one transaction); offsets are
+            // committed strictly in order, each once everything before it is acknowledged.
+            let mut pending: VecDeque<(String, i32, i64, oneshot::Receiver<()>)> = VecDeque::new();
             loop {
-                let received = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    received = consumer.recv() => received,
-                };
-                let record = match received {
-                    Ok(record) => record,
-                    Err(e) => {
-                        tracing::warn!(group = %group_name, error = %e, "Kafka receive failed; retrying");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        }
+                let room = pending.len() < MAX_IN_FLIGHT;
+                let front_acked = async {
+                    match pending.front_mut() {
+                        Some(entry) => (&mut entry.3).await.is_ok(),
+                        None => std::future::pending().await,
                     }
                 };
-                let payload = record.payload().unwrap_or_default();
-                let envelope = match serde_json::from_slice::<Envelope>(payload) {
-                    Ok(envelope) => envelope,
-                    Err(e) => {
-                        let error = format!("not a CloudEvents envelope: {e}");
-                        tracing::error!(group = %group_name, topic = record.topic(), %error, "dead-lettering a malformed message");
-                        Self::send_dead_letter(
-                            &producer,
-                            &dead_letters,
-                            record.topic(),
-                            record.key(),
-                            payload,
-                            &error,
-                        )
-                        .await;
-                        let _ = consumer.commit_message(&record, CommitMode::Async);
-                        continue;
-                    }
-                };
-                let key = record
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned())
-                    .unwrap_or_default();
-                let message = Message {
-                    topic: record
-                        .topic()
-                        .strip_prefix(prefix.as_str())
-                        .unwrap_or(record.topic())
-                        .to_owned(),
-                    key,
-                    envelope,
-                };
-                let (ack, acked) = oneshot::channel();
-                if sender.send(Delivery::new(message, ack)).await.is_err() {
-                    return;
-                }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    result = acked => {
-                        if result.is_err() {
-                            // The consumer stopped without acknowledging: the offset stays, and the
-                            // group's next member receives the event again.
+                    acked = front_acked => {
+                        if !acked {
+                            // The consumer stopped without acknowledging: the offset stays, and
+                            // the group's next member receives the event again.
                             return;
                         }
+                        if let Some((topic, partition, offset, _)) = pending.pop_front() {
+                            commit(&consumer, &topic, partition, offset, &group_name);
+                        }
                     }
-                }
-                if let Err(e) = consumer.commit_message(&record, CommitMode::Async) {
-                    tracing::warn!(group = %group_name, error = %e, "offset commit failed; the event may be redelivered");
+                    received = consumer.recv(), if room => {
+                        let record = match received {
+                            Ok(record) => record,
+                            Err(e) => {
+                                tracing::warn!(group = %group_name, error = %e, "Kafka receive failed; retrying");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                continue;
+                            }
+                        };
+                        let position = (record.topic().to_owned(), record.partition(), record.offset());
+                        let payload = record.payload().unwrap_or_default();
+                        let (ack, acked) = oneshot::channel();
+                        match serde_json::from_slice::<Envelope>(payload) {
+                            Ok(envelope) => {
+                                let key = record.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+                                let topic = record.topic().strip_prefix(prefix.as_str()).unwrap_or(record.topic()).to_owned();
+                                let message = Message { topic, key, envelope };
+                                if sender.send(Delivery::new(message, ack)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                let error = format!("not a CloudEvents envelope: {e}");
+                                tracing::error!(group = %group_name, topic = record.topic(), %error, "dead-lettering a malformed message");
+                                Self::send_dead_letter(&producer, &dead_letters, record.topic(), record.key(), payload, &error).await;
+                                let _ = ack.send(());
+                            }
+                        }
+                        pending.push_back((position.0, position.1, position.2, acked));
+                    }
                 }
             }
         });
