@@ -67,6 +67,7 @@ fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")
+        .set("socket.nagle.disable", "true")
         .set("message.timeout.ms", "10000")
         .create()
         .map_err(unavailable)
