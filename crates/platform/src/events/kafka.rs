@@ -108,8 +108,18 @@ impl KafkaBus {
     /// batch's topics (a broker that lost its state has lost them too). The relay then retries.
     async fn recover(&self, messages: &[Message], failure: String) -> BusError {
         let fatal = self.current_producer().client().fatal_error();
-        if let Some((code, reason)) = fatal {
-            tracing::warn!(%code, %reason, "Kafka producer hit a fatal error; creating a new one");
+        // A producer the broker has fenced off (its identity was lost or superseded, for example
+        // across a broker outage) never recovers by retrying; a new one gets a new identity.
+        let fenced = [
+            "Fenced",
+            "ProducerId",
+            "ProducerEpoch",
+            "OutOfOrderSequence",
+        ]
+        .iter()
+        .any(|marker| failure.contains(marker));
+        if fatal.is_some() || fenced {
+            tracing::warn!(?fatal, %failure, "Kafka producer cannot recover; creating a new one");
             if let Ok(fresh) = producer(&self.settings) {
                 *self
                     .producer

@@ -65,6 +65,7 @@ impl Drop for Fixture {
 
 impl Fixture {
     async fn new() -> Self {
+        platform::telemetry::init_for_tests();
         let database = TestDatabase::new("platform");
         let settings = platform::config::DatabaseSettings {
             url: database.url.clone(),
