@@ -182,21 +182,22 @@ impl Bookings {
         fingerprint: &[u8],
     ) -> Result<BookingRow, BookingError> {
         let mut tx = self.db.begin().await?;
-        let flight = match &request.flight {
-            FlightRef::Id(id) => store::flights::find(&mut *tx, *id).await?,
-            FlightRef::Code(code) => store::flights::find_by_code(&mut *tx, code).await?,
-        }
-        .ok_or(BookingError::FlightNotFound)?;
-        if flight.status == "Cancelled" {
-            return Err(BookingError::FlightCancelled);
-        }
-        if departed(&flight) {
-            return Err(BookingError::Departed);
-        }
         let count = request.passengers.len() as i32;
-        let Some(inventory) =
-            store::inventory::take(&mut *tx, flight.flight_id, &request.cabin, count).await?
-        else {
+        let (id, code) = match &request.flight {
+            FlightRef::Id(id) => (Some(*id), None),
+            FlightRef::Code(code) => (None, Some(code.as_str())),
+        };
+        let found = store::inventory::take_on_flight(&mut *tx, id, code, &request.cabin, count)
+            .await?
+            .ok_or(BookingError::FlightNotFound)?;
+        let flight = found.flight.clone();
+        let Some(inventory) = found.inventory() else {
+            if flight.status == "Cancelled" {
+                return Err(BookingError::FlightCancelled);
+            }
+            if departed(&flight) {
+                return Err(BookingError::Departed);
+            }
             return match store::inventory::find(&mut *tx, flight.flight_id, &request.cabin).await? {
                 Some(_) => Err(BookingError::SoldOut),
                 None => Err(BookingError::Invalid(format!(

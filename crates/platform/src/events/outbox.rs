@@ -46,20 +46,20 @@ pub async fn enqueue_many(
             .map(|(_, e)| serde_json::to_value(e))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        // The rows and the relay's wake-up in one statement (one round trip).
         sqlx::query(
-            "INSERT INTO outbox (event_id, topic, event_key, envelope) \
-             SELECT id, $2, key, envelope FROM UNNEST($1::uuid[], $3::text[], $4::jsonb[]) AS t(id, key, envelope)",
+            "WITH o AS (INSERT INTO outbox (event_id, topic, event_key, envelope) \
+                        SELECT id, $2, key, envelope FROM UNNEST($1::uuid[], $3::text[], $4::jsonb[]) \
+                        AS t(id, key, envelope)) \
+             SELECT pg_notify($5, '')",
         )
         .bind(&ids)
         .bind(topic)
         .bind(&keys)
         .bind(&envelopes)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("SELECT pg_notify($1, '')")
         .bind(NOTIFY_CHANNEL)
         .execute(&mut *tx)
         .await?;
+    }
     Ok(())
 }

@@ -56,10 +56,14 @@ pub async fn insert(
     db: &mut sqlx::PgConnection,
     booking: &NewBooking<'_>,
 ) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
-    let (id, created_at): (i64, DateTime<Utc>) = sqlx::query_as(
-        "INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, amount_minor, \
-                               currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, created_at",
+    // The booking and its seats in one statement (one round trip).
+    sqlx::query_as(
+        "WITH b AS (INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, \
+                         amount_minor, currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, created_at), \
+              s AS (INSERT INTO seat_assignments (flight_id, seat, booking_id) \
+                    SELECT $3, seat, b.id FROM b, UNNEST($6::text[]) AS seat) \
+         SELECT id, created_at FROM b",
     )
     .bind(booking.reference)
     .bind(booking.user_id)
@@ -75,16 +79,7 @@ pub async fn insert(
     .bind(booking.request_hash)
     .bind(booking.hold_expires_at)
     .fetch_one(&mut *db)
-    .await?;
-    sqlx::query(
-        "INSERT INTO seat_assignments (flight_id, seat, booking_id) SELECT $1, seat, $3 FROM UNNEST($2::text[]) AS seat",
-    )
-    .bind(booking.flight_id)
-    .bind(booking.seats)
-    .bind(id)
-    .execute(&mut *db)
-    .await?;
-    Ok((id, created_at))
+    .await
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {

@@ -79,3 +79,65 @@ pub async fn taken_seats(
         .fetch_all(db)
         .await
 }
+
+/// A flight and, when it could take them, the seats just taken on it.
+#[derive(Debug, FromRow)]
+pub struct FlightAndSeats {
+    #[sqlx(flatten)]
+    pub flight: super::flights::Flight,
+    pub cabin: Option<String>,
+    pub first_row: Option<i32>,
+    pub last_row: Option<i32>,
+    pub seat_letters: Option<String>,
+    pub capacity: Option<i32>,
+    pub taken: Option<i32>,
+    pub fare_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub version: Option<i64>,
+}
+
+impl FlightAndSeats {
+    pub fn inventory(&self) -> Option<Inventory> {
+        Some(Inventory {
+            flight_id: self.flight.flight_id,
+            cabin: self.cabin.clone()?,
+            first_row: self.first_row?,
+            last_row: self.last_row?,
+            seat_letters: self.seat_letters.clone()?,
+            capacity: self.capacity?,
+            taken: self.taken?,
+            fare_minor: self.fare_minor?,
+            currency: self.currency.clone()?,
+            version: self.version?,
+        })
+    }
+}
+
+/// In one round trip: finds the flight (by id or code) and takes `count` seats in `cabin` if the
+/// flight is still bookable and has them, locking the cabin's row until the transaction ends.
+/// `None` when there is no such flight; no inventory in the result when no seats were taken.
+pub async fn take_on_flight(
+    db: impl PgExecutor<'_>,
+    flight_id: Option<i64>,
+    flight_code: Option<&str>,
+    cabin: &str,
+    count: i32,
+) -> Result<Option<FlightAndSeats>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH f AS (SELECT flight_id, flight_code, airline, origin, destination, departure_at, arrival_at, \
+                           origin_time_zone, status FROM flights \
+                    WHERE flight_id = $1 OR flight_code = $2 LIMIT 1), \
+              t AS (UPDATE inventory i SET taken = i.taken + $4, version = i.version + 1 FROM f \
+                    WHERE i.flight_id = f.flight_id AND i.cabin = $3 AND i.taken + $4 <= i.capacity \
+                      AND f.status NOT IN ('Cancelled', 'Departed', 'Landed') AND f.departure_at > now() \
+                    RETURNING i.cabin, i.first_row, i.last_row, i.seat_letters, i.capacity, i.taken, \
+                              i.fare_minor, i.currency, i.version) \
+         SELECT f.*, t.* FROM f LEFT JOIN t ON true",
+    )
+    .bind(flight_id)
+    .bind(flight_code)
+    .bind(cabin)
+    .bind(count)
+    .fetch_optional(db)
+    .await
+}
