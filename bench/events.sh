@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Event backbone: relay throughput (events already in the outbox, relayed to an idempotent
-# consumer that stores each one) and commit-to-effect latency (one event per transaction at a
+# Event backbone: relay throughput (events already in the outbox, relayed to a subscriber that
+# acknowledges at once, then to an idempotent consumer that stores each one) and commit-to-effect
+# latency (one event per transaction at a
 # steady rate), over the in-process bus and over Kafka (the local tansu broker).
 # Writes the results into docs/benchmarks.md. Run: bench/events.sh
 set -euo pipefail
@@ -26,8 +27,8 @@ $(psql "${TEST_DATABASE_URL%/}/postgres" -Atc 'SHOW server_version' | cut -d' ' 
 (in memory) on the same machine. Latency is from an event's creation in its transaction to its
 effect stored by the consumer (outbox → relay → bus → consumer inbox and effect).
 
-| transport | events relayed | relay throughput (events/s) | latency run | p50 | p99 | max |
-|---|---|---|---|---|---|---|
+| transport | events | relay alone (events/s) | relay + consumer storing each (events/s) | latency run | p50 | p99 | max |
+|---|---|---|---|---|---|---|---|
 $memory
 $kafka
 <!-- events:end -->

@@ -175,6 +175,11 @@ impl KafkaBus {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
+            // Brokers answer a fetch as soon as there is data; cap the wait when there is none,
+            // so that a quiet topic's next event is not held back by up to half a second.
+            .set("fetch.wait.max.ms", "20")
+            .set("socket.nagle.disable", "true")
+            .set("topic.metadata.refresh.interval.ms", "10000")
             .set(
                 "session.timeout.ms",
                 self.settings.session_timeout.as_millis().to_string(),
