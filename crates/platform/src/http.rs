@@ -61,6 +61,25 @@ impl ServiceRouter {
         }
     }
 
+    /// The usual edge of a service with a database: its name and version, metrics of its own,
+    /// `/ready` checking the database and every configured dependency, its body limit.
+    pub fn standard(
+        settings: &crate::config::Settings,
+        version: &'static str,
+        db: &sqlx::PgPool,
+    ) -> Self {
+        Self::new(
+            ServiceInfo {
+                name: settings.service_name.clone(),
+                version,
+            },
+            Metrics::new(&settings.service_name, |_| {}),
+        )
+        .check(crate::readiness::PostgresCheck(db.clone()))
+        .checks_for(settings)
+        .body_limit(settings.body_limit)
+    }
+
     #[must_use]
     pub fn check(mut self, check: impl ReadinessCheck) -> Self {
         self.checks.push(Box::new(check));

@@ -23,9 +23,7 @@ use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings
 use platform::events::EventBus;
 use platform::events::consumer::Consumer;
 use platform::events::relay::Relay;
-use platform::http::{ServiceInfo, ServiceRouter};
-use platform::metrics::Metrics;
-use platform::readiness::PostgresCheck;
+use platform::http::ServiceRouter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -80,8 +78,7 @@ impl Config {
 
 /// Creates the database if needed and applies migrations, without serving.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
-    platform::events::install(&db).await?;
+    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
     Ok(())
 }
 
@@ -98,10 +95,7 @@ impl Application {
     /// Builds the service and subscribes it to booking events on `bus`.
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
-        let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
-        platform::events::install(&db)
-            .await
-            .context("installing the outbox")?;
+        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
         let catalog = Arc::new(Catalog::new(db.clone(), config.search_cache_ttl));
         let state = http::AppState {
             catalog: catalog.clone(),
@@ -111,17 +105,8 @@ impl Application {
                 per_day: config.seed_flights_per_day,
             },
         };
-        let router = ServiceRouter::new(
-            ServiceInfo {
-                name: settings.service_name.clone(),
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            Metrics::new(&settings.service_name, |_| {}),
-        )
-        .check(PostgresCheck(db))
-        .checks_for(settings)
-        .body_limit(settings.body_limit)
-        .build(http::router(state));
+        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
+            .build(http::router(state));
         let subscription = bus.subscribe("catalog.seats-left", &[topics::BOOKINGS]);
         Ok(Self {
             listener: platform::http::bind(settings.host, settings.port).await?,

@@ -23,9 +23,7 @@ use platform::auth::{JwtVerifier, Role};
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
 use platform::events::EventBus;
 use platform::events::relay::Relay;
-use platform::http::{ServiceInfo, ServiceRouter};
-use platform::metrics::Metrics;
-use platform::readiness::PostgresCheck;
+use platform::http::ServiceRouter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -165,8 +163,7 @@ impl Config {
 
 /// Creates the service's database if needed and applies its migrations, without serving.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
-    platform::events::install(&db).await?;
+    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
     Ok(())
 }
 
@@ -185,10 +182,7 @@ impl Application {
     /// Builds the service; its events go out through `bus`.
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
-        let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
-        platform::events::install(&db)
-            .await
-            .context("installing the outbox")?;
+        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
         let ring = KeyRing::load_or_create(db.clone(), settings.jwt.access_ttl)
             .await
             .context("loading token signing keys")?;
@@ -213,18 +207,8 @@ impl Application {
             verifier: verifier.clone(),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
-        let metrics = Metrics::new(&settings.service_name, |_| {});
-        let router = ServiceRouter::new(
-            ServiceInfo {
-                name: settings.service_name.clone(),
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            metrics,
-        )
-        .check(PostgresCheck(db))
-        .checks_for(settings)
-        .body_limit(settings.body_limit)
-        .build(http::router(state));
+        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
+            .build(http::router(state));
 
         let http = platform::http::bind(settings.host, settings.port).await?;
         let grpc = platform::http::bind(settings.host, config.grpc_port).await?;

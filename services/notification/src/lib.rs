@@ -16,9 +16,7 @@ use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
 use platform::events::EventBus;
 use platform::events::consumer::Consumer;
-use platform::http::{ServiceInfo, ServiceRouter};
-use platform::metrics::Metrics;
-use platform::readiness::PostgresCheck;
+use platform::http::ServiceRouter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -96,8 +94,7 @@ impl Config {
 
 /// Creates the database if needed and applies migrations, without serving.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = platform::db::connect_and_migrate(&config.settings.database, &MIGRATOR).await?;
-    platform::events::install(&db).await?;
+    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
     Ok(())
 }
 
@@ -117,25 +114,13 @@ impl Application {
     /// Builds the service and subscribes it to user and booking events on `bus`.
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
-        let db = platform::db::connect_and_migrate(&settings.database, &MIGRATOR).await?;
-        platform::events::install(&db)
-            .await
-            .context("installing the inbox")?;
+        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
         let state = http::AppState {
             db: db.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
         };
-        let router = ServiceRouter::new(
-            ServiceInfo {
-                name: settings.service_name.clone(),
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            Metrics::new(&settings.service_name, |_| {}),
-        )
-        .check(PostgresCheck(db.clone()))
-        .checks_for(settings)
-        .body_limit(settings.body_limit)
-        .build(http::router(state));
+        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
+            .build(http::router(state));
         let subscription = bus.subscribe(CONSUMER, &[topics::USERS, topics::BOOKINGS]);
         Ok(Self {
             listener: platform::http::bind(settings.host, settings.port).await?,

@@ -71,6 +71,19 @@ pub struct Message {
     pub envelope: Envelope,
 }
 
+/// Prepares a service's database: created if missing, the service's migrations applied, and the
+/// outbox, inbox and dead-letter tables in place.
+pub async fn prepare_database(
+    settings: &crate::config::DatabaseSettings,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<sqlx::PgPool> {
+    let db = crate::db::connect_and_migrate(settings, migrator).await?;
+    install(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("installing the outbox and inbox: {e}"))?;
+    Ok(db)
+}
+
 /// The Kafka transport for a service, when the settings name brokers (`KAFKA_BROKERS`).
 pub async fn kafka_transport(
     settings: &crate::config::Settings,
