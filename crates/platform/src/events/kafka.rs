@@ -94,7 +94,40 @@ impl KafkaBus {
         all.push(bus.name(DEAD_LETTER_TOPIC));
         bus.ensure_topics(&all.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;
+        bus.wait_for_metadata(&all).await;
         Ok(bus)
+    }
+
+    /// Waits (up to ten seconds) until the broker lists every topic, so that consumers do not
+    /// subscribe to a topic the broker has created but not yet published in its metadata.
+    async fn wait_for_metadata(&self, topics: &[String]) {
+        for _ in 0..50 {
+            let producer = self.current_producer();
+            let listed = tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_metadata(None, Duration::from_secs(2))
+                    .map(|metadata| {
+                        metadata
+                            .topics()
+                            .iter()
+                            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+                            .map(|t| t.name().to_owned())
+                            .collect::<std::collections::HashSet<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default();
+            if topics.iter().all(|t| listed.contains(t)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tracing::warn!(
+            ?topics,
+            "the broker does not list every topic yet; consumers will retry"
+        );
     }
 
     fn current_producer(&self) -> FutureProducer {
