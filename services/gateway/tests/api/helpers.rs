@@ -1,6 +1,6 @@
 use platform::config::{ConfigSource, RunMode};
-use platform::testing::TestDatabase;
-use reqwest::{Response, StatusCode};
+use platform::testing::{ApiClient, TestDatabase};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -11,11 +11,19 @@ pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
 pub struct Platform {
     pub gateway: String,
     pub identity: String,
-    pub client: reqwest::Client,
+    /// `url`, `post`, `get` and `client`, for the gateway.
+    pub api: ApiClient,
     pub identity_db: sqlx::PgPool,
     pub identity_shutdown: CancellationToken,
     gateway_shutdown: CancellationToken,
     _database: TestDatabase,
+}
+
+impl std::ops::Deref for Platform {
+    type Target = ApiClient;
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 impl Drop for Platform {
@@ -67,36 +75,14 @@ impl Platform {
             .await
             .unwrap();
         Self {
-            gateway: gateway_address,
+            gateway: gateway_address.clone(),
             identity: identity_address,
-            client: reqwest::Client::new(),
+            api: ApiClient::new(gateway_address),
             identity_db,
             identity_shutdown,
             gateway_shutdown,
             _database: database,
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway)
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
     }
 
     /// Registers and logs in through the gateway; returns the login body.

@@ -1,5 +1,5 @@
 use platform::config::{ConfigSource, RunMode};
-use platform::testing::TestDatabase;
+use platform::testing::{ApiClient, TestDatabase};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -8,12 +8,19 @@ pub const PASSWORD: &str = "securepassword123";
 pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
 
 pub struct TestApp {
-    pub address: String,
+    /// `url`, `post`, `get` and `client`, for this service's address.
+    pub api: ApiClient,
     pub grpc_port: u16,
-    pub client: reqwest::Client,
     pub db: sqlx::PgPool,
     shutdown: CancellationToken,
     _database: TestDatabase,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = ApiClient;
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 impl Drop for TestApp {
@@ -60,35 +67,12 @@ impl TestApp {
             .await
             .expect("test connects to its database");
         Self {
-            address,
+            api: ApiClient::new(address),
             grpc_port,
-            client: reqwest::Client::new(),
             db,
             shutdown,
             _database: database,
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
     }
 
     pub async fn register(&self, username: &str, email: &str, password: &str) -> Response {
