@@ -31,6 +31,26 @@ impl EventHandler for Latency {
     }
 }
 
+/// Commits `count` events for `topic` to the outbox in one transaction, keyed over 64 aggregates.
+async fn commit_events(db: &sqlx::PgPool, topic: &str, count: usize) -> anyhow::Result<()> {
+    let events: Vec<(String, Envelope)> = (0..count)
+        .map(|i| {
+            let key = (i % 64).to_string();
+            let envelope = Envelope::new(
+                "bench",
+                "bench.happened",
+                key.clone(),
+                serde_json::json!({ "i": i }),
+            );
+            (key, envelope)
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    outbox::enqueue_many(&mut tx, topic, &events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 fn kafka_settings(transport: &str, _shutdown: &CancellationToken) -> Option<KafkaSettings> {
     (transport == "kafka").then(|| KafkaSettings {
         brokers: std::env::var("KAFKA_BROKERS")
@@ -95,23 +115,7 @@ async fn main() -> anyhow::Result<()> {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     });
-    let drain_events: Vec<(String, Envelope)> = (0..bulk)
-        .map(|i| {
-            let key = (i % 64).to_string();
-            (
-                key.clone(),
-                Envelope::new(
-                    "bench",
-                    "bench.happened",
-                    key,
-                    serde_json::json!({ "i": i }),
-                ),
-            )
-        })
-        .collect();
-    let mut tx = db.begin().await?;
-    outbox::enqueue_many(&mut tx, &drain_topic, &drain_events).await?;
-    tx.commit().await?;
+    commit_events(&db, &drain_topic, bulk).await?;
     let relay_stop = CancellationToken::new();
     let started = Instant::now();
     tokio::spawn(Relay::new(db.clone(), bus.clone()).run(relay_stop.clone()));
@@ -136,23 +140,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // Throughput: events already committed to the outbox, then the relay starts.
-    let events: Vec<(String, Envelope)> = (0..bulk)
-        .map(|i| {
-            let key = (i % 64).to_string();
-            (
-                key.clone(),
-                Envelope::new(
-                    "bench",
-                    "bench.happened",
-                    key,
-                    serde_json::json!({ "i": i }),
-                ),
-            )
-        })
-        .collect();
-    let mut tx = db.begin().await?;
-    outbox::enqueue_many(&mut tx, &topic, &events).await?;
-    tx.commit().await?;
+    commit_events(&db, &topic, bulk).await?;
     let started = Instant::now();
     tokio::spawn(Relay::new(db.clone(), bus.clone()).run(shutdown.clone()));
     while count(db.clone()).await < bulk {

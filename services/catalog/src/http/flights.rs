@@ -39,9 +39,11 @@ struct CabinView {
     seats_left: i32,
 }
 
+/// What every view of a flight shows: which flight, between which airports, when, in UTC and in
+/// each airport's local time.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct FlightView {
+struct ScheduleView {
     flight_id: i64,
     flight_code: String,
     airline: String,
@@ -53,6 +55,39 @@ struct FlightView {
     arrival_local: String,
     duration_minutes: i64,
     status: String,
+}
+
+impl ScheduleView {
+    fn new(
+        flight_id: i64,
+        flight_code: String,
+        airline: String,
+        origin: AirportRef,
+        destination: AirportRef,
+        (departure_at, arrival_at): (DateTime<Utc>, DateTime<Utc>),
+        status: String,
+    ) -> Self {
+        Self {
+            departure_local: platform::time::local_rfc3339(departure_at, &origin.time_zone),
+            arrival_local: platform::time::local_rfc3339(arrival_at, &destination.time_zone),
+            duration_minutes: (arrival_at - departure_at).num_minutes(),
+            flight_id,
+            flight_code,
+            airline,
+            origin,
+            destination,
+            departure_at,
+            arrival_at,
+            status,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlightView {
+    #[serde(flatten)]
+    schedule: ScheduleView,
     gate: Option<String>,
     cabins: Vec<CabinView>,
     version: i64,
@@ -62,25 +97,23 @@ impl From<FlightDetail> for FlightView {
     fn from(detail: FlightDetail) -> Self {
         let f = detail.flight;
         Self {
-            flight_id: f.id,
-            departure_local: platform::time::local_rfc3339(f.departure_at, &f.origin_time_zone),
-            arrival_local: platform::time::local_rfc3339(f.arrival_at, &f.destination_time_zone),
-            duration_minutes: (f.arrival_at - f.departure_at).num_minutes(),
-            flight_code: f.flight_code,
-            airline: f.airline,
-            origin: AirportRef {
-                iata: f.origin,
-                city: None,
-                time_zone: f.origin_time_zone,
-            },
-            destination: AirportRef {
-                iata: f.destination,
-                city: None,
-                time_zone: f.destination_time_zone,
-            },
-            departure_at: f.departure_at,
-            arrival_at: f.arrival_at,
-            status: f.status,
+            schedule: ScheduleView::new(
+                f.id,
+                f.flight_code,
+                f.airline,
+                AirportRef {
+                    iata: f.origin,
+                    city: None,
+                    time_zone: f.origin_time_zone,
+                },
+                AirportRef {
+                    iata: f.destination,
+                    city: None,
+                    time_zone: f.destination_time_zone,
+                },
+                (f.departure_at, f.arrival_at),
+                f.status,
+            ),
             gate: f.gate,
             cabins: detail
                 .cabins
@@ -257,17 +290,8 @@ impl SearchQuery {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResultView {
-    flight_id: i64,
-    flight_code: String,
-    airline: String,
-    origin: AirportRef,
-    destination: AirportRef,
-    departure_at: DateTime<Utc>,
-    departure_local: String,
-    arrival_at: DateTime<Utc>,
-    arrival_local: String,
-    duration_minutes: i64,
-    status: String,
+    #[serde(flatten)]
+    schedule: ScheduleView,
     cabin: String,
     fare: MoneyView,
     total_price: Option<MoneyView>,
@@ -277,25 +301,23 @@ pub struct SearchResultView {
 fn result_view(row: SearchRow, passengers: i32) -> SearchResultView {
     let fare = stored_money(row.fare_minor, &row.currency);
     SearchResultView {
-        flight_id: row.id,
-        departure_local: platform::time::local_rfc3339(row.departure_at, &row.origin_time_zone),
-        arrival_local: platform::time::local_rfc3339(row.arrival_at, &row.destination_time_zone),
-        duration_minutes: (row.arrival_at - row.departure_at).num_minutes(),
-        flight_code: row.flight_code,
-        airline: row.airline,
-        origin: AirportRef {
-            iata: row.origin,
-            city: Some(row.origin_city),
-            time_zone: row.origin_time_zone,
-        },
-        destination: AirportRef {
-            iata: row.destination,
-            city: Some(row.destination_city),
-            time_zone: row.destination_time_zone,
-        },
-        departure_at: row.departure_at,
-        arrival_at: row.arrival_at,
-        status: row.status,
+        schedule: ScheduleView::new(
+            row.id,
+            row.flight_code,
+            row.airline,
+            AirportRef {
+                iata: row.origin,
+                city: Some(row.origin_city),
+                time_zone: row.origin_time_zone,
+            },
+            AirportRef {
+                iata: row.destination,
+                city: Some(row.destination_city),
+                time_zone: row.destination_time_zone,
+            },
+            (row.departure_at, row.arrival_at),
+            row.status,
+        ),
         cabin: row.cabin,
         total_price: fare.times(i64::from(passengers)).map(MoneyView::from),
         fare: fare.into(),
