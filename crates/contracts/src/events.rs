@@ -12,6 +12,10 @@ pub mod topics {
     pub const USERS: &str = "identity.users";
     pub const FLIGHTS: &str = "catalog.flights";
     pub const BOOKINGS: &str = "booking.bookings";
+    pub const PAYMENTS: &str = "payment.payments";
+
+    /// Every topic the platform publishes to.
+    pub const ALL: [&str; 4] = [USERS, FLIGHTS, BOOKINGS, PAYMENTS];
 }
 
 /// Event types.
@@ -25,9 +29,12 @@ pub mod types {
     pub const BOOKING_CONFIRMED: &str = "booking.confirmed";
     pub const BOOKING_CANCELLED: &str = "booking.cancelled";
     pub const BOOKING_EXPIRED: &str = "booking.expired";
+    pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+    pub const PAYMENT_FAILED: &str = "payment.failed";
+    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 
     /// Every event type the platform publishes.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 12] = [
         USER_REGISTERED,
         USER_UPDATED,
         FLIGHT_SCHEDULED,
@@ -37,6 +44,9 @@ pub mod types {
         BOOKING_CONFIRMED,
         BOOKING_CANCELLED,
         BOOKING_EXPIRED,
+        PAYMENT_SUCCEEDED,
+        PAYMENT_FAILED,
+        PAYMENT_REFUNDED,
     ];
 }
 
@@ -125,7 +135,43 @@ pub struct BookingSnapshot {
     /// `PENDING_PAYMENT`, `CONFIRMED`, `CANCELLED` or `EXPIRED`.
     pub status: String,
     pub payment_method: Option<String>,
+    /// The saved card (payment service's id) to charge, if the customer chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_card_id: Option<String>,
+    /// On `booking.cancelled` and `booking.expired`: the status the booking had before, which
+    /// decides the refund (a booking cancelled before it was confirmed is refunded in full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<String>,
+    /// Why a booking was cancelled: `customer`, `payment-failed`, `flight-cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
     pub inventory: InventorySnapshot,
+}
+
+/// `payment.payments`: `payment.succeeded`, `payment.failed`, `payment.refunded`. Keyed by booking
+/// id, so that a booking's payment events stay in order with each other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentSnapshot {
+    pub payment_id: i64,
+    pub booking_id: i64,
+    pub user_id: i64,
+    /// `credit_card`, `debit_card` or `wallet`.
+    pub method: String,
+    pub amount: MoneyAmount,
+    /// `SUCCEEDED`, `FAILED` or `VOIDED`.
+    pub status: String,
+    /// On `payment.failed`: `card_declined`, `insufficient_funds`, `processor_timeout`,
+    /// `processor_error` or `card_not_found`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// Everything refunded so far (on `payment.refunded`, including this refund).
+    pub refunded: MoneyAmount,
+    /// The fee kept by the fare rule on `payment.refunded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_fee: Option<MoneyAmount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
 }
 
 #[cfg(test)]
@@ -141,7 +187,7 @@ mod tests {
                 "docs/events.md does not describe {kind}"
             );
         }
-        for topic in [topics::USERS, topics::FLIGHTS, topics::BOOKINGS] {
+        for topic in topics::ALL {
             assert!(
                 doc.contains(&format!("`{topic}`")),
                 "docs/events.md does not describe topic {topic}"

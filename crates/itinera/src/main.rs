@@ -49,6 +49,7 @@ enum Service {
     Catalog,
     Booking,
     Notification,
+    Payment,
     Gateway,
 }
 
@@ -104,6 +105,7 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     let catalog_config = catalog::Config::load(source, RunMode::AllInOne)?;
     let booking_config = booking::Config::load(source, RunMode::AllInOne)?;
     let notification_config = notification::Config::load(source, RunMode::AllInOne)?;
+    let payment_config = payment::Config::load(source, RunMode::AllInOne)?;
     let gateway_config = gateway::Config::load(source, RunMode::AllInOne)?;
     let demo = demo_users && identity_config.bootstrap.is_empty();
     if demo {
@@ -137,6 +139,10 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         platform::events::kafka_transport(&notification_config.settings, &TOPICS, shutdown.clone())
             .await?
             .unwrap_or_else(|| memory.clone());
+    let payment_bus =
+        platform::events::kafka_transport(&payment_config.settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone());
     let identity_bus =
         platform::events::kafka_transport(&identity_config.settings, &TOPICS, shutdown.clone())
             .await?
@@ -153,6 +159,9 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     let notification = notification::Application::build(notification_config, notification_bus)
         .await
         .context("starting notification")?;
+    let payment = payment::Application::build(payment_config, payment_bus)
+        .await
+        .context("starting payment")?;
     let gateway = gateway::Application::build(gateway_config)
         .await
         .context("starting gateway")?;
@@ -176,6 +185,10 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         notification.port()
     ));
     say(&format!("  catalog    http://127.0.0.1:{}", catalog.port()));
+    say(&format!(
+        "  payment    http://127.0.0.1:{}   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)",
+        payment.port()
+    ));
     if seeded {
         say(
             "Demo schedule loaded: 60 airports, flights for the next 30 days (booking receives them within seconds).",
@@ -198,7 +211,7 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     ));
     say("Stop with Ctrl-C.");
 
-    let (identity, catalog, booking, notification, gateway) = tokio::join!(
+    let (identity, catalog, booking, notification, payment, gateway) = tokio::join!(
         run(
             "identity",
             identity.run_until_stopped(shutdown.clone()),
@@ -220,6 +233,11 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
             &shutdown
         ),
         run(
+            "payment",
+            payment.run_until_stopped(shutdown.clone()),
+            &shutdown
+        ),
+        run(
             "gateway",
             gateway.run_until_stopped(shutdown.clone()),
             &shutdown
@@ -229,6 +247,7 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
         .and(catalog)
         .and(booking)
         .and(notification)
+        .and(payment)
         .and(gateway)
 }
 
@@ -246,10 +265,7 @@ async fn run(
 }
 
 /// Every topic the platform uses, created on the broker at start if missing.
-const TOPICS: [&str; 2] = [
-    contracts::events::topics::FLIGHTS,
-    contracts::events::topics::BOOKINGS,
-];
+const TOPICS: [&str; 4] = contracts::events::topics::ALL;
 
 /// The event transport of a service running alone: Kafka when `KAFKA_BROKERS` is set.
 async fn standalone_bus(
@@ -303,6 +319,13 @@ async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "notification listening");
             app.run_until_stopped(shutdown).await
         }
+        Service::Payment => {
+            let config = payment::Config::load(source, RunMode::Single)?;
+            let bus = standalone_bus(&config.settings, &shutdown).await?;
+            let app = payment::Application::build(config, bus).await?;
+            tracing::info!(port = app.port(), "payment listening");
+            app.run_until_stopped(shutdown).await
+        }
         Service::Gateway => {
             let app = gateway::Application::build(gateway::Config::load(source, RunMode::Single)?)
                 .await?;
@@ -335,6 +358,10 @@ async fn migrate(source: &ConfigSource, services: &[Service]) -> anyhow::Result<
     if wanted(Service::Notification) {
         notification::migrate(&notification::Config::load(source, mode)?).await?;
         say("notification: migrated");
+    }
+    if wanted(Service::Payment) {
+        payment::migrate(&payment::Config::load(source, mode)?).await?;
+        say("payment: migrated");
     }
     if services.contains(&Service::Gateway) {
         say("gateway: has no database");

@@ -2,6 +2,7 @@
 //! seats back, and publishes every change through the outbox.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,11 +17,16 @@ use crate::error::BookingError;
 use crate::store;
 use crate::store::bookings::{BookingRow, NewBooking};
 use crate::store::inventory::Inventory;
+use crate::watch::StatusWatch;
 
 pub struct Bookings {
     pub db: PgPool,
     /// How long a booking awaiting payment holds its seats.
     pub hold: Duration,
+    /// How long a booking request waits for the payment to settle before answering with the
+    /// booking still awaiting payment.
+    pub confirm_wait: Duration,
+    pub watch: Arc<StatusWatch>,
 }
 
 /// Which flight a booking is for.
@@ -38,6 +44,8 @@ pub struct BookingRequest {
     /// Each passenger's name and the seat they asked for, if any.
     pub passengers: Vec<(String, Option<Seat>)>,
     pub payment_method: Option<PaymentMethod>,
+    /// The saved card (payment service's id) to pay with.
+    pub payment_card_id: Option<String>,
 }
 
 impl BookingRequest {
@@ -58,12 +66,13 @@ impl BookingRequest {
             })
             .collect();
         let text = format!(
-            "{flight}|{}|{}|{}",
+            "{flight}|{}|{}|{}|{}",
             self.cabin,
             passengers.join(";"),
             self.payment_method
                 .map(PaymentMethod::as_str)
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            self.payment_card_id.as_deref().unwrap_or_default()
         );
         Sha256::digest(text.as_bytes()).to_vec()
     }
@@ -86,7 +95,11 @@ fn new_reference() -> String {
         .collect()
 }
 
-fn snapshot(booking: &BookingRow, inventory: &Inventory) -> BookingSnapshot {
+fn snapshot(
+    booking: &BookingRow,
+    inventory: &Inventory,
+    previous_status: Option<&str>,
+) -> BookingSnapshot {
     BookingSnapshot {
         booking_id: booking.id,
         reference: booking.reference.clone(),
@@ -103,6 +116,9 @@ fn snapshot(booking: &BookingRow, inventory: &Inventory) -> BookingSnapshot {
         },
         status: booking.status.clone(),
         payment_method: booking.payment_method.clone(),
+        payment_card_id: booking.payment_card_id.clone(),
+        previous_status: previous_status.map(str::to_owned),
+        cancel_reason: booking.cancel_reason.clone(),
         inventory: InventorySnapshot {
             flight_id: inventory.flight_id,
             cabin: inventory.cabin.clone(),
@@ -117,8 +133,10 @@ fn event(
     kind: &str,
     booking: &BookingRow,
     inventory: &Inventory,
+    previous_status: Option<&str>,
 ) -> Result<(String, Envelope), BookingError> {
-    let data = serde_json::to_value(snapshot(booking, inventory)).map_err(anyhow::Error::from)?;
+    let data = serde_json::to_value(snapshot(booking, inventory, previous_status))
+        .map_err(anyhow::Error::from)?;
     let key = booking.id.to_string();
     Ok((key.clone(), Envelope::new("booking", kind, key, data)))
 }
@@ -128,8 +146,9 @@ async fn publish(
     kind: &str,
     booking: &BookingRow,
     inventory: &Inventory,
+    previous_status: Option<&str>,
 ) -> Result<(), BookingError> {
-    let (key, envelope) = event(kind, booking, inventory)?;
+    let (key, envelope) = event(kind, booking, inventory, previous_status)?;
     outbox::enqueue(tx, topics::BOOKINGS, &key, &envelope).await?;
     Ok(())
 }
@@ -142,7 +161,47 @@ impl Bookings {
     /// Takes the seats and records the booking in one transaction. With an idempotency key, the
     /// same request again returns the same booking, and a different request with the same key
     /// is refused.
+    ///
+    /// The booking is created awaiting payment, and the payment service is asked for it through
+    /// `booking.created`. With `wait`, the call then waits (at most the configured bound) for the
+    /// payment to settle, so that a quick payment answers with the booking already confirmed.
     pub async fn create(
+        &self,
+        caller: &Caller,
+        request: BookingRequest,
+        idempotency_key: Option<&str>,
+        wait: bool,
+    ) -> Result<Created, BookingError> {
+        let created = self.create_now(caller, request, idempotency_key).await?;
+        if !wait {
+            return Ok(created);
+        }
+        Ok(match created {
+            Created::New(booking) => Created::New(self.settled(booking).await?),
+            Created::Replayed(booking) => Created::Replayed(self.settled(booking).await?),
+        })
+    }
+
+    /// The booking once it has left `PENDING_PAYMENT`, or as it is when the wait runs out.
+    async fn settled(&self, booking: BookingRow) -> Result<BookingRow, BookingError> {
+        if booking.status != BookingStatus::PendingPayment.as_str() || self.confirm_wait.is_zero() {
+            return Ok(booking);
+        }
+        let changed = self.watch.subscribe(booking.id);
+        // It may have changed between the commit and the subscription.
+        let current = store::bookings::find(&self.db, booking.id)
+            .await?
+            .ok_or(BookingError::BookingNotFound)?;
+        if current.status == BookingStatus::PendingPayment.as_str() {
+            let _ = tokio::time::timeout(self.confirm_wait, changed).await;
+        }
+        self.watch.forget(booking.id);
+        Ok(store::bookings::find(&self.db, booking.id)
+            .await?
+            .unwrap_or(current))
+    }
+
+    async fn create_now(
         &self,
         caller: &Caller,
         request: BookingRequest,
@@ -244,11 +303,6 @@ impl Bookings {
         let reference = new_reference();
         let hold_expires_at = Utc::now()
             + chrono::Duration::from_std(self.hold).unwrap_or(chrono::Duration::minutes(15));
-        // Until payment is part of the saga, a booking is confirmed in the transaction that makes
-        // it: it is stored confirmed, and both steps are published, in order.
-        let created = BookingStatus::PendingPayment;
-        let confirmed = BookingStatus::Confirmed;
-        debug_assert!(created.can_become(confirmed));
         let new = NewBooking {
             reference: &reference,
             user_id: caller.user_id,
@@ -256,16 +310,17 @@ impl Bookings {
             cabin: &request.cabin,
             passengers: &passengers,
             seats: &seats,
-            status: confirmed.as_str(),
+            status: BookingStatus::PendingPayment.as_str(),
             amount_minor,
             currency: &inventory.currency,
             payment_method: request.payment_method.map(PaymentMethod::as_str),
+            payment_card_id: request.payment_card_id.as_deref(),
             idempotency_key,
             request_hash: idempotency_key.map(|_| fingerprint),
             hold_expires_at,
         };
         let (id, created_at) = store::bookings::insert(&mut tx, &new).await?;
-        let mut booking = BookingRow {
+        let booking = BookingRow {
             id,
             reference: reference.clone(),
             user_id: caller.user_id,
@@ -273,7 +328,7 @@ impl Bookings {
             cabin: request.cabin.clone(),
             passengers: sqlx::types::Json(passengers),
             seats: seats.clone(),
-            status: created.as_str().to_owned(),
+            status: BookingStatus::PendingPayment.as_str().to_owned(),
             amount_minor,
             currency: inventory.currency.clone(),
             payment_method: request.payment_method.map(|m| m.as_str().to_owned()),
@@ -281,6 +336,12 @@ impl Bookings {
             hold_expires_at: Some(hold_expires_at),
             created_at,
             cancelled_at: None,
+            payment_card_id: request.payment_card_id.clone(),
+            payment_id: None,
+            paid_at: None,
+            refunded_minor: 0,
+            refunded_at: None,
+            cancel_reason: None,
             flight_code: flight.flight_code.clone(),
             origin: flight.origin.clone(),
             destination: flight.destination.clone(),
@@ -289,38 +350,10 @@ impl Bookings {
             origin_time_zone: flight.origin_time_zone.clone(),
             flight_status: flight.status.clone(),
         };
-        let created_event = event(types::BOOKING_CREATED, &booking, &inventory)?;
-        booking.status = confirmed.as_str().to_owned();
-        let confirmed_event = event(types::BOOKING_CONFIRMED, &booking, &inventory)?;
-        outbox::enqueue_many(&mut tx, topics::BOOKINGS, &[created_event, confirmed_event]).await?;
+        publish(&mut tx, types::BOOKING_CREATED, &booking, &inventory, None).await?;
         tx.commit().await?;
-        tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking confirmed");
+        tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking awaiting payment");
         Ok(booking)
-    }
-
-    async fn transition(
-        &self,
-        tx: &mut PgConnection,
-        booking: &mut BookingRow,
-        next: BookingStatus,
-    ) -> Result<(), BookingError> {
-        let current = BookingStatus::parse(&booking.status).ok_or_else(|| {
-            anyhow::anyhow!(
-                "booking {} has unknown status {}",
-                booking.id,
-                booking.status
-            )
-        })?;
-        if !current.can_become(next) {
-            return Err(anyhow::anyhow!(
-                "booking {} cannot go from {current} to {next}",
-                booking.id
-            )
-            .into());
-        }
-        store::bookings::set_status(&mut *tx, booking.id, next.as_str()).await?;
-        booking.status = next.as_str().to_owned();
-        Ok(())
     }
 
     /// A booking the caller may see: their own, or any for ops and admins. Others' bookings are
@@ -333,21 +366,20 @@ impl Bookings {
     }
 
     /// Cancels and gives the seats back. Cancelling a cancelled booking returns it unchanged; a
-    /// booking whose flight has departed cannot be cancelled.
+    /// booking whose flight has departed cannot be cancelled. A paid booking is refunded by the
+    /// payment service, by the fare rule.
     pub async fn cancel(&self, caller: &Caller, id: i64) -> Result<BookingRow, BookingError> {
         let mut tx = self.db.begin().await?;
         if !store::bookings::lock(&mut *tx, id).await? {
             return Err(BookingError::BookingNotFound);
         }
-        let mut booking = store::bookings::find(&mut *tx, id)
+        let booking = store::bookings::find(&mut *tx, id)
             .await?
             .ok_or(BookingError::BookingNotFound)?;
         if booking.user_id != caller.user_id && !caller.is_staff() {
             return Err(BookingError::BookingNotFound);
         }
-        let status = BookingStatus::parse(&booking.status)
-            .ok_or_else(|| anyhow::anyhow!("booking {id} has unknown status {}", booking.status))?;
-        if !status.holds_seats() {
+        if !parse_status(&booking)?.holds_seats() {
             return Ok(booking);
         }
         let flight = store::flights::find(&mut *tx, booking.flight_id)
@@ -356,18 +388,7 @@ impl Bookings {
         if departed(&flight) {
             return Err(BookingError::Departed);
         }
-        store::bookings::release_seats(&mut *tx, id).await?;
-        let inventory = store::inventory::release(
-            &mut *tx,
-            booking.flight_id,
-            &booking.cabin,
-            booking.seats.len() as i32,
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("booking {id} has no inventory row"))?;
-        self.transition(&mut tx, &mut booking, BookingStatus::Cancelled)
-            .await?;
-        publish(&mut tx, types::BOOKING_CANCELLED, &booking, &inventory).await?;
+        end(&mut tx, booking, BookingStatus::Cancelled, "customer").await?;
         tx.commit().await?;
         tracing::info!(booking_id = id, "booking cancelled");
         store::bookings::find(&self.db, id)
@@ -392,4 +413,124 @@ fn replay(existing: BookingRow, fingerprint: &[u8]) -> Result<Created, BookingEr
     } else {
         Err(BookingError::IdempotencyMismatch)
     }
+}
+
+fn parse_status(booking: &BookingRow) -> Result<BookingStatus, BookingError> {
+    BookingStatus::parse(&booking.status).ok_or_else(|| {
+        anyhow::anyhow!(
+            "booking {} has unknown status {}",
+            booking.id,
+            booking.status
+        )
+        .into()
+    })
+}
+
+/// Ends a booking that holds seats (cancelled or expired): gives the seats back, records why, and
+/// publishes the ending with the status it had, which decides its refund. The booking row must be
+/// locked by the caller's transaction.
+pub(crate) async fn end(
+    tx: &mut PgConnection,
+    mut booking: BookingRow,
+    next: BookingStatus,
+    reason: &str,
+) -> Result<(), BookingError> {
+    let previous = parse_status(&booking)?;
+    if !previous.can_become(next) {
+        return Err(
+            anyhow::anyhow!("booking {} cannot go from {previous} to {next}", booking.id).into(),
+        );
+    }
+    store::bookings::release_seats(&mut *tx, booking.id).await?;
+    let inventory = store::inventory::release(
+        &mut *tx,
+        booking.flight_id,
+        &booking.cabin,
+        booking.seats.len() as i32,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("booking {} has no inventory row", booking.id))?;
+    store::bookings::set_status(&mut *tx, booking.id, next.as_str(), Some(reason)).await?;
+    booking.status = next.as_str().to_owned();
+    booking.cancel_reason = Some(reason.to_owned());
+    let kind = match next {
+        BookingStatus::Expired => types::BOOKING_EXPIRED,
+        _ => types::BOOKING_CANCELLED,
+    };
+    publish(tx, kind, &booking, &inventory, Some(previous.as_str())).await
+}
+
+/// The payment went through: a booking still awaiting it is confirmed. One that has meanwhile
+/// ended stays as it is; the payment service refunds it when it sees the ending.
+pub(crate) async fn confirm(
+    tx: &mut PgConnection,
+    booking_id: i64,
+    payment_id: i64,
+) -> Result<(), BookingError> {
+    if !store::bookings::lock(&mut *tx, booking_id).await? {
+        return Err(BookingError::BookingNotFound);
+    }
+    let Some(mut booking) = store::bookings::find(&mut *tx, booking_id).await? else {
+        return Err(BookingError::BookingNotFound);
+    };
+    if parse_status(&booking)? != BookingStatus::PendingPayment {
+        return Ok(());
+    }
+    let inventory = store::inventory::find(&mut *tx, booking.flight_id, &booking.cabin)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("booking {booking_id} has no inventory row"))?;
+    store::bookings::set_status(
+        &mut *tx,
+        booking_id,
+        BookingStatus::Confirmed.as_str(),
+        None,
+    )
+    .await?;
+    store::bookings::set_payment(&mut *tx, booking_id, payment_id).await?;
+    booking.status = BookingStatus::Confirmed.as_str().to_owned();
+    publish(
+        tx,
+        types::BOOKING_CONFIRMED,
+        &booking,
+        &inventory,
+        Some(BookingStatus::PendingPayment.as_str()),
+    )
+    .await?;
+    tracing::info!(booking_id, payment_id, "booking confirmed");
+    Ok(())
+}
+
+/// The payment failed: a booking still awaiting it is cancelled and its seats released.
+pub(crate) async fn payment_failed(
+    tx: &mut PgConnection,
+    booking_id: i64,
+) -> Result<(), BookingError> {
+    if !store::bookings::lock(&mut *tx, booking_id).await? {
+        return Err(BookingError::BookingNotFound);
+    }
+    let Some(booking) = store::bookings::find(&mut *tx, booking_id).await? else {
+        return Err(BookingError::BookingNotFound);
+    };
+    if parse_status(&booking)? != BookingStatus::PendingPayment {
+        return Ok(());
+    }
+    end(tx, booking, BookingStatus::Cancelled, "payment-failed").await?;
+    tracing::info!(booking_id, "booking cancelled: payment failed");
+    Ok(())
+}
+
+/// Expires up to `limit` bookings whose hold has run out; returns how many.
+pub async fn expire_holds(db: &PgPool, limit: i64) -> Result<usize, BookingError> {
+    let mut tx = db.begin().await?;
+    let due = store::bookings::lock_expired_holds(&mut *tx, limit).await?;
+    for id in &due {
+        if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
+            end(&mut tx, booking, BookingStatus::Expired, "hold-expired").await?;
+        }
+    }
+    tx.commit().await?;
+    if !due.is_empty() {
+        tracing::info!(count = due.len(), "holds expired");
+    }
+    Ok(due.len())
 }

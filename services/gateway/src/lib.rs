@@ -35,6 +35,7 @@ pub const SERVICE: ServiceSpec = ServiceSpec {
 const CATALOG_DEFAULT_PORT: u16 = 5004;
 const BOOKING_DEFAULT_PORT: u16 = 5002;
 const NOTIFICATION_DEFAULT_PORT: u16 = 5003;
+const PAYMENT_DEFAULT_PORT: u16 = 5005;
 
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
@@ -44,6 +45,7 @@ pub struct Config {
     pub catalog: Arc<Upstreams>,
     pub booking: Arc<Upstreams>,
     pub notification: Arc<Upstreams>,
+    pub payment: Arc<Upstreams>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
 }
@@ -61,6 +63,7 @@ impl Config {
             catalog: Upstreams::load(source, "catalog", CATALOG_DEFAULT_PORT)?,
             booking: Upstreams::load(source, "booking", BOOKING_DEFAULT_PORT)?,
             notification: Upstreams::load(source, "notification", NOTIFICATION_DEFAULT_PORT)?,
+            payment: Upstreams::load(source, "payment", PAYMENT_DEFAULT_PORT)?,
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
@@ -108,6 +111,7 @@ impl Application {
         let catalog_reads = route(&config.catalog, Access::PublicReads);
         let booking = route(&config.booking, Access::Authenticated);
         let notification = route(&config.notification, Access::Authenticated);
+        let payment = route(&config.payment, Access::Authenticated);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
             .route("/api/openapi.yaml", get(openapi))
@@ -135,6 +139,8 @@ impl Application {
             .route("/api/bookings/{*rest}", forward(&booking))
             .route("/api/notifications", forward(&notification))
             .route("/api/notifications/{*rest}", forward(&notification))
+            .route("/api/payments", forward(&payment))
+            .route("/api/payments/{*rest}", forward(&payment))
             .with_state(state);
 
         let metrics = Metrics::new(&settings.service_name, |_| {});
@@ -158,8 +164,12 @@ impl Application {
             upstreams: config.booking.clone(),
         })
         .check(UpstreamCheck {
-            client,
+            client: client.clone(),
             upstreams: config.notification.clone(),
+        })
+        .check(UpstreamCheck {
+            client,
+            upstreams: config.payment.clone(),
         })
         .checks_for(settings)
         .body_limit(settings.body_limit)

@@ -137,6 +137,9 @@ mod tests {
             },
             status: "CONFIRMED".into(),
             payment_method: None,
+            payment_card_id: None,
+            previous_status: None,
+            cancel_reason: None,
             inventory: InventorySnapshot {
                 flight_id: 1,
                 cabin: "economy".into(),

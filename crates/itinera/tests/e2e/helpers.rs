@@ -18,18 +18,36 @@ pub struct Platform {
     pub booking_db: sqlx::PgPool,
     pub catalog_db: sqlx::PgPool,
     pub notification_db: sqlx::PgPool,
+    pub payment_db: sqlx::PgPool,
     shutdown: CancellationToken,
-    /// The notification service runs under its own token, so a test can stop and restart it.
-    pub notification_shutdown: std::sync::Mutex<CancellationToken>,
-    notification_source: ConfigSource,
+    /// Booking, notification and payment run under tokens of their own, so a test can stop and
+    /// restart them.
+    restartable: Vec<(Restartable, ServiceHandle)>,
+    memory: Arc<dyn EventBus>,
     options: Options,
     _databases: Vec<TestDatabase>,
+}
+
+/// The services a test can stop and start again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restartable {
+    Booking,
+    Notification,
+    Payment,
+}
+
+struct ServiceHandle {
+    /// Its configuration, with the port it first got, so the gateway finds it again.
+    source: std::sync::Mutex<ConfigSource>,
+    shutdown: std::sync::Mutex<CancellationToken>,
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        self.notification_shutdown.lock().unwrap().cancel();
+        for (_, handle) in &self.restartable {
+            handle.shutdown.lock().unwrap().cancel();
+        }
     }
 }
 
@@ -48,6 +66,8 @@ pub struct Options {
     pub kafka: bool,
     /// `smtp://host:port` of a mail server for the notification service.
     pub smtp: Option<String>,
+    /// Extra settings for every service (e.g. `BOOKING_HOLD_SECS`).
+    pub settings: Vec<(&'static str, String)>,
 }
 
 async fn bus_for(
@@ -69,7 +89,7 @@ async fn bus_for(
         RunMode::Single,
     )
     .unwrap();
-    platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone())
+    platform::events::kafka_transport(&settings, &contracts::events::topics::ALL, shutdown.clone())
         .await
         .expect("the test broker is running (scripts/kafka.sh start)")
         .expect("KAFKA_BROKERS is set")
@@ -79,11 +99,58 @@ fn leak(name: &str) -> &'static str {
     Box::leak(name.to_owned().into_boxed_str())
 }
 
-const TOPICS: [&str; 3] = [
-    contracts::events::topics::USERS,
-    contracts::events::topics::FLIGHTS,
-    contracts::events::topics::BOOKINGS,
-];
+/// Builds and starts one restartable service; returns its port. A restarted service takes the port
+/// its previous run had, once that run has let go of it.
+async fn start_service(
+    kind: Restartable,
+    source: &ConfigSource,
+    bus: Arc<dyn EventBus>,
+    shutdown: &CancellationToken,
+) -> u16 {
+    for attempt in 0.. {
+        let started = match kind {
+            Restartable::Booking => booking::Application::build(
+                booking::Config::load(source, RunMode::Single).unwrap(),
+                bus.clone(),
+            )
+            .await
+            .map(|app| {
+                let port = app.port();
+                tokio::spawn(app.run_until_stopped(shutdown.clone()));
+                port
+            }),
+            Restartable::Notification => notification::Application::build(
+                notification::Config::load(source, RunMode::Single).unwrap(),
+                bus.clone(),
+            )
+            .await
+            .map(|app| {
+                let port = app.port();
+                tokio::spawn(app.run_until_stopped(shutdown.clone()));
+                port
+            }),
+            Restartable::Payment => payment::Application::build(
+                payment::Config::load(source, RunMode::Single).unwrap(),
+                bus.clone(),
+            )
+            .await
+            .map(|app| {
+                let port = app.port();
+                tokio::spawn(app.run_until_stopped(shutdown.clone()));
+                port
+            }),
+        };
+        match started {
+            Ok(port) => return port,
+            Err(e) if attempt < 100 => {
+                tracing::debug!(error = %e, "{kind:?} not started yet; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{kind:?} starts: {e:#}"),
+        }
+    }
+    unreachable!()
+}
 
 impl Platform {
     pub async fn spawn() -> Self {
@@ -92,9 +159,10 @@ impl Platform {
 
     pub async fn spawn_with(options: Options) -> Self {
         platform::telemetry::init_for_tests();
-        let databases: Vec<TestDatabase> = ["identity", "catalog", "booking", "notification"]
-            .map(TestDatabase::new)
-            .into();
+        let databases: Vec<TestDatabase> =
+            ["identity", "catalog", "booking", "notification", "payment"]
+                .map(TestDatabase::new)
+                .into();
         let mut base = ConfigSource::from_pairs([
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
@@ -117,6 +185,9 @@ impl Platform {
         if let Some(smtp) = &options.smtp {
             base = base.with("SMTP_URL", smtp.as_str());
         }
+        for (key, value) in &options.settings {
+            base = base.with(*key, value.as_str());
+        }
         let with_db = |i: usize| base.clone().with("DATABASE_URL", databases[i].url.as_str());
         let shutdown = CancellationToken::new();
         let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
@@ -137,28 +208,27 @@ impl Platform {
         )
         .await
         .expect("catalog starts");
-        let booking_source = with_db(2).with("JWT_JWKS_URL", jwks.as_str());
-        let booking = booking::Application::build(
-            booking::Config::load(&booking_source, RunMode::Single).unwrap(),
-            bus_for(&options, &booking_source, "booking", &memory, &shutdown).await,
-        )
-        .await
-        .expect("booking starts");
-        let notification_source = with_db(3).with("JWT_JWKS_URL", jwks.as_str());
-        let notification_shutdown = CancellationToken::new();
-        let notification = notification::Application::build(
-            notification::Config::load(&notification_source, RunMode::Single).unwrap(),
-            bus_for(
-                &options,
-                &notification_source,
-                "notification",
-                &memory,
-                &notification_shutdown,
-            )
-            .await,
-        )
-        .await
-        .expect("notification starts");
+
+        let mut restartable = Vec::new();
+        let mut ports = Vec::new();
+        for (kind, name, db) in [
+            (Restartable::Booking, "booking", 2),
+            (Restartable::Notification, "notification", 3),
+            (Restartable::Payment, "payment", 4),
+        ] {
+            let source = with_db(db).with("JWT_JWKS_URL", jwks.as_str());
+            let token = CancellationToken::new();
+            let bus = bus_for(&options, &source, name, &memory, &token).await;
+            let port = start_service(kind, &source, bus, &token).await;
+            ports.push(format!("http://127.0.0.1:{port}"));
+            restartable.push((
+                kind,
+                ServiceHandle {
+                    source: std::sync::Mutex::new(source.with("SERVICE_PORT", port.to_string())),
+                    shutdown: std::sync::Mutex::new(token),
+                },
+            ));
+        }
         let gateway_source = base
             .clone()
             .with("JWT_JWKS_URL", jwks.as_str())
@@ -167,14 +237,9 @@ impl Platform {
                 "CATALOG_UPSTREAMS",
                 format!("http://127.0.0.1:{}", catalog.port()),
             )
-            .with(
-                "BOOKING_UPSTREAMS",
-                format!("http://127.0.0.1:{}", booking.port()),
-            )
-            .with(
-                "NOTIFICATION_UPSTREAMS",
-                format!("http://127.0.0.1:{}", notification.port()),
-            );
+            .with("BOOKING_UPSTREAMS", ports[0].as_str())
+            .with("NOTIFICATION_UPSTREAMS", ports[1].as_str())
+            .with("PAYMENT_UPSTREAMS", ports[2].as_str());
         let gateway = gateway::Application::build(
             gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
         )
@@ -184,8 +249,6 @@ impl Platform {
 
         tokio::spawn(identity.run_until_stopped(shutdown.clone()));
         tokio::spawn(catalog.run_until_stopped(shutdown.clone()));
-        tokio::spawn(booking.run_until_stopped(shutdown.clone()));
-        tokio::spawn(notification.run_until_stopped(notification_shutdown.clone()));
         tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
 
         Self {
@@ -194,40 +257,51 @@ impl Platform {
             catalog_db: pool(&databases[1].url).await,
             booking_db: pool(&databases[2].url).await,
             notification_db: pool(&databases[3].url).await,
+            payment_db: pool(&databases[4].url).await,
             shutdown,
-            notification_shutdown: std::sync::Mutex::new(notification_shutdown),
-            notification_source,
+            restartable,
+            memory,
             options,
             _databases: databases,
         }
     }
 
-    /// Stops the notification service (as a crash would: nothing is drained on purpose).
-    pub fn stop_notification(&self) {
-        self.notification_shutdown.lock().unwrap().cancel();
+    fn handle(&self, kind: Restartable) -> &ServiceHandle {
+        &self
+            .restartable
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .expect("restartable service")
+            .1
     }
 
-    /// Starts a new notification instance on the same database and topics (on another port; the
-    /// gateway's route to notification is not used by the tests that restart it).
-    pub async fn start_notification(&self) {
+    /// Stops a service as a crash would: its consumers stop at once and nothing is drained on
+    /// purpose.
+    pub fn stop(&self, kind: Restartable) {
+        self.handle(kind).shutdown.lock().unwrap().cancel();
+    }
+
+    /// Starts a new instance of a stopped service on the same database, topics and port.
+    pub async fn start(&self, kind: Restartable) {
+        let handle = self.handle(kind);
+        let source = handle.source.lock().unwrap().clone();
         let token = CancellationToken::new();
-        let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-        let bus = bus_for(
-            &self.options,
-            &self.notification_source,
-            "notification",
-            &memory,
-            &token,
-        )
-        .await;
-        let app = notification::Application::build(
-            notification::Config::load(&self.notification_source, RunMode::Single).unwrap(),
-            bus,
-        )
-        .await
-        .expect("notification restarts");
-        tokio::spawn(app.run_until_stopped(token.clone()));
-        *self.notification_shutdown.lock().unwrap() = token;
+        let name = match kind {
+            Restartable::Booking => "booking",
+            Restartable::Notification => "notification",
+            Restartable::Payment => "payment",
+        };
+        let bus = bus_for(&self.options, &source, name, &self.memory, &token).await;
+        start_service(kind, &source, bus, &token).await;
+        *handle.shutdown.lock().unwrap() = token;
+    }
+
+    pub fn stop_notification(&self) {
+        self.stop(Restartable::Notification);
+    }
+
+    pub async fn start_notification(&self) {
+        self.start(Restartable::Notification).await;
     }
 
     pub fn url(&self, path: &str) -> String {

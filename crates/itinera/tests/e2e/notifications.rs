@@ -108,6 +108,7 @@ async fn welcome_confirmation_and_cancellation_emails_over_kafka() {
     let platform = Platform::spawn_with(Options {
         kafka: true,
         smtp: Some(mail.url.clone()),
+        ..Options::default()
     })
     .await;
     let (_, token) = platform.customer("johndoe").await;
@@ -208,6 +209,7 @@ async fn a_notification_service_stopped_mid_stream_loses_nothing_and_sends_nothi
     let platform = Platform::spawn_with(Options {
         kafka: true,
         smtp: Some(mail.url.clone()),
+        ..Options::default()
     })
     .await;
     platform.customer("first").await;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use crate::bookings::{BookingRequest, Created, FlightRef};
-use crate::domain::{PaymentMethod, Seat, passenger_name};
+use crate::domain::{BookingStatus, PaymentMethod, Seat, passenger_name};
 use crate::error::BookingError;
 use crate::store::bookings::BookingRow;
 
@@ -63,9 +63,34 @@ pub struct BookingView {
     cabin: String,
     passengers: Vec<Passenger>,
     price: MoneyView,
-    payment_method: Option<String>,
+    payment: PaymentSummary,
+    /// Until when the seats are held awaiting payment.
+    hold_expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
+    cancel_reason: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentSummary {
+    method: Option<String>,
+    card_id: Option<String>,
+    /// The payment service's payment, once it has confirmed the booking.
+    payment_id: Option<i64>,
+    paid_at: Option<DateTime<Utc>>,
+    refunded: MoneyView,
+    refunded_at: Option<DateTime<Utc>>,
+}
+
+impl MoneyView {
+    fn of(money: &Money) -> Self {
+        Self {
+            amount: money.major_text(),
+            amount_minor: money.minor(),
+            currency: money.currency().to_string(),
+        }
+    }
 }
 
 pub fn money(minor: i64, currency: &str) -> Money {
@@ -78,6 +103,7 @@ pub fn money(minor: i64, currency: &str) -> Money {
 impl From<BookingRow> for BookingView {
     fn from(b: BookingRow) -> Self {
         let price = money(b.amount_minor, &b.currency);
+        let holding = b.status == BookingStatus::PendingPayment.as_str();
         Self {
             booking_id: b.id,
             reference: b.reference,
@@ -101,14 +127,19 @@ impl From<BookingRow> for BookingView {
                 .zip(b.seats)
                 .map(|(name, seat)| Passenger { name, seat })
                 .collect(),
-            price: MoneyView {
-                amount: price.major_text(),
-                amount_minor: price.minor(),
-                currency: price.currency().to_string(),
+            price: MoneyView::of(&price),
+            payment: PaymentSummary {
+                method: b.payment_method,
+                card_id: b.payment_card_id,
+                payment_id: b.payment_id,
+                paid_at: b.paid_at,
+                refunded: MoneyView::of(&money(b.refunded_minor, &b.currency)),
+                refunded_at: b.refunded_at,
             },
-            payment_method: b.payment_method,
+            hold_expires_at: b.hold_expires_at.filter(|_| holding),
             created_at: b.created_at,
             cancelled_at: b.cancelled_at,
+            cancel_reason: b.cancel_reason,
         }
     }
 }
@@ -128,12 +159,25 @@ struct CreateBody {
     cabin: Option<String>,
     passengers: Vec<PassengerInput>,
     payment_method: Option<String>,
+    /// A card saved with the payment service (`POST /api/payments/cards`).
+    payment_card_id: Option<String>,
 }
 
 /// Most passengers on one booking.
 pub const MAX_PASSENGERS: usize = 9;
 
 const CABINS: [&str; 4] = ["economy", "premium_economy", "business", "first"];
+
+/// Whether the request waits for the payment to settle: yes, unless it sends
+/// `Prefer: respond-async` (RFC 7240).
+pub fn waits_for_payment(headers: &HeaderMap) -> bool {
+    !headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}
 
 /// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, BookingError> {
@@ -201,11 +245,29 @@ impl CreateBody {
             .map(PaymentMethod::parse)
             .transpose()
             .map_err(BookingError::Invalid)?;
+        let payment_card_id = match self.payment_card_id {
+            Some(id) if payment_method == Some(PaymentMethod::Wallet) => {
+                return Err(BookingError::Invalid(format!(
+                    "paymentCardId {id:?} cannot be used with the wallet"
+                )));
+            }
+            Some(id)
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                return Err(BookingError::Invalid(
+                    "paymentCardId must be a card id such as card_…".into(),
+                ));
+            }
+            other => other,
+        };
         Ok(BookingRequest {
             flight,
             cabin,
             passengers,
             payment_method,
+            payment_card_id,
         })
     }
 }
@@ -222,7 +284,12 @@ async fn create(
     let request = body.parse()?;
     let (booking, replayed) = match state
         .bookings
-        .create(&caller, request, key.as_deref())
+        .create(
+            &caller,
+            request,
+            key.as_deref(),
+            waits_for_payment(&headers),
+        )
         .await?
     {
         Created::New(booking) => (booking, false),

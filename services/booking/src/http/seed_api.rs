@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::bookings::{idempotency_key, money};
+use super::bookings::{idempotency_key, money, waits_for_payment};
 use crate::bookings::{BookingRequest, Created, FlightRef};
 use crate::domain::{BookingStatus, PaymentMethod};
 use crate::error::BookingError;
@@ -71,10 +71,16 @@ async fn book_flight(
         cabin: "economy".into(),
         passengers: vec![(caller.username.clone(), None)],
         payment_method,
+        payment_card_id: None,
     };
     let booking = match state
         .bookings
-        .create(&caller, request, key.as_deref())
+        .create(
+            &caller,
+            request,
+            key.as_deref(),
+            waits_for_payment(&headers),
+        )
         .await?
     {
         Created::New(booking) | Created::Replayed(booking) => booking,

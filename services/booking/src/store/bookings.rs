@@ -20,6 +20,12 @@ pub struct BookingRow {
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    pub payment_card_id: Option<String>,
+    pub payment_id: Option<i64>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub refunded_minor: i64,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
     pub flight_code: String,
     pub origin: String,
     pub destination: String,
@@ -31,6 +37,7 @@ pub struct BookingRow {
 
 const SELECT: &str = "SELECT b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
      b.amount_minor, b.currency, b.payment_method, b.request_hash, b.hold_expires_at, b.created_at, b.cancelled_at, \
+     b.payment_card_id, b.payment_id, b.paid_at, b.refunded_minor, b.refunded_at, b.cancel_reason, \
      f.flight_code, f.origin, f.destination, f.departure_at, f.arrival_at, f.origin_time_zone, \
      f.status AS flight_status \
      FROM bookings b JOIN flights f ON f.flight_id = b.flight_id";
@@ -46,6 +53,7 @@ pub struct NewBooking<'a> {
     pub amount_minor: i64,
     pub currency: &'a str,
     pub payment_method: Option<&'a str>,
+    pub payment_card_id: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub request_hash: Option<&'a [u8]>,
     pub hold_expires_at: DateTime<Utc>,
@@ -59,8 +67,9 @@ pub async fn insert(
     // The booking and its seats in one statement (one round trip).
     sqlx::query_as(
         "WITH b AS (INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, \
-                         amount_minor, currency, payment_method, idempotency_key, request_hash, hold_expires_at) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, created_at), \
+                         amount_minor, currency, payment_method, idempotency_key, request_hash, hold_expires_at, \
+                         payment_card_id) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, created_at), \
               s AS (INSERT INTO seat_assignments (flight_id, seat, booking_id) \
                     SELECT $3, seat, b.id FROM b, UNNEST($6::text[]) AS seat) \
          SELECT id, created_at FROM b",
@@ -78,6 +87,7 @@ pub async fn insert(
     .bind(booking.idempotency_key)
     .bind(booking.request_hash)
     .bind(booking.hold_expires_at)
+    .bind(booking.payment_card_id)
     .fetch_one(&mut *db)
     .await
 }
@@ -134,16 +144,84 @@ pub async fn list_for_user(
     Ok((rows, total))
 }
 
-pub async fn set_status(db: impl PgExecutor<'_>, id: i64, status: &str) -> Result<(), sqlx::Error> {
+/// The channel on which every status change is announced (payload: the booking id), so that a
+/// request waiting for its booking to be paid wakes on whichever instance it runs.
+pub const STATUS_CHANNEL: &str = "booking_status";
+
+/// Sets the status (and, for an ending, the reason) and announces the change when the transaction
+/// commits.
+pub async fn set_status(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    status: &str,
+    cancel_reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE bookings SET status = $2, updated_at = now(), \
-         cancelled_at = CASE WHEN $2 IN ('CANCELLED', 'EXPIRED') THEN now() ELSE cancelled_at END WHERE id = $1",
+        "WITH u AS (UPDATE bookings SET status = $2, updated_at = now(), \
+             cancelled_at = CASE WHEN $2 IN ('CANCELLED', 'EXPIRED') THEN now() ELSE cancelled_at END, \
+             paid_at = CASE WHEN $2 = 'CONFIRMED' THEN now() ELSE paid_at END, \
+             cancel_reason = COALESCE($3, cancel_reason) \
+             WHERE id = $1 RETURNING id) \
+         SELECT pg_notify($4, id::text) FROM u",
     )
     .bind(id)
     .bind(status)
+    .bind(cancel_reason)
+    .bind(STATUS_CHANNEL)
     .execute(db)
     .await
     .map(|_| ())
+}
+
+/// Records the payment that confirmed the booking.
+pub async fn set_payment(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    payment_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE bookings SET payment_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(payment_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// Records everything refunded so far.
+pub async fn set_refunded(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    payment_id: i64,
+    refunded_minor: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH u AS (UPDATE bookings SET refunded_minor = GREATEST(refunded_minor, $2), \
+             refunded_at = now(), payment_id = COALESCE(payment_id, $3), updated_at = now() \
+             WHERE id = $1 RETURNING id) \
+         SELECT pg_notify($4, id::text) FROM u",
+    )
+    .bind(id)
+    .bind(refunded_minor)
+    .bind(payment_id)
+    .bind(STATUS_CHANNEL)
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Bookings whose hold has run out without payment, locked for this transaction; rows another
+/// instance is already expiring are skipped.
+pub async fn lock_expired_holds(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM bookings WHERE status = 'PENDING_PAYMENT' AND hold_expires_at <= now() \
+         ORDER BY hold_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
 }
 
 pub async fn release_seats(db: impl PgExecutor<'_>, id: i64) -> Result<u64, sqlx::Error> {

@@ -60,14 +60,6 @@ struct Page {
     unread: i64,
 }
 
-fn unavailable(e: sqlx::Error) -> Problem {
-    if platform::db::is_unavailable(&e) {
-        Problem::dependency_unavailable("database", e)
-    } else {
-        Problem::internal(e)
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,7 +82,7 @@ async fn list(
     .bind(i64::from(page - 1) * i64::from(page_size))
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(platform::db::problem)?;
     let (total, unread): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE read_at IS NULL) FROM notifications \
          WHERE user_id = $1 AND channel = 'in_app'",
@@ -98,7 +90,7 @@ async fn list(
     .bind(caller.user_id)
     .fetch_one(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(platform::db::problem)?;
     Ok(JsonResponse(Page {
         items,
         page,
@@ -123,7 +115,7 @@ async fn mark_read(
     .bind(caller.user_id)
     .fetch_optional(&state.db)
     .await
-    .map_err(unavailable)?
+    .map_err(platform::db::problem)?
     .map(JsonResponse)
     .ok_or_else(|| Problem::not_found("Notification not found"))
 }

@@ -1,0 +1,116 @@
+//! Payments as stored, and the events that publish their changes.
+
+use chrono::{DateTime, Utc};
+use contracts::events::{MoneyAmount, PaymentSnapshot, topics};
+use platform::events::{Envelope, outbox};
+use sqlx::{FromRow, PgConnection};
+
+/// The channel that wakes the payment worker when a job is due.
+pub const JOBS_CHANNEL: &str = "payment_jobs";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub booking_id: i64,
+    pub booking_reference: String,
+    pub user_id: i64,
+    pub method: String,
+    pub card_id: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_token: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub departure_at: DateTime<Utc>,
+    pub description: String,
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub void_requested: bool,
+    pub idempotency_key: String,
+    pub processor_reference: Option<String>,
+    pub attempts: i32,
+    pub refunded_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+pub const COLUMNS: &str = "id, booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
+     card_token, amount_minor, currency, departure_at, description, status, failure_reason, void_requested, \
+     idempotency_key, processor_reference, attempts, refunded_minor, created_at, completed_at";
+
+pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentSnapshot {
+    let currency = payment.currency.trim().to_owned();
+    let money = |amount_minor| MoneyAmount {
+        amount_minor,
+        currency: currency.clone(),
+    };
+    PaymentSnapshot {
+        payment_id: payment.id,
+        booking_id: payment.booking_id,
+        user_id: payment.user_id,
+        method: payment.method.clone(),
+        amount: money(payment.amount_minor),
+        status: payment.status.clone(),
+        failure_reason: payment.failure_reason.clone(),
+        refunded: money(payment.refunded_minor),
+        refund_fee: refund_fee_minor.map(money),
+        card_last4: payment.card_last4.clone(),
+    }
+}
+
+/// Records `kind` for `payment` in the outbox, keyed by booking so the booking's events stay in
+/// order.
+pub async fn publish(
+    tx: &mut PgConnection,
+    kind: &str,
+    payment: &PaymentRow,
+    refund_fee_minor: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let data = serde_json::to_value(snapshot(payment, refund_fee_minor))
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let key = payment.booking_id.to_string();
+    let envelope = Envelope::new("payment", kind, key.clone(), data);
+    outbox::enqueue(tx, topics::PAYMENTS, &key, &envelope).await
+}
+
+/// Wakes the workers (on every instance) when the transaction commits.
+pub async fn wake_workers(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(JOBS_CHANNEL)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+pub async fn find_by_booking(
+    tx: &mut PgConnection,
+    booking_id: i64,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE"
+    ))
+    .bind(booking_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Queues a refund of `payment`; a payment is refunded at most once.
+pub async fn queue_refund(
+    tx: &mut PgConnection,
+    payment_id: i64,
+    amount_minor: i64,
+    fee_minor: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refunds (payment_id, amount_minor, fee_minor, reason, status) \
+         VALUES ($1, $2, $3, $4, 'PENDING') ON CONFLICT (payment_id) DO NOTHING",
+    )
+    .bind(payment_id)
+    .bind(amount_minor)
+    .bind(fee_minor)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    wake_workers(tx).await
+}

@@ -1,0 +1,467 @@
+//! Runs payment and refund jobs. Jobs are claimed with `FOR UPDATE SKIP LOCKED` and a lease, so
+//! several instances share the work and each job has one owner at a time; a worker that dies
+//! mid-call leaves its jobs to be claimed again when the lease ends. Every call to the processor
+//! carries an idempotency key derived from the booking, so running a job twice charges once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contracts::events::types;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::processor::{CardProcessor, Charge, ProcessorError};
+use crate::store::{self, COLUMNS, JOBS_CHANNEL, PaymentRow};
+
+/// Most jobs of each kind claimed at once.
+const BATCH: i64 = 128;
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How long one processor call may take.
+    pub processor_timeout: Duration,
+    /// Charge attempts before a payment that keeps failing transiently is given up.
+    pub max_attempts: i32,
+    /// The first retry's delay; it doubles with each attempt.
+    pub retry_base: Duration,
+    /// How often to look for due jobs when no notification arrives.
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            processor_timeout: Duration::from_secs(5),
+            max_attempts: 4,
+            retry_base: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Worker {
+    pub db: PgPool,
+    pub processor: Arc<dyn CardProcessor>,
+    pub config: WorkerConfig,
+}
+
+/// What one charge attempt came to, before it is recorded.
+enum Attempt {
+    Charged(String),
+    Failed(ProcessorError),
+    /// Wallet payments are decided in the recording transaction.
+    Wallet,
+    /// The booking ended before the charge was made.
+    Void,
+}
+
+struct RefundJob {
+    id: i64,
+    attempts: i32,
+    amount_minor: i64,
+    fee_minor: i64,
+    payment: PaymentRow,
+}
+
+impl Worker {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener: Option<PgListener> = None;
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            match self.tick().await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "payment jobs failed; retrying");
+                    tokio::time::sleep(self.config.poll_interval).await;
+                    continue;
+                }
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                ok = notified => if !ok { listener = None },
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.db).await.ok()?;
+        listener.listen(JOBS_CHANNEL).await.ok()?;
+        Some(listener)
+    }
+
+    /// Runs the due jobs; returns how many there were.
+    pub async fn tick(&self) -> Result<usize, sqlx::Error> {
+        let payments = self.charge_due().await?;
+        let refunds = self.refund_due().await?;
+        Ok(payments + refunds)
+    }
+
+    fn lease_secs(&self) -> f64 {
+        self.config.processor_timeout.as_secs_f64() + 30.0
+    }
+
+    fn backoff(&self, attempts: i32) -> f64 {
+        let exponent = u32::try_from(attempts.clamp(1, 10) - 1).unwrap_or(0);
+        (self.config.retry_base.as_secs_f64() * f64::from(2u32.pow(exponent))).min(300.0)
+    }
+
+    async fn charge_due(&self) -> Result<usize, sqlx::Error> {
+        let claimed: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "WITH due AS (SELECT id FROM payments \
+                 WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
+                    OR (status = 'PROCESSING' AND lease_until < now()) \
+                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             UPDATE payments p SET status = 'PROCESSING', attempts = p.attempts + 1, \
+                 lease_until = now() + make_interval(secs => $2) \
+             FROM due WHERE p.id = due.id RETURNING {}",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("p.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(BATCH)
+        .bind(self.lease_secs())
+        .fetch_all(&self.db)
+        .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let mut calls = JoinSet::new();
+        let mut attempts = Vec::with_capacity(count);
+        for payment in claimed {
+            if payment.void_requested {
+                attempts.push((payment, Attempt::Void));
+            } else if payment.method == "wallet" {
+                attempts.push((payment, Attempt::Wallet));
+            } else {
+                let processor = self.processor.clone();
+                let timeout = self.config.processor_timeout;
+                calls.spawn(async move {
+                    let token = payment.card_token.clone().unwrap_or_default();
+                    let charge = Charge {
+                        idempotency_key: &payment.idempotency_key,
+                        card_token: &token,
+                        amount_minor: payment.amount_minor,
+                        currency: payment.currency.trim(),
+                    };
+                    let result = tokio::time::timeout(timeout, processor.charge(charge))
+                        .await
+                        .unwrap_or(Err(ProcessorError::Timeout));
+                    let attempt = match result {
+                        Ok(reference) => Attempt::Charged(reference),
+                        Err(e) => Attempt::Failed(e),
+                    };
+                    (payment, attempt)
+                });
+            }
+        }
+        while let Some(done) = calls.join_next().await {
+            match done {
+                Ok(result) => attempts.push(result),
+                // A panicked call leaves its job to be claimed again when the lease ends.
+                Err(e) => tracing::error!(error = %e, "a processor call panicked"),
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        for (payment, attempt) in attempts {
+            self.record(&mut tx, payment, attempt).await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn record(
+        &self,
+        tx: &mut PgConnection,
+        payment: PaymentRow,
+        attempt: Attempt,
+    ) -> Result<(), sqlx::Error> {
+        // Still ours? A job whose lease ran out may have been claimed by another worker; the
+        // attempt count is the fencing token.
+        let Some(void_requested) = sqlx::query_scalar::<_, bool>(
+            "SELECT void_requested FROM payments \
+             WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2 FOR UPDATE",
+        )
+        .bind(payment.id)
+        .bind(payment.attempts)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(());
+        };
+        match attempt {
+            Attempt::Void => self.finish(tx, &payment, "VOIDED", None, None).await,
+            Attempt::Wallet if void_requested => {
+                self.finish(tx, &payment, "VOIDED", None, None).await
+            }
+            Attempt::Wallet => {
+                let debited = sqlx::query(
+                    "UPDATE wallets SET balance_minor = balance_minor - $3 \
+                     WHERE user_id = $1 AND currency = $2 AND balance_minor >= $3",
+                )
+                .bind(payment.user_id)
+                .bind(&payment.currency)
+                .bind(payment.amount_minor)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if debited && payment.amount_minor > 0 {
+                    sqlx::query(
+                        "INSERT INTO wallet_entries (user_id, currency, amount_minor, kind, payment_id) \
+                         VALUES ($1, $2, $3, 'payment', $4)",
+                    )
+                    .bind(payment.user_id)
+                    .bind(&payment.currency)
+                    .bind(-payment.amount_minor)
+                    .bind(payment.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if debited {
+                    self.finish(tx, &payment, "SUCCEEDED", None, None).await
+                } else {
+                    self.finish(tx, &payment, "FAILED", None, Some("insufficient_funds"))
+                        .await
+                }
+            }
+            Attempt::Charged(reference) => {
+                self.finish(tx, &payment, "SUCCEEDED", Some(&reference), None)
+                    .await?;
+                if void_requested {
+                    store::queue_refund(
+                        tx,
+                        payment.id,
+                        payment.amount_minor,
+                        0,
+                        "booking ended before it was confirmed",
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            Attempt::Failed(ProcessorError::Declined(code)) => {
+                self.finish(tx, &payment, "FAILED", None, Some(code)).await
+            }
+            Attempt::Failed(_) if void_requested => {
+                self.finish(tx, &payment, "VOIDED", None, None).await
+            }
+            Attempt::Failed(error) if payment.attempts >= self.config.max_attempts => {
+                tracing::warn!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment given up");
+                self.finish(tx, &payment, "FAILED", None, Some(error.reason()))
+                    .await
+            }
+            Attempt::Failed(error) => {
+                tracing::info!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment will be retried");
+                sqlx::query(
+                    "UPDATE payments SET status = 'PENDING', lease_until = NULL, \
+                     next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
+                )
+                .bind(payment.id)
+                .bind(self.backoff(payment.attempts))
+                .execute(&mut *tx)
+                .await
+                .map(|_| ())
+            }
+        }
+    }
+
+    /// Records the end of a payment and publishes it (a voided payment publishes nothing: the
+    /// booking it was for has already ended).
+    async fn finish(
+        &self,
+        tx: &mut PgConnection,
+        payment: &PaymentRow,
+        status: &str,
+        reference: Option<&str>,
+        failure: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let done: PaymentRow = sqlx::query_as(&format!(
+            "UPDATE payments SET status = $2, processor_reference = $3, failure_reason = $4, \
+             lease_until = NULL, completed_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(payment.id)
+        .bind(status)
+        .bind(reference)
+        .bind(failure)
+        .fetch_one(&mut *tx)
+        .await?;
+        match status {
+            "SUCCEEDED" => store::publish(tx, types::PAYMENT_SUCCEEDED, &done, None).await?,
+            "FAILED" => store::publish(tx, types::PAYMENT_FAILED, &done, None).await?,
+            _ => {}
+        }
+        tracing::info!(
+            payment_id = done.id,
+            booking_id = done.booking_id,
+            status,
+            reason = failure,
+            "payment finished"
+        );
+        Ok(())
+    }
+
+    async fn refund_due(&self) -> Result<usize, sqlx::Error> {
+        let claimed: Vec<(i64, i64, i32, i64, i64)> = sqlx::query_as(
+            "WITH due AS (SELECT id FROM refunds \
+                 WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
+                    OR (status = 'PROCESSING' AND lease_until < now()) \
+                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             UPDATE refunds r SET status = 'PROCESSING', attempts = r.attempts + 1, \
+                 lease_until = now() + make_interval(secs => $2) \
+             FROM due WHERE r.id = due.id \
+             RETURNING r.id, r.payment_id, r.attempts, r.amount_minor, r.fee_minor",
+        )
+        .bind(BATCH)
+        .bind(self.lease_secs())
+        .fetch_all(&self.db)
+        .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let ids: Vec<i64> = claimed.iter().map(|c| c.1).collect();
+        let payments: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM payments WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.db)
+        .await?;
+        let mut calls = JoinSet::new();
+        for (id, payment_id, attempts, amount_minor, fee_minor) in claimed {
+            let Some(payment) = payments.iter().find(|p| p.id == payment_id).cloned() else {
+                continue;
+            };
+            let job = RefundJob {
+                id,
+                attempts,
+                amount_minor,
+                fee_minor,
+                payment,
+            };
+            let processor = self.processor.clone();
+            let timeout = self.config.processor_timeout;
+            calls.spawn(async move {
+                let by_card = job.payment.method != "wallet" && job.amount_minor > 0;
+                let result = match (&job.payment.processor_reference, by_card) {
+                    (Some(charge), true) => {
+                        let key = format!("refund-{}", job.payment.id);
+                        tokio::time::timeout(
+                            timeout,
+                            processor.refund(charge, job.amount_minor, &key),
+                        )
+                        .await
+                        .unwrap_or(Err(ProcessorError::Timeout))
+                        .map(Some)
+                    }
+                    _ => Ok(None),
+                };
+                (job, result)
+            });
+        }
+        let mut results = Vec::with_capacity(count);
+        while let Some(done) = calls.join_next().await {
+            match done {
+                Ok(result) => results.push(result),
+                Err(e) => tracing::error!(error = %e, "a processor call panicked"),
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        for (job, result) in results {
+            match result {
+                Ok(reference) => self.record_refund(&mut tx, &job, reference).await?,
+                Err(error) => {
+                    tracing::warn!(refund_id = job.id, error = %error, "refund will be retried");
+                    sqlx::query(
+                        "UPDATE refunds SET status = 'PENDING', lease_until = NULL, \
+                         next_attempt_at = now() + make_interval(secs => $2) \
+                         WHERE id = $1 AND attempts = $3",
+                    )
+                    .bind(job.id)
+                    .bind(self.backoff(job.attempts))
+                    .bind(job.attempts)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn record_refund(
+        &self,
+        tx: &mut PgConnection,
+        job: &RefundJob,
+        reference: Option<String>,
+    ) -> Result<(), sqlx::Error> {
+        let ours = sqlx::query(
+            "UPDATE refunds SET status = 'SUCCEEDED', processor_reference = $3, lease_until = NULL, \
+             completed_at = now() WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2",
+        )
+        .bind(job.id)
+        .bind(job.attempts)
+        .bind(reference.as_deref())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !ours {
+            return Ok(());
+        }
+        let payment = &job.payment;
+        if payment.method == "wallet" && job.amount_minor > 0 {
+            sqlx::query(
+                "INSERT INTO wallets (user_id, currency, balance_minor) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, currency) DO UPDATE SET balance_minor = wallets.balance_minor + $3",
+            )
+            .bind(payment.user_id)
+            .bind(&payment.currency)
+            .bind(job.amount_minor)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO wallet_entries (user_id, currency, amount_minor, kind, payment_id) \
+                 VALUES ($1, $2, $3, 'refund', $4)",
+            )
+            .bind(payment.user_id)
+            .bind(&payment.currency)
+            .bind(job.amount_minor)
+            .bind(payment.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let refunded: PaymentRow = sqlx::query_as(&format!(
+            "UPDATE payments SET refunded_minor = refunded_minor + $2 WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(payment.id)
+        .bind(job.amount_minor)
+        .fetch_one(&mut *tx)
+        .await?;
+        store::publish(tx, types::PAYMENT_REFUNDED, &refunded, Some(job.fee_minor)).await?;
+        tracing::info!(
+            payment_id = payment.id,
+            amount_minor = job.amount_minor,
+            fee_minor = job.fee_minor,
+            "refunded"
+        );
+        Ok(())
+    }
+}
