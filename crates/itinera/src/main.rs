@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             Command::Up {
                 no_demo_users,
                 no_seed,
-            } => up(&source, !no_demo_users, !no_seed).await,
+            } => Box::pin(up(&source, !no_demo_users, !no_seed)).await,
             Command::Serve { service } => serve(&source, service).await,
             Command::Migrate { services } => migrate(&source, &services).await,
             Command::Seed => seed(&source).await,

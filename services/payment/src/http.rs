@@ -253,7 +253,7 @@ struct TopUp {
 }
 
 /// Most that one top-up may add, in minor units.
-const MAX_TOP_UP_MINOR: i64 = 1_000_000_00;
+const MAX_TOP_UP_MINOR: i64 = 100_000_000;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get("idempotency-key") else {

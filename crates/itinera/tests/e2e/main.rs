@@ -1,4 +1,4 @@
-//! End-to-end tests: identity, catalog, booking and the gateway running for real in this process
+//! End-to-end tests: identity, catalog, booking, notification, payment and the gateway running for real in this process
 //! (as `itinera up` runs them), each with a fresh PostgreSQL database, driven through the gateway.
 
 mod helpers;
@@ -8,4 +8,5 @@ mod flights;
 mod idempotency;
 mod notifications;
 mod openapi;
+mod payments;
 mod seed_api;
