@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use chrono::Utc;
 use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
 use platform::auth::Caller;
@@ -95,9 +97,19 @@ fn new_reference() -> String {
         .collect()
 }
 
+fn inventory_snapshot(inventory: &Inventory) -> InventorySnapshot {
+    InventorySnapshot {
+        flight_id: inventory.flight_id,
+        cabin: inventory.cabin.clone(),
+        capacity: inventory.capacity,
+        seats_left: inventory.capacity - inventory.taken,
+        version: inventory.version,
+    }
+}
+
 fn snapshot(
     booking: &BookingRow,
-    inventory: &Inventory,
+    inventory: InventorySnapshot,
     previous_status: Option<&str>,
 ) -> BookingSnapshot {
     BookingSnapshot {
@@ -119,20 +131,14 @@ fn snapshot(
         payment_card_id: booking.payment_card_id.clone(),
         previous_status: previous_status.map(str::to_owned),
         cancel_reason: booking.cancel_reason.clone(),
-        inventory: InventorySnapshot {
-            flight_id: inventory.flight_id,
-            cabin: inventory.cabin.clone(),
-            capacity: inventory.capacity,
-            seats_left: inventory.capacity - inventory.taken,
-            version: inventory.version,
-        },
+        inventory,
     }
 }
 
 fn event(
     kind: &str,
     booking: &BookingRow,
-    inventory: &Inventory,
+    inventory: InventorySnapshot,
     previous_status: Option<&str>,
 ) -> Result<(String, Envelope), BookingError> {
     let data = serde_json::to_value(snapshot(booking, inventory, previous_status))
@@ -145,7 +151,7 @@ async fn publish(
     tx: &mut PgConnection,
     kind: &str,
     booking: &BookingRow,
-    inventory: &Inventory,
+    inventory: InventorySnapshot,
     previous_status: Option<&str>,
 ) -> Result<(), BookingError> {
     let (key, envelope) = event(kind, booking, inventory, previous_status)?;
@@ -172,33 +178,51 @@ impl Bookings {
         idempotency_key: Option<&str>,
         wait: bool,
     ) -> Result<Created, BookingError> {
-        let created = self.create_now(caller, request, idempotency_key).await?;
+        let (created, changed) = self
+            .create_now(caller, request, idempotency_key, wait)
+            .await?;
         if !wait {
             return Ok(created);
         }
         Ok(match created {
-            Created::New(booking) => Created::New(self.settled(booking).await?),
-            Created::Replayed(booking) => Created::Replayed(self.settled(booking).await?),
+            Created::New(booking) => Created::New(self.settled(booking, changed).await?),
+            Created::Replayed(booking) => Created::Replayed(self.settled(booking, changed).await?),
         })
     }
 
     /// The booking once it has left `PENDING_PAYMENT`, or as it is when the wait runs out.
-    async fn settled(&self, booking: BookingRow) -> Result<BookingRow, BookingError> {
+    /// `changed` is a subscription taken before the booking was committed, if there is one.
+    async fn settled(
+        &self,
+        booking: BookingRow,
+        changed: Option<oneshot::Receiver<()>>,
+    ) -> Result<BookingRow, BookingError> {
         if booking.status != BookingStatus::PendingPayment.as_str() || self.confirm_wait.is_zero() {
             return Ok(booking);
         }
-        let changed = self.watch.subscribe(booking.id);
-        // It may have changed between the commit and the subscription.
-        let current = store::bookings::find(&self.db, booking.id)
-            .await?
-            .ok_or(BookingError::BookingNotFound)?;
-        if current.status == BookingStatus::PendingPayment.as_str() {
-            let _ = tokio::time::timeout(self.confirm_wait, changed).await;
-        }
+        let changed = match changed {
+            Some(changed) => changed,
+            None => {
+                let changed = self.watch.subscribe(booking.id);
+                // It may have changed before this subscription.
+                let current = store::bookings::find(&self.db, booking.id)
+                    .await?
+                    .ok_or(BookingError::BookingNotFound)?;
+                if current.status != BookingStatus::PendingPayment.as_str() {
+                    self.watch.forget(booking.id);
+                    return Ok(current);
+                }
+                changed
+            }
+        };
+        let settled = tokio::time::timeout(self.confirm_wait, changed).await;
         self.watch.forget(booking.id);
+        if settled.is_err() {
+            return Ok(booking);
+        }
         Ok(store::bookings::find(&self.db, booking.id)
             .await?
-            .unwrap_or(current))
+            .unwrap_or(booking))
     }
 
     async fn create_now(
@@ -206,16 +230,17 @@ impl Bookings {
         caller: &Caller,
         request: BookingRequest,
         idempotency_key: Option<&str>,
-    ) -> Result<Created, BookingError> {
+        wait: bool,
+    ) -> Result<(Created, Option<oneshot::Receiver<()>>), BookingError> {
         let fingerprint = request.fingerprint();
         if let Some(key) = idempotency_key
             && let Some(existing) =
                 store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key).await?
         {
-            return replay(existing, &fingerprint);
+            return Ok((replay(existing, &fingerprint)?, None));
         }
         match self
-            .create_once(caller, &request, idempotency_key, &fingerprint)
+            .create_once(caller, &request, idempotency_key, &fingerprint, wait)
             .await
         {
             Err(BookingError::Database(e))
@@ -227,9 +252,9 @@ impl Bookings {
                     store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
                         .await?
                         .ok_or(BookingError::Database(e))?;
-                replay(existing, &fingerprint)
+                Ok((replay(existing, &fingerprint)?, None))
             }
-            other => other.map(Created::New),
+            other => other.map(|(booking, changed)| (Created::New(booking), changed)),
         }
     }
 
@@ -239,7 +264,8 @@ impl Bookings {
         request: &BookingRequest,
         idempotency_key: Option<&str>,
         fingerprint: &[u8],
-    ) -> Result<BookingRow, BookingError> {
+        wait: bool,
+    ) -> Result<(BookingRow, Option<oneshot::Receiver<()>>), BookingError> {
         let mut tx = self.db.begin().await?;
         let count = request.passengers.len() as i32;
         let (id, code) = match &request.flight {
@@ -350,10 +376,22 @@ impl Bookings {
             origin_time_zone: flight.origin_time_zone.clone(),
             flight_status: flight.status.clone(),
         };
-        publish(&mut tx, types::BOOKING_CREATED, &booking, &inventory, None).await?;
-        tx.commit().await?;
+        publish(
+            &mut tx,
+            types::BOOKING_CREATED,
+            &booking,
+            inventory_snapshot(&inventory),
+            None,
+        )
+        .await?;
+        // Subscribed before the commit, so the change cannot slip past unseen.
+        let changed = (wait && !self.confirm_wait.is_zero()).then(|| self.watch.subscribe(id));
+        if let Err(e) = tx.commit().await {
+            self.watch.forget(id);
+            return Err(e.into());
+        }
         tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking awaiting payment");
-        Ok(booking)
+        Ok((booking, changed))
     }
 
     /// A booking the caller may see: their own, or any for ops and admins. Others' bookings are
@@ -457,46 +495,37 @@ pub(crate) async fn end(
         BookingStatus::Expired => types::BOOKING_EXPIRED,
         _ => types::BOOKING_CANCELLED,
     };
-    publish(tx, kind, &booking, &inventory, Some(previous.as_str())).await
-}
-
-/// The payment went through: a booking still awaiting it is confirmed. One that has meanwhile
-/// ended stays as it is; the payment service refunds it when it sees the ending.
-pub(crate) async fn confirm(
-    tx: &mut PgConnection,
-    booking_id: i64,
-    payment_id: i64,
-) -> Result<(), BookingError> {
-    if !store::bookings::lock(&mut *tx, booking_id).await? {
-        return Err(BookingError::BookingNotFound);
-    }
-    let Some(mut booking) = store::bookings::find(&mut *tx, booking_id).await? else {
-        return Err(BookingError::BookingNotFound);
-    };
-    if parse_status(&booking)? != BookingStatus::PendingPayment {
-        return Ok(());
-    }
-    let inventory = store::inventory::find(&mut *tx, booking.flight_id, &booking.cabin)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("booking {booking_id} has no inventory row"))?;
-    store::bookings::set_status(
-        &mut *tx,
-        booking_id,
-        BookingStatus::Confirmed.as_str(),
-        None,
-    )
-    .await?;
-    store::bookings::set_payment(&mut *tx, booking_id, payment_id).await?;
-    booking.status = BookingStatus::Confirmed.as_str().to_owned();
     publish(
         tx,
-        types::BOOKING_CONFIRMED,
+        kind,
         &booking,
-        &inventory,
-        Some(BookingStatus::PendingPayment.as_str()),
+        inventory_snapshot(&inventory),
+        Some(previous.as_str()),
     )
-    .await?;
-    tracing::info!(booking_id, payment_id, "booking confirmed");
+    .await
+}
+
+/// The payments went through: the bookings still awaiting them are confirmed, in one statement
+/// (every paid booking takes this path). One that has meanwhile ended stays as it is; the payment
+/// service refunds it when it sees the ending.
+pub(crate) async fn confirm(
+    tx: &mut PgConnection,
+    payments: &[(i64, i64)],
+) -> Result<(), BookingError> {
+    let confirmed = store::bookings::confirm(&mut *tx, payments).await?;
+    let events = confirmed
+        .into_iter()
+        .map(|(booking, inventory)| {
+            event(
+                types::BOOKING_CONFIRMED,
+                &booking,
+                inventory,
+                Some(BookingStatus::PendingPayment.as_str()),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::enqueue_many(tx, topics::BOOKINGS, &events).await?;
+    tracing::debug!(count = events.len(), "bookings confirmed");
     Ok(())
 }
 

@@ -29,7 +29,7 @@ impl EventHandler for PaymentEvents {
             let result = match event.kind.as_str() {
                 types::PAYMENT_SUCCEEDED => {
                     let payment: PaymentSnapshot = event.payload()?;
-                    bookings::confirm(tx, payment.booking_id, payment.payment_id).await
+                    bookings::confirm(tx, &[(payment.booking_id, payment.payment_id)]).await
                 }
                 types::PAYMENT_FAILED => {
                     let payment: PaymentSnapshot = event.payload()?;
@@ -49,6 +49,37 @@ impl EventHandler for PaymentEvents {
                 _ => Ok(()),
             };
             result.map_err(handle_error)
+        })
+    }
+
+    /// Every `payment.succeeded` of the batch in one statement, then the rest in order. A
+    /// booking's success always comes before its refund, so its events keep their order.
+    fn handle_batch<'a>(
+        &'a self,
+        events: Vec<&'a Envelope>,
+        tx: &'a mut PgConnection,
+    ) -> HandleFuture<'a> {
+        Box::pin(async move {
+            let (succeeded, rest): (Vec<&Envelope>, Vec<&Envelope>) = events
+                .into_iter()
+                .partition(|event| event.kind == types::PAYMENT_SUCCEEDED);
+            let payments = succeeded
+                .into_iter()
+                .map(|event| {
+                    event
+                        .payload::<PaymentSnapshot>()
+                        .map(|p| (p.booking_id, p.payment_id))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if !payments.is_empty() {
+                bookings::confirm(tx, &payments)
+                    .await
+                    .map_err(handle_error)?;
+            }
+            for event in rest {
+                self.handle(event, tx).await?;
+            }
+            Ok(())
         })
     }
 }

@@ -27,32 +27,69 @@ impl Notifier {
     }
 }
 
-async fn store(
-    tx: &mut PgConnection,
-    event: &Envelope,
+/// A rendered notification, ready to be stored.
+struct Pending {
     user_id: i64,
-    kind: &str,
+    kind: String,
     channel: Channel,
     rendered: Rendered,
-) -> Result<(), sqlx::Error> {
-    // In-app notifications are delivered by being stored.
-    let status = if channel == Channel::InApp {
-        "sent"
-    } else {
-        "pending"
-    };
+    /// `<event id>:<channel>`: the same event never makes the same notification twice.
+    dedupe_key: String,
+}
+
+impl Pending {
+    fn new(
+        event: &Envelope,
+        user_id: i64,
+        kind: &str,
+        channel: Channel,
+        rendered: Rendered,
+    ) -> Self {
+        Self {
+            user_id,
+            kind: kind.to_owned(),
+            channel,
+            rendered,
+            dedupe_key: format!("{}:{}", event.id, channel.as_str()),
+        }
+    }
+}
+
+/// Stores notifications in one statement. In-app ones are delivered by being stored; the others
+/// wait for the deliverer.
+async fn store(tx: &mut PgConnection, notifications: Vec<Pending>) -> Result<(), sqlx::Error> {
+    if notifications.is_empty() {
+        return Ok(());
+    }
+    let mut user_ids = Vec::with_capacity(notifications.len());
+    let mut kinds = Vec::with_capacity(notifications.len());
+    let mut channels = Vec::with_capacity(notifications.len());
+    let mut subjects = Vec::with_capacity(notifications.len());
+    let mut bodies = Vec::with_capacity(notifications.len());
+    let mut keys = Vec::with_capacity(notifications.len());
+    for n in notifications {
+        user_ids.push(n.user_id);
+        kinds.push(n.kind);
+        channels.push(n.channel.as_str());
+        subjects.push(n.rendered.subject);
+        bodies.push(n.rendered.body);
+        keys.push(n.dedupe_key);
+    }
     sqlx::query(
         "INSERT INTO notifications (user_id, kind, channel, subject, body, status, dedupe_key, sent_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'sent' THEN now() END) \
+         SELECT user_id, kind, channel, subject, body, \
+                CASE WHEN channel = 'in_app' THEN 'sent' ELSE 'pending' END, dedupe_key, \
+                CASE WHEN channel = 'in_app' THEN now() END \
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+              AS x(user_id, kind, channel, subject, body, dedupe_key) \
          ON CONFLICT (dedupe_key) DO NOTHING",
     )
-    .bind(user_id)
-    .bind(kind)
-    .bind(channel.as_str())
-    .bind(rendered.subject)
-    .bind(rendered.body)
-    .bind(status)
-    .bind(format!("{}:{}", event.id, channel.as_str()))
+    .bind(&user_ids)
+    .bind(&kinds)
+    .bind(&channels)
+    .bind(&subjects)
+    .bind(&bodies)
+    .bind(&keys)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -73,44 +110,90 @@ async fn remember(tx: &mut PgConnection, user: &UserSnapshot) -> Result<(), sqlx
     Ok(())
 }
 
+impl Notifier {
+    fn welcome(&self, event: &Envelope, user: &UserSnapshot) -> Vec<Pending> {
+        self.channels()
+            .into_iter()
+            .map(|channel| {
+                Pending::new(
+                    event,
+                    user.user_id,
+                    "welcome",
+                    channel,
+                    templates::welcome(&user.username, channel),
+                )
+            })
+            .collect()
+    }
+
+    /// The notifications of booking events, with one lookup of the customers' names.
+    async fn bookings(
+        &self,
+        tx: &mut PgConnection,
+        events: &[(&Envelope, BookingSnapshot)],
+    ) -> Result<Vec<Pending>, sqlx::Error> {
+        let user_ids: Vec<i64> = events.iter().map(|(_, b)| b.user_id).collect();
+        let names: std::collections::HashMap<i64, String> =
+            sqlx::query_as("SELECT user_id, username FROM contacts WHERE user_id = ANY($1)")
+                .bind(&user_ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let mut pending = Vec::new();
+        for (event, booking) in events {
+            let username = names.get(&booking.user_id).map(String::as_str);
+            let label = event.kind.replace('.', "-");
+            for channel in self.channels() {
+                if let Some(rendered) = templates::booking(&event.kind, booking, username, channel)
+                {
+                    pending.push(Pending::new(
+                        event,
+                        booking.user_id,
+                        &label,
+                        channel,
+                        rendered,
+                    ));
+                }
+            }
+        }
+        Ok(pending)
+    }
+}
+
 impl EventHandler for Notifier {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
+        self.handle_batch(vec![event], tx)
+    }
+
+    /// User events in order first (so a booking notification finds a contact registered in the
+    /// same batch), then every booking notification of the batch in one statement.
+    fn handle_batch<'a>(
+        &'a self,
+        events: Vec<&'a Envelope>,
+        tx: &'a mut PgConnection,
+    ) -> HandleFuture<'a> {
         Box::pin(async move {
-            match event.kind.as_str() {
-                "user.registered" => {
-                    let user: UserSnapshot = event.payload()?;
-                    remember(tx, &user).await?;
-                    for channel in self.channels() {
-                        store(
-                            tx,
-                            event,
-                            user.user_id,
-                            "welcome",
-                            channel,
-                            templates::welcome(&user.username, channel),
-                        )
-                        .await?;
+            let mut pending = Vec::new();
+            let mut bookings = Vec::new();
+            for event in events {
+                match event.kind.as_str() {
+                    "user.registered" => {
+                        let user: UserSnapshot = event.payload()?;
+                        remember(tx, &user).await?;
+                        pending.extend(self.welcome(event, &user));
                     }
-                }
-                "user.updated" => remember(tx, &event.payload()?).await?,
-                kind if kind.starts_with("booking.") => {
-                    let booking: BookingSnapshot = event.payload()?;
-                    let username: Option<String> =
-                        sqlx::query_scalar("SELECT username FROM contacts WHERE user_id = $1")
-                            .bind(booking.user_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let label = kind.replace('.', "-");
-                    for channel in self.channels() {
-                        if let Some(rendered) =
-                            templates::booking(kind, &booking, username.as_deref(), channel)
-                        {
-                            store(tx, event, booking.user_id, &label, channel, rendered).await?;
-                        }
+                    "user.updated" => remember(tx, &event.payload()?).await?,
+                    kind if templates::BOOKING_KINDS.contains(&kind) => {
+                        bookings.push((event, event.payload::<BookingSnapshot>()?));
                     }
+                    _ => {}
                 }
-                _ => {}
             }
+            if !bookings.is_empty() {
+                pending.extend(self.bookings(tx, &bookings).await?);
+            }
+            store(tx, pending).await?;
             Ok(())
         })
     }

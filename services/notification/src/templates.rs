@@ -66,6 +66,9 @@ fn itinerary(booking: &BookingSnapshot) -> String {
 }
 
 /// The notification for a booking event, or `None` for events that notify nobody.
+/// The booking events a customer is told about.
+pub const BOOKING_KINDS: [&str; 3] = ["booking.confirmed", "booking.cancelled", "booking.expired"];
+
 pub fn booking(
     kind: &str,
     booking: &BookingSnapshot,

@@ -23,7 +23,7 @@ impl EventHandler for BookingEvents {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
         Box::pin(async move {
             match event.kind.as_str() {
-                types::BOOKING_CREATED => self.on_created(tx, &event.payload()?).await,
+                types::BOOKING_CREATED => self.on_created(tx, &[event.payload()?]).await,
                 types::BOOKING_CANCELLED | types::BOOKING_EXPIRED => {
                     self.on_ended(tx, &event.kind, &event.payload()?).await
                 }
@@ -31,117 +31,192 @@ impl EventHandler for BookingEvents {
             }
         })
     }
+
+    /// Every `booking.created` of the batch in two statements, then the endings in order. A
+    /// booking is always created before it ends, so its events keep their order.
+    fn handle_batch<'a>(
+        &'a self,
+        events: Vec<&'a Envelope>,
+        tx: &'a mut PgConnection,
+    ) -> HandleFuture<'a> {
+        Box::pin(async move {
+            let (created, rest): (Vec<&Envelope>, Vec<&Envelope>) = events
+                .into_iter()
+                .partition(|event| event.kind == types::BOOKING_CREATED);
+            let created = created
+                .into_iter()
+                .map(|event| event.payload::<BookingSnapshot>())
+                .collect::<Result<Vec<_>, _>>()?;
+            if !created.is_empty() {
+                self.on_created(tx, &created).await?;
+            }
+            for event in rest {
+                self.handle(event, tx).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
-/// The card a booking is paid with.
-struct CardChoice {
-    id: Option<String>,
-    brand: Option<String>,
-    last4: Option<String>,
-    token: String,
+/// A saved card, as the payment for a booking needs it.
+#[derive(sqlx::FromRow)]
+struct SavedCard {
+    id: String,
+    user_id: i64,
+    brand: String,
+    last4: String,
+    processor_token: String,
+}
+
+/// New payments, column by column, for one bulk insert.
+#[derive(Default)]
+struct NewPayments {
+    booking_id: Vec<i64>,
+    booking_reference: Vec<String>,
+    user_id: Vec<i64>,
+    method: Vec<String>,
+    card_id: Vec<Option<String>>,
+    card_brand: Vec<Option<String>>,
+    card_last4: Vec<Option<String>>,
+    card_token: Vec<Option<String>>,
+    amount_minor: Vec<i64>,
+    currency: Vec<String>,
+    departure_at: Vec<chrono::DateTime<Utc>>,
+    description: Vec<String>,
+    status: Vec<&'static str>,
+    failure_reason: Vec<Option<&'static str>>,
+    idempotency_key: Vec<String>,
+}
+
+fn method_of(booking: &BookingSnapshot) -> &str {
+    booking.payment_method.as_deref().unwrap_or("credit_card")
 }
 
 impl BookingEvents {
-    async fn card_for(
-        &self,
-        tx: &mut PgConnection,
-        booking: &BookingSnapshot,
-    ) -> Result<Option<CardChoice>, HandleError> {
-        // The chosen card, or else the customer's most recently saved one.
-        let saved: Option<(String, String, String, String)> = sqlx::query_as(
-            "SELECT id, brand, last4, processor_token FROM cards \
-             WHERE user_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR id = $2) \
-             ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(booking.user_id)
-        .bind(booking.payment_card_id.as_deref())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((id, brand, last4, token)) = saved {
-            return Ok(Some(CardChoice {
-                id: Some(id),
-                brand: Some(brand),
-                last4: Some(last4),
-                token,
-            }));
-        }
-        if booking.payment_card_id.is_some() {
-            return Ok(None);
-        }
-        Ok(self.processor.sandbox_token().map(|token| CardChoice {
-            id: None,
-            brand: None,
-            last4: None,
-            token: token.to_owned(),
-        }))
-    }
-
+    /// Records a payment (one per booking) for each new booking: `PENDING` for the workers to
+    /// charge, or `FAILED` at once (with `payment.failed`) when there is no card to charge.
     async fn on_created(
         &self,
         tx: &mut PgConnection,
-        booking: &BookingSnapshot,
+        bookings: &[BookingSnapshot],
     ) -> Result<(), HandleError> {
-        let method = booking.payment_method.as_deref().unwrap_or("credit_card");
-        if !matches!(method, "credit_card" | "debit_card" | "wallet") {
+        if let Some(booking) = bookings
+            .iter()
+            .find(|b| !matches!(method_of(b), "credit_card" | "debit_card" | "wallet"))
+        {
             return Err(HandleError::Reject(format!(
-                "booking {} has unknown payment method {method}",
-                booking.booking_id
+                "booking {} has unknown payment method {}",
+                booking.booking_id,
+                method_of(booking)
             )));
         }
-        let card = if method == "wallet" {
-            None
+        // The saved cards of everyone paying by card, newest first.
+        let card_users: Vec<i64> = bookings
+            .iter()
+            .filter(|b| method_of(b) != "wallet")
+            .map(|b| b.user_id)
+            .collect();
+        let cards: Vec<SavedCard> = if card_users.is_empty() {
+            Vec::new()
         } else {
-            self.card_for(tx, booking).await?
+            sqlx::query_as(
+                "SELECT id, user_id, brand, last4, processor_token FROM cards \
+                 WHERE user_id = ANY($1) AND deleted_at IS NULL ORDER BY created_at DESC",
+            )
+            .bind(&card_users)
+            .fetch_all(&mut *tx)
+            .await?
         };
-        let failure = (method != "wallet" && card.is_none()).then_some("card_not_found");
-        let description = format!(
-            "{} {}, {} passenger{}, booking {}",
-            booking.flight_code,
-            booking.cabin,
-            booking.passengers.len(),
-            if booking.passengers.len() == 1 {
-                ""
+        let mut new = NewPayments::default();
+        for booking in bookings {
+            let method = method_of(booking);
+            let by_card = method != "wallet";
+            // The chosen card, or else the customer's most recently saved one, or else the
+            // processor's sandbox card (the seed API sends no card).
+            let card = cards.iter().filter(|_| by_card).find(|card| {
+                card.user_id == booking.user_id
+                    && booking
+                        .payment_card_id
+                        .as_ref()
+                        .is_none_or(|chosen| *chosen == card.id)
+            });
+            let token = match (card, &booking.payment_card_id) {
+                (Some(card), _) => Some(card.processor_token.clone()),
+                (None, None) if by_card => self.processor.sandbox_token().map(str::to_owned),
+                _ => None,
+            };
+            let failure = (by_card && token.is_none()).then_some("card_not_found");
+            let passengers = booking.passengers.len();
+            new.description.push(format!(
+                "{} {}, {passengers} passenger{}, booking {}",
+                booking.flight_code,
+                booking.cabin,
+                if passengers == 1 { "" } else { "s" },
+                booking.reference
+            ));
+            new.booking_id.push(booking.booking_id);
+            new.booking_reference.push(booking.reference.clone());
+            new.user_id.push(booking.user_id);
+            new.method.push(method.to_owned());
+            new.card_id.push(card.map(|c| c.id.clone()));
+            new.card_brand.push(card.map(|c| c.brand.clone()));
+            new.card_last4.push(card.map(|c| c.last4.clone()));
+            new.card_token.push(token);
+            new.amount_minor.push(booking.price.amount_minor);
+            new.currency.push(booking.price.currency.clone());
+            new.departure_at.push(booking.departure_at);
+            new.status.push(if failure.is_some() {
+                "FAILED"
             } else {
-                "s"
-            },
-            booking.reference
-        );
-        let inserted: Option<PaymentRow> = sqlx::query_as(&format!(
-            "INSERT INTO payments (booking_id, booking_reference, user_id, method, card_id, card_brand, \
-                 card_last4, card_token, amount_minor, currency, departure_at, description, status, \
-                 failure_reason, idempotency_key, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     CASE WHEN $13 = 'FAILED' THEN now() END) \
-             ON CONFLICT (booking_id) DO NOTHING RETURNING {COLUMNS}"
-        ))
-        .bind(booking.booking_id)
-        .bind(&booking.reference)
-        .bind(booking.user_id)
-        .bind(method)
-        .bind(card.as_ref().and_then(|c| c.id.as_deref()))
-        .bind(card.as_ref().and_then(|c| c.brand.as_deref()))
-        .bind(card.as_ref().and_then(|c| c.last4.as_deref()))
-        .bind(card.as_ref().map(|c| c.token.as_str()))
-        .bind(booking.price.amount_minor)
-        .bind(&booking.price.currency)
-        .bind(booking.departure_at)
-        .bind(description)
-        .bind(if failure.is_some() { "FAILED" } else { "PENDING" })
-        .bind(failure)
-        // Derived from the booking: however often the booking's event arrives, and however
-        // often the charge is retried, the processor sees one charge.
-        .bind(format!("booking-{}", booking.booking_id))
-        .fetch_optional(&mut *tx)
-        .await?;
-        match inserted {
-            // Already recorded: a redelivered or replayed event.
-            None => Ok(()),
-            Some(payment) if failure.is_some() => {
-                store::publish(tx, types::PAYMENT_FAILED, &payment, None).await?;
-                Ok(())
-            }
-            Some(_) => Ok(store::wake_workers(tx).await?),
+                "PENDING"
+            });
+            new.failure_reason.push(failure);
+            // Derived from the booking: however often the booking's event arrives, and however
+            // often the charge is retried, the processor sees one charge.
+            new.idempotency_key
+                .push(format!("booking-{}", booking.booking_id));
         }
+        // One statement for all of them, with the workers' wake-up; a booking already recorded
+        // (a redelivered or replayed event) is skipped.
+        let inserted: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "WITH i AS (INSERT INTO payments (booking_id, booking_reference, user_id, method, card_id, \
+                 card_brand, card_last4, card_token, amount_minor, currency, departure_at, description, \
+                 status, failure_reason, idempotency_key, completed_at) \
+             SELECT *, CASE WHEN status = 'FAILED' THEN now() END FROM unnest($1::bigint[], $2::text[], \
+                 $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], \
+                 $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[]) \
+                 AS x(booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
+                      card_token, amount_minor, currency, departure_at, description, status, \
+                      failure_reason, idempotency_key) \
+             ON CONFLICT (booking_id) DO NOTHING RETURNING *) \
+             SELECT {COLUMNS}, pg_notify($16, '') FROM i ORDER BY id"
+        ))
+        .bind(&new.booking_id)
+        .bind(&new.booking_reference)
+        .bind(&new.user_id)
+        .bind(&new.method)
+        .bind(&new.card_id)
+        .bind(&new.card_brand)
+        .bind(&new.card_last4)
+        .bind(&new.card_token)
+        .bind(&new.amount_minor)
+        .bind(&new.currency)
+        .bind(&new.departure_at)
+        .bind(&new.description)
+        .bind(&new.status)
+        .bind(&new.failure_reason)
+        .bind(&new.idempotency_key)
+        .bind(store::JOBS_CHANNEL)
+        .fetch_all(&mut *tx)
+        .await?;
+        let failed: Vec<PaymentRow> = inserted
+            .into_iter()
+            .filter(|p| p.status == "FAILED")
+            .collect();
+        if !failed.is_empty() {
+            store::publish_many(tx, types::PAYMENT_FAILED, &failed).await?;
+        }
+        Ok(())
     }
 
     async fn on_ended(

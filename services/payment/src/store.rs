@@ -73,6 +73,24 @@ pub async fn publish(
     outbox::enqueue(tx, topics::PAYMENTS, &key, &envelope).await
 }
 
+/// Records `kind` for each payment in the outbox, in one statement.
+pub async fn publish_many(
+    tx: &mut PgConnection,
+    kind: &str,
+    payments: &[PaymentRow],
+) -> Result<(), sqlx::Error> {
+    let events = payments
+        .iter()
+        .map(|payment| {
+            let data = serde_json::to_value(snapshot(payment, None))
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let key = payment.booking_id.to_string();
+            Ok((key.clone(), Envelope::new("payment", kind, key, data)))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    outbox::enqueue_many(tx, topics::PAYMENTS, &events).await
+}
+
 /// Wakes the workers (on every instance) when the transaction commits.
 pub async fn wake_workers(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')")

@@ -47,9 +47,8 @@ pub struct Worker {
     pub config: WorkerConfig,
 }
 
-/// What one charge attempt came to, before it is recorded.
+/// What a charge attempt that did not go through came to, before it is recorded.
 enum Attempt {
-    Charged(String),
     Failed(ProcessorError),
     /// Wallet payments are decided in the recording transaction.
     Wallet,
@@ -63,6 +62,15 @@ struct RefundJob {
     amount_minor: i64,
     fee_minor: i64,
     payment: PaymentRow,
+}
+
+/// The payment columns, qualified by a table alias.
+fn qualified(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Worker {
@@ -129,11 +137,7 @@ impl Worker {
              UPDATE payments p SET status = 'PROCESSING', attempts = p.attempts + 1, \
                  lease_until = now() + make_interval(secs => $2) \
              FROM due WHERE p.id = due.id RETURNING {}",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("p.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            qualified("p")
         ))
         .bind(BATCH)
         .bind(self.lease_secs())
@@ -144,7 +148,8 @@ impl Worker {
         }
         let count = claimed.len();
         let mut calls = JoinSet::new();
-        let mut attempts = Vec::with_capacity(count);
+        let mut charged = Vec::with_capacity(count);
+        let mut attempts = Vec::new();
         for payment in claimed {
             if payment.void_requested {
                 attempts.push((payment, Attempt::Void));
@@ -164,27 +169,68 @@ impl Worker {
                     let result = tokio::time::timeout(timeout, processor.charge(charge))
                         .await
                         .unwrap_or(Err(ProcessorError::Timeout));
-                    let attempt = match result {
-                        Ok(reference) => Attempt::Charged(reference),
-                        Err(e) => Attempt::Failed(e),
-                    };
-                    (payment, attempt)
+                    (payment, result)
                 });
             }
         }
         while let Some(done) = calls.join_next().await {
             match done {
-                Ok(result) => attempts.push(result),
+                Ok((payment, Ok(reference))) => charged.push((payment, reference)),
+                Ok((payment, Err(error))) => attempts.push((payment, Attempt::Failed(error))),
                 // A panicked call leaves its job to be claimed again when the lease ends.
                 Err(e) => tracing::error!(error = %e, "a processor call panicked"),
             }
         }
         let mut tx = self.db.begin().await?;
+        self.record_charged(&mut tx, charged).await?;
         for (payment, attempt) in attempts {
             self.record(&mut tx, payment, attempt).await?;
         }
         tx.commit().await?;
         Ok(count)
+    }
+
+    /// Records successful charges, all in two statements: this is the path every paid booking
+    /// takes.
+    async fn record_charged(
+        &self,
+        tx: &mut PgConnection,
+        charged: Vec<(PaymentRow, String)>,
+    ) -> Result<(), sqlx::Error> {
+        if charged.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = charged.iter().map(|(p, _)| p.id).collect();
+        let attempts: Vec<i32> = charged.iter().map(|(p, _)| p.attempts).collect();
+        let references: Vec<String> = charged.into_iter().map(|(_, r)| r).collect();
+        // Only jobs still ours (the attempt count is the fencing token) are recorded.
+        let done: Vec<PaymentRow> = sqlx::query_as(&format!(
+            "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
+                 lease_until = NULL, completed_at = now() \
+             FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
+             WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
+             RETURNING {}",
+            qualified("p")
+        ))
+        .bind(&ids)
+        .bind(&references)
+        .bind(&attempts)
+        .fetch_all(&mut *tx)
+        .await?;
+        store::publish_many(tx, types::PAYMENT_SUCCEEDED, &done).await?;
+        for payment in done.iter().filter(|p| p.void_requested) {
+            // The booking ended while the charge was in flight: give it all back.
+            store::queue_refund(
+                tx,
+                payment.id,
+                payment.amount_minor,
+                0,
+                "booking ended before it was confirmed",
+            )
+            .await?;
+        }
+        tracing::debug!(count = done.len(), "payments succeeded");
+        Ok(())
     }
 
     async fn record(
@@ -241,21 +287,6 @@ impl Worker {
                     self.finish(tx, &payment, "FAILED", None, Some("insufficient_funds"))
                         .await
                 }
-            }
-            Attempt::Charged(reference) => {
-                self.finish(tx, &payment, "SUCCEEDED", Some(&reference), None)
-                    .await?;
-                if void_requested {
-                    store::queue_refund(
-                        tx,
-                        payment.id,
-                        payment.amount_minor,
-                        0,
-                        "booking ended before it was confirmed",
-                    )
-                    .await?;
-                }
-                Ok(())
             }
             Attempt::Failed(ProcessorError::Declined(code)) => {
                 self.finish(tx, &payment, "FAILED", None, Some(code)).await

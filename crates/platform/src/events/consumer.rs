@@ -41,6 +41,23 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Applies the event's effect inside `tx`. Events of types the handler does not care about
     /// should return `Ok(())`.
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a>;
+
+    /// Applies the new events of one delivered batch inside `tx`. The default applies them one by
+    /// one, in order. A handler on a hot path may apply a batch in a few statements instead, as
+    /// long as each aggregate's events keep their order (events of different aggregates may be
+    /// reordered). If it fails, the consumer retries the events one at a time with `handle`.
+    fn handle_batch<'a>(
+        &'a self,
+        events: Vec<&'a Envelope>,
+        tx: &'a mut PgConnection,
+    ) -> HandleFuture<'a> {
+        Box::pin(async move {
+            for event in events {
+                self.handle(event, tx).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 pub struct Consumer {
@@ -113,20 +130,27 @@ impl Consumer {
     /// Applies several events in one transaction; any failure rolls back all of them.
     async fn apply_batch(&self, batch: &[Delivery]) -> Result<(), HandleError> {
         let mut tx = self.db.begin().await?;
-        for delivery in batch {
-            let envelope = &delivery.message.envelope;
-            let first_time = sqlx::query(
-                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(&self.name)
-            .bind(envelope.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if first_time {
-                self.handler.handle(envelope, &mut tx).await?;
-            }
+        // The whole batch is recorded in the inbox in one statement; what comes back is what
+        // this consumer has not seen before.
+        let ids: Vec<uuid::Uuid> = batch.iter().map(|d| d.message.envelope.id).collect();
+        let mut new: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[]) \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.name)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        // Each new event once, in delivery order (the same event twice in a batch counts once).
+        let events: Vec<&Envelope> = batch
+            .iter()
+            .map(|delivery| &delivery.message.envelope)
+            .filter(|envelope| new.remove(&envelope.id))
+            .collect();
+        if !events.is_empty() {
+            self.handler.handle_batch(events, &mut tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -16,19 +16,18 @@ pub async fn enqueue(
     envelope: &Envelope,
 ) -> Result<(), sqlx::Error> {
     let json = serde_json::to_value(envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // The row and the relay's wake-up in one statement (one round trip).
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, event_key, envelope) VALUES ($1, $2, $3, $4)",
+        "WITH o AS (INSERT INTO outbox (event_id, topic, event_key, envelope) VALUES ($1, $2, $3, $4)) \
+         SELECT pg_notify($5, '')",
     )
     .bind(envelope.id)
     .bind(topic)
     .bind(key)
     .bind(json)
+    .bind(NOTIFY_CHANNEL)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 

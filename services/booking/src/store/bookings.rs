@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
+use contracts::events::InventorySnapshot;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, Row};
 
 /// A booking as stored, with its flight.
 #[derive(Clone, Debug, FromRow)]
@@ -173,18 +174,51 @@ pub async fn set_status(
     .map(|_| ())
 }
 
-/// Records the payment that confirmed the booking.
-pub async fn set_payment(
+/// Confirms the bookings still awaiting payment, each with the payment that paid for it, and
+/// announces each change; returns the confirmed bookings with their cabin's inventory. Bookings
+/// not awaiting payment (any more) are left as they are and not returned.
+pub async fn confirm(
     db: impl PgExecutor<'_>,
-    id: i64,
-    payment_id: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE bookings SET payment_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(payment_id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    payments: &[(i64, i64)],
+) -> Result<Vec<(BookingRow, InventorySnapshot)>, sqlx::Error> {
+    let ids: Vec<i64> = payments.iter().map(|(booking, _)| *booking).collect();
+    let payment_ids: Vec<i64> = payments.iter().map(|(_, payment)| *payment).collect();
+    // The UPDATE locks each row and re-checks its status after any concurrent change commits.
+    let select = SELECT
+        .replacen(
+            "SELECT ",
+            "SELECT pg_notify($3, b.id::text), i.capacity AS inventory_capacity, \
+             i.taken AS inventory_taken, i.version AS inventory_version, ",
+            1,
+        )
+        .replace("FROM bookings b", "FROM u b");
+    let rows = sqlx::query(&format!(
+        "WITH u AS (UPDATE bookings SET status = 'CONFIRMED', paid_at = now(), updated_at = now(), \
+             payment_id = x.payment_id \
+             FROM unnest($1::bigint[], $2::bigint[]) AS x(id, payment_id) \
+             WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' RETURNING bookings.*) \
+         {select} JOIN inventory i ON i.flight_id = b.flight_id AND i.cabin = b.cabin ORDER BY b.id"
+    ))
+    .bind(&ids)
+    .bind(&payment_ids)
+    .bind(STATUS_CHANNEL)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let booking = BookingRow::from_row(row)?;
+            let capacity: i32 = row.try_get("inventory_capacity")?;
+            let taken: i32 = row.try_get("inventory_taken")?;
+            let inventory = InventorySnapshot {
+                flight_id: booking.flight_id,
+                cabin: booking.cabin.clone(),
+                capacity,
+                seats_left: capacity - taken,
+                version: row.try_get("inventory_version")?,
+            };
+            Ok((booking, inventory))
+        })
+        .collect()
 }
 
 /// Records everything refunded so far.

@@ -245,18 +245,38 @@ pub fn snapshot_of(
 }
 
 /// Applies seats left reported by booking, unless a newer report was applied already.
-pub async fn apply_inventory(
+/// Applies the newest of the reported inventories of each cabin, in one statement; reports older
+/// than what a cabin has are ignored.
+pub async fn apply_inventories(
     db: impl PgExecutor<'_>,
-    inventory: &InventorySnapshot,
+    inventories: &[&InventorySnapshot],
 ) -> Result<(), sqlx::Error> {
+    let mut newest: std::collections::HashMap<(i64, &str), &InventorySnapshot> =
+        std::collections::HashMap::new();
+    for inventory in inventories {
+        let entry = newest
+            .entry((inventory.flight_id, inventory.cabin.as_str()))
+            .or_insert(inventory);
+        if inventory.version > entry.version {
+            *entry = inventory;
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let flights: Vec<i64> = newest.values().map(|i| i.flight_id).collect();
+    let cabins: Vec<&str> = newest.values().map(|i| i.cabin.as_str()).collect();
+    let seats: Vec<i32> = newest.values().map(|i| i.seats_left.max(0)).collect();
+    let versions: Vec<i64> = newest.values().map(|i| i.version).collect();
     sqlx::query(
-        "UPDATE flight_cabins SET seats_left = $3, inventory_version = $4 \
-         WHERE flight_id = $1 AND cabin = $2 AND inventory_version < $4",
+        "UPDATE flight_cabins c SET seats_left = x.seats_left, inventory_version = x.version \
+         FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[]) AS x(flight_id, cabin, seats_left, version) \
+         WHERE c.flight_id = x.flight_id AND c.cabin = x.cabin AND c.inventory_version < x.version",
     )
-    .bind(inventory.flight_id)
-    .bind(&inventory.cabin)
-    .bind(inventory.seats_left.max(0))
-    .bind(inventory.version)
+    .bind(&flights)
+    .bind(&cabins)
+    .bind(&seats)
+    .bind(&versions)
     .execute(db)
     .await
     .map(|_| ())
