@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 MODE="${1:-memory}"
 case "$MODE" in memory | kafka) ;; *) echo "usage: bench/saga.sh [memory|kafka]" >&2; exit 2 ;; esac
-CONNECTIONS="${CONNECTIONS:-64}"
+CONNECTIONS="${CONNECTIONS:-128}"
 DURATION="${DURATION:-20}"
 THREADS="${THREADS:-2}"
 PORT=4000
