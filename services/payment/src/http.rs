@@ -72,7 +72,9 @@ fn money(minor: i64, currency: &str) -> MoneyView {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct NewCard {
-    number: String,
+    /// Taken as any JSON value so that a wrongly typed number is refused without being echoed
+    /// (serde's messages quote the value they reject).
+    number: serde_json::Value,
     exp_month: u32,
     exp_year: i32,
     /// Accepted for a real processor's sake; never stored.
@@ -97,7 +99,10 @@ async fn add_card(
     caller: Caller,
     Json(body): Json<NewCard>,
 ) -> Result<(StatusCode, JsonResponse<CardView>), Problem> {
-    let card = CardNumber::parse(&body.number).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let number = body.number.as_str().ok_or_else(|| {
+        Problem::bad_request("number must be a string of digits, e.g. \"4242 4242 4242 4242\"")
+    })?;
+    let card = CardNumber::parse(number).map_err(|e| Problem::bad_request(e.to_string()))?;
     if !(1..=12).contains(&body.exp_month) {
         return Err(Problem::bad_request("expMonth must be 1 to 12"));
     }

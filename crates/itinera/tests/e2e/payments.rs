@@ -242,6 +242,19 @@ async fn each_test_card_leaves_the_booking_and_its_seats_in_the_right_state() {
         StatusCode::BAD_REQUEST,
     )
     .await;
+    // A number sent as a JSON number is refused without being quoted back.
+    let body = problem(
+        platform
+            .post_as(
+                "/api/payments/cards",
+                &token,
+                &json!({"number": 4_242_424_242_424_242_i64, "expMonth": 1, "expYear": 2031}),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(!body.to_string().contains("4242424242"), "{body}");
     problem(
         platform
             .post_as(
