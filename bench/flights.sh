@@ -29,7 +29,7 @@ command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/
 cargo build --release --locked -p itinera
 
 server="${DATABASE_URL%/}"
-for service in identity catalog booking; do
+for service in identity catalog booking notification payment; do
     psql "$server/postgres" -qc "DROP DATABASE IF EXISTS itinera_bench_$service WITH (FORCE)" >/dev/null
 done
 

@@ -23,7 +23,7 @@ api="http://127.0.0.1:$PORT"
 
 run() {
     local mode=$1
-    for service in identity catalog booking notification; do
+    for service in identity catalog booking notification payment; do
         psql "$server/postgres" -qc "DROP DATABASE IF EXISTS itinera_nbench_$service WITH (FORCE)" >/dev/null 2>&1
     done
     if [ "$mode" = kafka ]; then
