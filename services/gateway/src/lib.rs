@@ -2,7 +2,10 @@
 //!
 //! It routes the seed 002 paths and the resource API to the services that own them, refuses
 //! requests with a missing or bad access token before they leave the gateway (verifying tokens
-//! locally against identity's JWKS), and answers for itself on `/api/gateway/status`.
+//! locally against identity's JWKS), balances each service's instances by requests in flight,
+//! ejects failing instances (passive outlier detection and active `/ready` checks: the circuit
+//! breaker), retries idempotent requests on another instance within a budget, and answers for
+//! itself on `/api/gateway/status` and `/api/discovery/status`.
 
 pub mod proxy;
 pub mod upstream;
@@ -24,8 +27,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::proxy::{Access, HttpClient, Proxy, Route};
-use crate::upstream::Upstreams;
+use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
+use crate::upstream::{HealthState, InstanceStatus, Outcome, Upstreams};
 
 pub const SERVICE: ServiceSpec = ServiceSpec {
     name: "gateway",
@@ -48,6 +51,10 @@ pub struct Config {
     pub payment: Arc<Upstreams>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
+    /// How often each instance's `/ready` is checked (zero: never).
+    pub health_interval: Duration,
+    /// Retries may add this share of the requests (per second) on top of a floor of 10.
+    pub retry_budget: f64,
 }
 
 impl Config {
@@ -67,6 +74,15 @@ impl Config {
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
+            health_interval: source
+                .parse::<u64>("GATEWAY_HEALTH_INTERVAL_MS")?
+                .map_or(Duration::from_secs(2), Duration::from_millis),
+            retry_budget: f64::from(
+                source
+                    .parse::<u8>("GATEWAY_RETRY_BUDGET_PERCENT")?
+                    .unwrap_or(20)
+                    .min(100),
+            ) / 100.0,
         })
     }
 }
@@ -74,6 +90,7 @@ impl Config {
 #[derive(Clone)]
 struct GatewayState {
     proxy: Arc<Proxy>,
+    upstreams: Vec<Arc<Upstreams>>,
     started: Instant,
     port: u16,
 }
@@ -82,6 +99,9 @@ struct GatewayState {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    client: HttpClient,
+    upstreams: Vec<Arc<Upstreams>>,
+    health_interval: Duration,
 }
 
 impl Application {
@@ -94,9 +114,18 @@ impl Application {
             client: client.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
             body_limit: settings.body_limit,
+            retries: RetryBudget::new(config.retry_budget, 10),
         });
+        let upstreams = vec![
+            config.identity.clone(),
+            config.catalog.clone(),
+            config.booking.clone(),
+            config.notification.clone(),
+            config.payment.clone(),
+        ];
         let state = GatewayState {
             proxy,
+            upstreams: upstreams.clone(),
             started: Instant::now(),
             port,
         };
@@ -114,11 +143,13 @@ impl Application {
         let payment = route(&config.payment, Access::Authenticated);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
+            .route("/api/discovery/status", get(discovery))
             .route("/api/openapi.yaml", get(openapi))
             .route("/api/auth/register", forward(&identity_public))
             .route("/api/auth/login", forward(&identity_public))
             .route("/api/auth/refresh", forward(&identity_public))
             .route("/api/auth/logout", forward(&identity_public))
+            .route("/api/auth/simulate-failure", forward(&identity_public))
             .route("/api/auth/{*rest}", forward(&identity_private))
             .route("/api/users", forward(&identity_private))
             .route("/api/users/{*rest}", forward(&identity_private))
@@ -168,13 +199,19 @@ impl Application {
             upstreams: config.notification.clone(),
         })
         .check(UpstreamCheck {
-            client,
+            client: client.clone(),
             upstreams: config.payment.clone(),
         })
         .checks_for(settings)
         .body_limit(settings.body_limit)
         .build(api);
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            client,
+            upstreams,
+            health_interval: config.health_interval,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -182,8 +219,56 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        if !self.health_interval.is_zero() {
+            for upstreams in &self.upstreams {
+                tokio::spawn(check_health(
+                    upstreams.clone(),
+                    self.client.clone(),
+                    self.health_interval,
+                    shutdown.clone(),
+                ));
+            }
+        }
         platform::http::serve(self.listener, self.router, shutdown).await?;
         Ok(())
+    }
+}
+
+/// Active health checks: each instance's `/ready` on a timer, reported like a request. An
+/// ejected instance is checked only once its ejection has run out (the check is its probation).
+async fn check_health(
+    upstreams: Arc<Upstreams>,
+    client: HttpClient,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        for instance in upstreams.instances() {
+            if instance.state() == HealthState::Ejected {
+                continue;
+            }
+            let Ok(request) = axum::http::Request::get(format!("{}/ready", instance.base))
+                .body(axum::body::Body::empty())
+            else {
+                continue;
+            };
+            let ready = matches!(
+                tokio::time::timeout(interval.min(Duration::from_secs(2)), client.request(request)).await,
+                Ok(Ok(response)) if response.status().is_success()
+            );
+            let outcome = if ready {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            };
+            if instance.report(outcome, &upstreams.outlier) {
+                tracing::warn!(instance = %instance.name, "not ready: ejected by the active check");
+            }
+        }
     }
 }
 
@@ -213,6 +298,26 @@ async fn status(State(state): State<GatewayState>) -> Response {
         status: "Gateway is running",
         port: state.port,
         uptime: state.started.elapsed().as_secs_f64(),
+    })
+    .into_response()
+}
+
+#[derive(Serialize)]
+struct DiscoveryStatus {
+    status: &'static str,
+    services: std::collections::BTreeMap<&'static str, Vec<InstanceStatus>>,
+}
+
+/// Seed 002's `GET /api/discovery/status`: every instance of every service (`url`, `instance`),
+/// with what the gateway knows of its health.
+async fn discovery(State(state): State<GatewayState>) -> Response {
+    axum::Json(DiscoveryStatus {
+        status: "Service Discovery is running",
+        services: state
+            .upstreams
+            .iter()
+            .map(|upstreams| (upstreams.service, upstreams.status()))
+            .collect(),
     })
     .into_response()
 }

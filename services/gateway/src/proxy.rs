@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,7 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use platform::Problem;
 use platform::auth::{JwtVerifier, bearer_token};
 
-use crate::upstream::Upstreams;
+use crate::upstream::{Lease, Outcome, Unavailable, Upstreams};
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
@@ -56,6 +57,7 @@ pub struct Proxy {
     pub client: HttpClient,
     pub verifier: Arc<JwtVerifier>,
     pub body_limit: usize,
+    pub retries: RetryBudget,
 }
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 7.6.1).
@@ -101,6 +103,71 @@ fn gateway_problem(
         .with_extension("retryable", retryable)
 }
 
+/// Retries may add at most this share of the requests of the current second (plus a small
+/// floor), so that retries cannot multiply the load on a service that is already struggling.
+pub struct RetryBudget {
+    ratio: f64,
+    floor: u64,
+    second: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl RetryBudget {
+    pub fn new(ratio: f64, floor: u64) -> Self {
+        Self {
+            ratio,
+            floor,
+            second: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    fn roll(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second.swap(now, Ordering::Relaxed) != now {
+            self.requests.store(0, Ordering::Relaxed);
+            self.retries.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn request(&self) {
+        self.roll();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes a retry from the budget if there is one left.
+    fn try_retry(&self) -> bool {
+        self.roll();
+        let allowed =
+            self.floor + (self.requests.load(Ordering::Relaxed) as f64 * self.ratio) as u64;
+        self.retries.fetch_add(1, Ordering::Relaxed) < allowed
+    }
+}
+
+/// Safe to send again: reads, and writes that carry an `Idempotency-Key` (the service answers a
+/// repeat with the first result).
+fn idempotent(parts: &request::Parts) -> bool {
+    matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) || parts.headers.contains_key("idempotency-key")
+}
+
+/// Most instances one request is tried on.
+const MAX_ATTEMPTS: usize = 3;
+
+/// What one attempt came to.
+enum Attempt {
+    Answered(Response),
+    /// No answer; the flag says whether the request may be sent elsewhere (not after a
+    /// timeout: the route's time is spent).
+    Failed(Problem, bool),
+}
+
 impl Proxy {
     pub async fn forward(&self, route: &Route, peer: SocketAddr, request: Request) -> Response {
         match self.try_forward(route, peer, request).await {
@@ -143,34 +210,104 @@ impl Proxy {
                 false,
             ));
         }
-
-        let instance = route.upstreams.pick().ok_or_else(|| {
-            gateway_problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("No instance of {service} is available"),
-                "upstream",
-                service,
-                true,
-            )
-        })?;
-        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let uri: Uri = format!("{}{}", instance.base, path)
-            .parse()
-            .map_err(|_| Problem::bad_request("The request target is not a valid URI"))?;
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str)
+            .to_owned();
         prepare_headers(&mut parts, peer);
-        parts.uri = uri;
         parts.version = axum::http::Version::HTTP_11;
-        let upstream_request =
-            axum::http::Request::from_parts(parts, Body::new(Limited::new(body, self.body_limit)));
+        self.retries.request();
 
-        let response = match tokio::time::timeout(
-            route.timeout,
-            self.client.request(upstream_request),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response,
+        // A request that may be sent again keeps its body, to send it to another instance.
+        let retryable = idempotent(&parts);
+        let mut body = Some(body);
+        let buffered = if retryable {
+            let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), self.body_limit)
+                .await
+                .map_err(|_| {
+                    gateway_problem(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("The request body is larger than {} bytes", self.body_limit),
+                        "client",
+                        service,
+                        false,
+                    )
+                })?;
+            Some(bytes)
+        } else {
+            None
+        };
+
+        let mut tried = Vec::with_capacity(MAX_ATTEMPTS);
+        loop {
+            let lease = route
+                .upstreams
+                .pick(&tried)
+                .map_err(|unavailable| circuit_open(service, &unavailable))?;
+            tried.push(lease.index);
+            let uri: Uri = format!("{}{path}", lease.instance.base)
+                .parse()
+                .map_err(|_| Problem::bad_request("The request target is not a valid URI"))?;
+            let mut attempt_parts = parts.clone();
+            attempt_parts.uri = uri;
+            let attempt_body = match &buffered {
+                Some(bytes) => Body::from(bytes.clone()),
+                None => Body::new(Limited::new(
+                    body.take().unwrap_or_default(),
+                    self.body_limit,
+                )),
+            };
+            let upstream_request = axum::http::Request::from_parts(attempt_parts, attempt_body);
+            let attempt = self.attempt(route, &lease, upstream_request).await;
+            let worth_retrying = match &attempt {
+                Attempt::Answered(response) => matches!(
+                    response.status(),
+                    StatusCode::BAD_GATEWAY
+                        | StatusCode::SERVICE_UNAVAILABLE
+                        | StatusCode::GATEWAY_TIMEOUT
+                ),
+                Attempt::Failed(_, elsewhere) => *elsewhere,
+            };
+            let again = retryable
+                && worth_retrying
+                && tried.len() < MAX_ATTEMPTS.min(route.upstreams.instances().len())
+                && self.retries.try_retry();
+            if again {
+                tracing::info!(instance = %lease.instance.name, service, "retrying on another instance");
+                continue;
+            }
+            return match attempt {
+                Attempt::Answered(response) => Ok(response),
+                Attempt::Failed(problem, _) => Err(problem),
+            };
+        }
+    }
+
+    /// Sends one attempt to the leased instance and reports the outcome to its health.
+    async fn attempt(
+        &self,
+        route: &Route,
+        lease: &Lease<'_>,
+        request: axum::http::Request<Body>,
+    ) -> Attempt {
+        let service = route.upstreams.service;
+        let instance = lease.instance;
+        let policy = &route.upstreams.outlier;
+        match tokio::time::timeout(route.timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => {
+                let outcome = if response.status().is_server_error() {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
+                instance.report(outcome, policy);
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Attempt::Answered(Response::from_parts(parts, Body::new(body)))
+            }
             Ok(Err(e)) => {
+                instance.report(Outcome::Failure, policy);
                 let detail = if e.is_connect() {
                     format!(
                         "{} ({service}) is unavailable; retry shortly",
@@ -179,33 +316,54 @@ impl Proxy {
                 } else {
                     format!("{} ({service}) failed to answer", instance.name)
                 };
-                return Err(gateway_problem(
-                    StatusCode::BAD_GATEWAY,
-                    detail,
-                    "upstream",
-                    service,
-                    e.is_connect(),
+                Attempt::Failed(
+                    gateway_problem(
+                        StatusCode::BAD_GATEWAY,
+                        detail,
+                        "upstream",
+                        service,
+                        e.is_connect(),
+                    )
+                    .with_retry_after(1)
+                    .with_cause(format!("{e:?}")),
+                    true,
                 )
-                .with_retry_after(1)
-                .with_cause(format!("{e:?}")));
             }
             Err(_) => {
-                return Err(gateway_problem(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!(
-                        "{} ({service}) did not answer within {:?}",
-                        instance.name, route.timeout
+                instance.report(Outcome::Failure, policy);
+                Attempt::Failed(
+                    gateway_problem(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!(
+                            "{} ({service}) did not answer within {:?}",
+                            instance.name, route.timeout
+                        ),
+                        "upstream",
+                        service,
+                        false,
                     ),
-                    "upstream",
-                    service,
                     false,
-                ));
+                )
             }
-        };
-        let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        Ok(Response::from_parts(parts, Body::new(body)))
+        }
     }
+}
+
+/// Every instance of the service is ejected: seed 002's breaker answer, at once.
+fn circuit_open(service: &str, unavailable: &Unavailable) -> Problem {
+    let detail = match &unavailable.instance {
+        Some(instance) => format!("{instance} is temporarily unavailable due to failures."),
+        None => format!("No instance of {service} is available"),
+    };
+    gateway_problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        detail,
+        "upstream",
+        service,
+        true,
+    )
+    .with_type("circuit-open")
+    .with_retry_after(unavailable.retry_after.as_secs().max(1))
 }
 
 /// Removes connection headers and records the client in `X-Forwarded-*`. The Authorization header

@@ -16,6 +16,7 @@ pub mod tokens;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
@@ -66,6 +67,8 @@ pub struct Config {
     /// and the demo users of `itinera up`).
     pub bootstrap: Vec<BootstrapUser>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long `GET /api/auth/simulate-failure` makes this instance fail (zero: turned off).
+    pub simulated_failure: Duration,
 }
 
 impl Config {
@@ -157,6 +160,9 @@ impl Config {
             login_policy,
             bootstrap,
             trusted_proxies,
+            simulated_failure: source
+                .seconds("SIMULATED_FAILURE_SECS")?
+                .unwrap_or(Duration::from_secs(30)),
         })
     }
 }
@@ -207,8 +213,16 @@ impl Application {
             verifier: verifier.clone(),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
+        let switch = Arc::new(http::failure::FailureSwitch::new(config.simulated_failure));
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state));
+            .build(http::router(state).route(
+                http::failure::PATH,
+                axum::routing::get(http::failure::simulate).with_state(switch.clone()),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                switch,
+                http::failure::fail_while_switched_on,
+            ));
 
         let http = platform::http::bind(settings.host, settings.port).await?;
         let grpc = platform::http::bind(settings.host, config.grpc_port).await?;

@@ -1,6 +1,7 @@
 //! Identity's HTTP API. Each resource contributes a router; this module merges them.
 
 mod auth;
+pub mod failure;
 mod users;
 
 use std::net::{IpAddr, SocketAddr};
