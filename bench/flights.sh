@@ -15,6 +15,8 @@ export DATABASE_NAME_PREFIX=itinera_bench_
 export SEED_DAYS="${SEED_DAYS:-330}"
 export SEED_FLIGHTS_PER_DAY="${SEED_FLIGHTS_PER_DAY:-2}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
+# Load from one address and one user: the gateway's rate limits would refuse most of it.
+export RATE_LIMIT_ENABLED=false
 export SEARCH_CACHE_TTL_MS="${SEARCH_CACHE_TTL_MS:-1000}"
 # Each cache setting has its own results section in docs/benchmarks.md.
 if [ "$SEARCH_CACHE_TTL_MS" = 0 ]; then SECTION=flights-nocache; else SECTION=flights; fi
@@ -85,7 +87,7 @@ table=$(cat <<TABLE
 Measured $(date -u +%F) with \`bench/flights.sh\` on $(nproc) cores ($cpu), $(free -g | awk '/Mem/ {print $2}') GiB,
 PostgreSQL $(psql "$server/postgres" -Atc 'SHOW server_version' | cut -d' ' -f1), release build, \`itinera up\`
 (every service in one process), wrk on the same machine ($THREADS threads, $CONNECTIONS connections,
-$DURATION per scenario). $flights flights in the catalog; no rate limits (the gateway has none yet).
+$DURATION per scenario). $flights flights in the catalog; rate limits off (\`RATE_LIMIT_ENABLED=false\`).
 Search cache time-to-live: ${SEARCH_CACHE_TTL_MS} ms (\`SEARCH_CACHE_TTL_MS\`); the search mix has
 $(echo "$ROUTES" | tr ',' '\n' | wc -l) routes × $(echo "$DATES" | tr ',' '\n' | wc -l) dates.
 

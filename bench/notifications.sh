@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 COUNT="${COUNT:-1000}"
 RATE="${RATE:-50}"
 PORT=4000
-export DATABASE_NAME_PREFIX=itinera_nbench_ SEED_DAYS=3 LOG_LEVEL=warn
+export DATABASE_NAME_PREFIX=itinera_nbench_ SEED_DAYS=3 LOG_LEVEL=warn RATE_LIMIT_ENABLED=false
 export ITINERA_ADMIN_USERNAME=benchadmin ITINERA_ADMIN_PASSWORD=benchadmin-password-1
 
 ./scripts/setup.sh

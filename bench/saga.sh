@@ -19,6 +19,8 @@ export DATABASE_NAME_PREFIX=itinera_bench_saga_
 export SEED_DAYS="${SEED_DAYS:-60}"
 export SEED_FLIGHTS_PER_DAY="${SEED_FLIGHTS_PER_DAY:-1}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
+# Load from one address and one user: the gateway's rate limits would refuse most of it.
+export RATE_LIMIT_ENABLED=false
 export ITINERA_ADMIN_USERNAME=benchadmin ITINERA_ADMIN_PASSWORD=benchadmin-password-1
 
 ./scripts/setup.sh
@@ -96,7 +98,7 @@ table=$(cat <<TABLE
 Measured $(date -u +%F) with \`bench/saga.sh $MODE\` on $(nproc) cores ($cpu), PostgreSQL
 $(psql "$server/postgres" -Atc 'SHOW server_version' | cut -d' ' -f1), release build, \`itinera up\` over $transport, wrk on the same
 machine ($THREADS threads, $CONNECTIONS connections, ${DURATION} s after a 5 s warm-up), one-passenger economy bookings
-on 3,000 flights, paid by the simulated processor's sandbox card. No rate limits. Each request waits
+on 3,000 flights, paid by the simulated processor's sandbox card. Rate limits off (\`RATE_LIMIT_ENABLED=false\`). Each request waits
 for its booking to settle (\`BOOKING_CONFIRM_WAIT_MS\`, 3 s), so wrk's latency is the time to confirmation
 seen by the client; the database's is \`paid_at - created_at\`.
 

@@ -2,6 +2,7 @@
 # Prepares this machine to run and test Itinera, and is safe to run again:
 #   - a PostgreSQL server on 127.0.0.1:5432 (installed from Debian's packages and started if needed);
 #   - a role the platform can connect as;
+#   - a Redis server on 127.0.0.1:6379 (shared rate limits; installed and started if needed);
 #   - .itinera/env, read by scripts/up.sh and scripts/test.sh, naming that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,8 +75,23 @@ SQL
     echo "$itinera"
 }
 
+ensure_redis_running() {
+    local port="${REDIS_PORT:-6379}"
+    if have redis-cli && redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then return 0; fi
+    have redis-server || apt_install redis-server
+    log "starting Redis on 127.0.0.1:$port"
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes >/dev/null
+    for _ in $(seq 1 50); do
+        redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    log "Redis did not start on 127.0.0.1:$port"
+    return 1
+}
+
 ensure_postgres_installed
 ensure_postgres_running
+ensure_redis_running
 server=$(choose_server_url)
 cat >"$STATE_DIR/env" <<EOF2
 # Written by scripts/setup.sh: this machine's PostgreSQL server (no database: each service has its own).

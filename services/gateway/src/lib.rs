@@ -8,6 +8,7 @@
 //! itself on `/api/gateway/status` and `/api/discovery/status`.
 
 pub mod proxy;
+pub mod rate_limit;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
+use crate::rate_limit::{LimitClass, LimitConfig, RateLimiter};
 use crate::upstream::{HealthState, InstanceStatus, Outcome, Upstreams};
 
 pub const SERVICE: ServiceSpec = ServiceSpec {
@@ -55,6 +57,7 @@ pub struct Config {
     pub health_interval: Duration,
     /// Retries may add this share of the requests (per second) on top of a floor of 10.
     pub retry_budget: f64,
+    pub rate_limits: LimitConfig,
 }
 
 impl Config {
@@ -83,6 +86,7 @@ impl Config {
                     .unwrap_or(20)
                     .min(100),
             ) / 100.0,
+            rate_limits: LimitConfig::load(source)?,
         })
     }
 }
@@ -115,6 +119,8 @@ impl Application {
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
             body_limit: settings.body_limit,
             retries: RetryBudget::new(config.retry_budget, 10),
+            limiter: RateLimiter::new(config.rate_limits.clone(), settings.redis_url.as_deref())
+                .await?,
         });
         let upstreams = vec![
             config.identity.clone(),
@@ -129,25 +135,31 @@ impl Application {
             started: Instant::now(),
             port,
         };
-        let route = |upstreams: &Arc<Upstreams>, access| Route {
+        let route = |upstreams: &Arc<Upstreams>, access, limit| Route {
             upstreams: upstreams.clone(),
             access,
+            limit,
             timeout: config.upstream_timeout,
         };
-        let identity_public = route(&config.identity, Access::Public);
-        let identity_private = route(&config.identity, Access::Authenticated);
-        let catalog_public = route(&config.catalog, Access::Public);
-        let catalog_reads = route(&config.catalog, Access::PublicReads);
-        let booking = route(&config.booking, Access::Authenticated);
-        let notification = route(&config.notification, Access::Authenticated);
-        let payment = route(&config.payment, Access::Authenticated);
+        let login = route(&config.identity, Access::Public, LimitClass::Login);
+        let identity_public = route(&config.identity, Access::Public, LimitClass::Default);
+        let identity_private = route(&config.identity, Access::Authenticated, LimitClass::Default);
+        let catalog_public = route(&config.catalog, Access::Public, LimitClass::Search);
+        let catalog_reads = route(&config.catalog, Access::PublicReads, LimitClass::Search);
+        let booking = route(&config.booking, Access::Authenticated, LimitClass::Default);
+        let notification = route(
+            &config.notification,
+            Access::Authenticated,
+            LimitClass::Default,
+        );
+        let payment = route(&config.payment, Access::Authenticated, LimitClass::Default);
         let api = Router::new()
             .route("/api/gateway/status", get(status))
             .route("/api/discovery/status", get(discovery))
             .route("/api/openapi.yaml", get(openapi))
-            .route("/api/auth/register", forward(&identity_public))
-            .route("/api/auth/login", forward(&identity_public))
-            .route("/api/auth/refresh", forward(&identity_public))
+            .route("/api/auth/register", forward(&login))
+            .route("/api/auth/login", forward(&login))
+            .route("/api/auth/refresh", forward(&login))
             .route("/api/auth/logout", forward(&identity_public))
             .route("/api/auth/simulate-failure", forward(&identity_public))
             .route("/api/auth/{*rest}", forward(&identity_private))

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use platform::Problem;
 use platform::auth::{JwtVerifier, bearer_token};
 
+use crate::rate_limit::{LimitClass, RateLimiter};
 use crate::upstream::{Lease, Outcome, Unavailable, Upstreams};
 
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -44,11 +45,12 @@ pub enum Access {
     PublicReads,
 }
 
-/// One proxied route: which service, who may call it, how long it may take.
+/// One proxied route: which service, who may call it, how often, how long it may take.
 #[derive(Clone, Debug)]
 pub struct Route {
     pub upstreams: Arc<Upstreams>,
     pub access: Access,
+    pub limit: LimitClass,
     pub timeout: Duration,
 }
 
@@ -58,6 +60,7 @@ pub struct Proxy {
     pub verifier: Arc<JwtVerifier>,
     pub body_limit: usize,
     pub retries: RetryBudget,
+    pub limiter: RateLimiter,
 }
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 7.6.1).
@@ -182,8 +185,7 @@ impl Proxy {
         peer: SocketAddr,
         request: Request,
     ) -> Result<Response, Problem> {
-        let service = route.upstreams.service;
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let needs_token = match route.access {
             Access::Public => false,
             Access::Authenticated => true,
@@ -192,10 +194,45 @@ impl Proxy {
                 axum::http::Method::GET | axum::http::Method::HEAD
             ),
         };
-        if needs_token {
+        let caller = if needs_token {
             let token = bearer_token(&parts)?;
-            self.verifier.verify(token).await?;
+            Some(self.verifier.verify(token).await?)
+        } else {
+            None
+        };
+        // Login-like routes are limited per address whoever calls; the rest per user when the
+        // token is known.
+        let key = match (&caller, route.limit) {
+            (Some(caller), class) if class != LimitClass::Login => {
+                format!("user:{}", caller.user_id)
+            }
+            _ => format!("ip:{}", peer.ip()),
+        };
+        let decision = self.limiter.check(route.limit, &key).await;
+        if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
+            let mut response = decision.refusal(route.limit).into_response();
+            decision.headers(response.headers_mut());
+            return Ok(response);
         }
+        let mut response = match self.send(route, peer, parts, body).await {
+            Ok(response) => response,
+            Err(problem) => problem.into_response(),
+        };
+        if let Some(decision) = &decision {
+            decision.headers(response.headers_mut());
+        }
+        Ok(response)
+    }
+
+    /// Sends the request to an instance, and to others when that is safe and worthwhile.
+    async fn send(
+        &self,
+        route: &Route,
+        peer: SocketAddr,
+        mut parts: request::Parts,
+        body: Body,
+    ) -> Result<Response, Problem> {
+        let service = route.upstreams.service;
         let declared_length = parts
             .headers
             .get(header::CONTENT_LENGTH)

@@ -34,10 +34,15 @@ impl Drop for Platform {
 }
 
 impl Platform {
+    /// Rate limits are off: these tests are about other things; `rate_limits.rs` tests them.
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[("RATE_LIMIT_ENABLED", "false")]).await
+    }
+
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
         platform::telemetry::init_for_tests();
         let database = TestDatabase::new("gateway");
-        let source = ConfigSource::from_pairs([
+        let mut source = ConfigSource::from_pairs([
             ("DATABASE_URL", database.url.as_str()),
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
@@ -45,6 +50,9 @@ impl Platform {
             ("ITINERA_ADMIN_USERNAME", ADMIN.0),
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
         ]);
+        for (key, value) in settings {
+            source = source.with(*key, *value);
+        }
         let identity = identity::Application::build(
             identity::Config::load(&source, RunMode::Single).unwrap(),
             std::sync::Arc::new(platform::events::MemoryBus::default()),

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod auth;
+mod rate_limits;
 mod resilience;
 mod seed_api;

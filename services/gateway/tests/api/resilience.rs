@@ -61,6 +61,7 @@ impl Cluster {
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
             ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("RATE_LIMIT_ENABLED", "false"),
         ]);
         for (key, value) in settings {
             source = source.with(*key, *value);
@@ -350,6 +351,7 @@ async fn only_idempotent_requests_are_retried_and_never_on_the_same_instance() {
         ("CATALOG_UPSTREAMS", urls.join(",").as_str()),
         ("GATEWAY_HEALTH_INTERVAL_MS", "0"),
         ("GATEWAY_EJECT_AFTER_FAILURES", "1000"),
+        ("RATE_LIMIT_ENABLED", "false"),
     ]);
     let gateway =
         gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
