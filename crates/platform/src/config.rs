@@ -210,6 +210,27 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How this instance announces itself to the gateway (with `REDIS_URL`).
+    pub discovery: DiscoverySettings,
+}
+
+/// Self-registration in the service registry (Redis), which the gateway reads.
+#[derive(Clone, Debug)]
+pub struct DiscoverySettings {
+    /// The service this instance belongs to (`booking`, not a custom `SERVICE_NAME`).
+    pub service: &'static str,
+    /// `SERVICE_INSTANCE`: a name for this instance; default `<service>_<port>`.
+    pub instance: Option<String>,
+    /// `SERVICE_ADVERTISE_URL`: where others reach it; default `http://<host>:<port>`.
+    pub advertise_url: Option<String>,
+    /// `DISCOVERY_TTL_MS`: the registration expires unless renewed within this time (renewed
+    /// every third of it); an instance that dies leaves the registry within it.
+    pub ttl: Duration,
+    /// `DISCOVERY_REGISTER=false` keeps this instance out of the registry.
+    pub register: bool,
+    /// `DISCOVERY_PREFIX`: put before every registry key, so several platforms (or test runs)
+    /// can share one Redis.
+    pub prefix: String,
 }
 
 /// Where the service's own PostgreSQL database is.
@@ -378,6 +399,22 @@ impl Settings {
                     .unwrap_or(Duration::from_secs(5)),
             },
             redis_url: source.get("REDIS_URL").map(str::to_owned),
+            discovery: DiscoverySettings {
+                service: spec.name,
+                instance: source.get("SERVICE_INSTANCE").map(str::to_owned),
+                advertise_url: source.get("SERVICE_ADVERTISE_URL").map(str::to_owned),
+                ttl: Duration::from_millis(
+                    source
+                        .parse::<u64>("DISCOVERY_TTL_MS")?
+                        .unwrap_or(10_000)
+                        .max(300),
+                ),
+                register: source.flag("DISCOVERY_REGISTER")?.unwrap_or(true),
+                prefix: source
+                    .get("DISCOVERY_PREFIX")
+                    .unwrap_or("itinera:discovery:")
+                    .to_owned(),
+            },
             kafka_brokers,
             kafka_topic_prefix: source
                 .get("KAFKA_TOPIC_PREFIX")

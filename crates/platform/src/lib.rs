@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod http;

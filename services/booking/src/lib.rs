@@ -71,6 +71,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub struct Application {
+    /// This instance's entry in the service registry (with `REDIS_URL`).
+    registration: Option<platform::discovery::Registration>,
     listener: TcpListener,
     router: axum::Router,
     db: sqlx::PgPool,
@@ -104,8 +106,13 @@ impl Application {
             .build(http::router(state));
         let flights = bus.subscribe(FLIGHTS_CONSUMER, &[topics::FLIGHTS]);
         let payments = bus.subscribe(PAYMENTS_CONSUMER, &[topics::PAYMENTS]);
+        let listener = platform::http::bind(settings.host, settings.port).await?;
         Ok(Self {
-            listener: platform::http::bind(settings.host, settings.port).await?,
+            registration: platform::discovery::Registration::from_settings(
+                settings,
+                listener.local_addr()?.port(),
+            ),
+            listener,
             router,
             db,
             bus,
@@ -121,6 +128,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let registration = self
+            .registration
+            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
         let relay =
             tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
         let flights = Consumer::new(
@@ -148,6 +158,9 @@ impl Application {
         ));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, flights, payments, watch, expiry);
+        if let Some(registration) = registration {
+            let _ = registration.await;
+        }
         served.context("booking HTTP server")
     }
 }

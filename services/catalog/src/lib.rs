@@ -83,6 +83,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub struct Application {
+    /// This instance's entry in the service registry (with `REDIS_URL`).
+    registration: Option<platform::discovery::Registration>,
     listener: TcpListener,
     router: axum::Router,
     catalog: Arc<Catalog>,
@@ -108,8 +110,13 @@ impl Application {
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
             .build(http::router(state));
         let subscription = bus.subscribe("catalog.seats-left", &[topics::BOOKINGS]);
+        let listener = platform::http::bind(settings.host, settings.port).await?;
         Ok(Self {
-            listener: platform::http::bind(settings.host, settings.port).await?,
+            registration: platform::discovery::Registration::from_settings(
+                settings,
+                listener.local_addr()?.port(),
+            ),
+            listener,
             router,
             catalog,
             bus,
@@ -135,6 +142,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let registration = self
+            .registration
+            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
         let relay = tokio::spawn(
             Relay::new(self.catalog.db.clone(), self.bus.clone()).run(shutdown.clone()),
         );
@@ -147,6 +157,9 @@ impl Application {
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer);
+        if let Some(registration) = registration {
+            let _ = registration.await;
+        }
         served.context("catalog HTTP server")
     }
 }

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
 use crate::rate_limit::{LimitClass, LimitConfig, RateLimiter};
-use crate::upstream::{HealthState, InstanceStatus, Outcome, Upstreams};
+use crate::upstream::{HealthState, InstanceStatus, Outcome, Source, Upstreams};
 
 pub const SERVICE: ServiceSpec = ServiceSpec {
     name: "gateway",
@@ -55,6 +55,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// How often each instance's `/ready` is checked (zero: never).
     pub health_interval: Duration,
+    /// How often instances are looked up again in the registry or DNS.
+    pub discovery_interval: Duration,
     /// Retries may add this share of the requests (per second) on top of a floor of 10.
     pub retry_budget: f64,
     pub rate_limits: LimitConfig,
@@ -80,6 +82,10 @@ impl Config {
             health_interval: source
                 .parse::<u64>("GATEWAY_HEALTH_INTERVAL_MS")?
                 .map_or(Duration::from_secs(2), Duration::from_millis),
+            discovery_interval: source
+                .parse::<u64>("GATEWAY_DISCOVERY_INTERVAL_MS")?
+                .map_or(Duration::from_secs(1), Duration::from_millis)
+                .max(Duration::from_millis(50)),
             retry_budget: f64::from(
                 source
                     .parse::<u8>("GATEWAY_RETRY_BUDGET_PERCENT")?
@@ -106,6 +112,7 @@ pub struct Application {
     client: HttpClient,
     upstreams: Vec<Arc<Upstreams>>,
     health_interval: Duration,
+    discovery: Option<Discovery>,
 }
 
 impl Application {
@@ -217,12 +224,23 @@ impl Application {
         .checks_for(settings)
         .body_limit(settings.body_limit)
         .build(api);
+        // Instances from the registry or DNS are looked up once before the first request.
+        let discovery = if upstreams.iter().any(|u| u.is_dynamic()) {
+            let mut discovery = Discovery::connect(settings, config.discovery_interval).await?;
+            for upstreams in &upstreams {
+                discovery.refresh(upstreams).await;
+            }
+            Some(discovery)
+        } else {
+            None
+        };
         Ok(Self {
             listener,
             router,
             client,
             upstreams,
             health_interval: config.health_interval,
+            discovery,
         })
     }
 
@@ -241,8 +259,91 @@ impl Application {
                 ));
             }
         }
+        if let Some(discovery) = self.discovery {
+            tokio::spawn(discovery.run(self.upstreams.clone(), shutdown.clone()));
+        }
         platform::http::serve(self.listener, self.router, shutdown).await?;
         Ok(())
+    }
+}
+
+/// Looks up the instances of services found through the registry or DNS.
+struct Discovery {
+    redis: Option<redis::aio::ConnectionManager>,
+    prefix: String,
+    interval: Duration,
+}
+
+impl Discovery {
+    async fn connect(settings: &Settings, interval: Duration) -> anyhow::Result<Self> {
+        let redis = match &settings.redis_url {
+            Some(url) => Some(
+                redis::aio::ConnectionManager::new(redis::Client::open(url.as_str())?)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "service discovery: Redis at {} is not reachable: {e}",
+                            platform::config::redact_url(url)
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            redis,
+            prefix: settings.discovery.prefix.clone(),
+            interval,
+        })
+    }
+
+    /// Replaces the service's instances with what the registry or DNS says now; when the lookup
+    /// fails, the last known instances stay.
+    async fn refresh(&mut self, upstreams: &Upstreams) {
+        let service = upstreams.service;
+        let found: Result<Vec<(String, String)>, String> = match &upstreams.source {
+            Source::Static(_) => return,
+            Source::Registry => match self.redis.as_mut() {
+                Some(redis) => platform::discovery::instances(redis, &self.prefix, service)
+                    .await
+                    .map(|entries| entries.into_iter().map(|e| (e.instance, e.url)).collect())
+                    .map_err(|e| e.to_string()),
+                None => Err("no REDIS_URL".into()),
+            },
+            Source::Dns { host, port } => tokio::net::lookup_host((host.as_str(), *port))
+                .await
+                .map(|addresses| {
+                    let mut found: Vec<(String, String)> = addresses
+                        .map(|address| {
+                            (
+                                format!("{service}_{}", address.ip()),
+                                format!("http://{address}"),
+                            )
+                        })
+                        .collect();
+                    found.sort();
+                    found.dedup();
+                    found
+                })
+                .map_err(|e| e.to_string()),
+        };
+        match found {
+            Ok(found) => upstreams.replace(found),
+            Err(e) => {
+                tracing::warn!(service, error = %e, "discovery failed; keeping the last known instances")
+            }
+        }
+    }
+
+    async fn run(mut self, upstreams: Vec<Arc<Upstreams>>, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.interval) => {}
+            }
+            for upstreams in upstreams.iter().filter(|u| u.is_dynamic()) {
+                self.refresh(upstreams).await;
+            }
+        }
     }
 }
 
@@ -259,7 +360,7 @@ async fn check_health(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        for instance in upstreams.instances() {
+        for instance in upstreams.instances().iter() {
             if instance.state() == HealthState::Ejected {
                 continue;
             }
@@ -357,7 +458,7 @@ impl ReadinessCheck for UpstreamCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let mut last_error = String::from("no instances configured");
-            for instance in self.upstreams.instances() {
+            for instance in self.upstreams.instances().iter() {
                 let uri = format!("{}/health", instance.base);
                 let request = axum::http::Request::get(&uri)
                     .body(axum::body::Body::empty())

@@ -282,7 +282,7 @@ impl Proxy {
                 .upstreams
                 .pick(&tried)
                 .map_err(|unavailable| circuit_open(service, &unavailable))?;
-            tried.push(lease.index);
+            tried.push(lease.instance.clone());
             let uri: Uri = format!("{}{path}", lease.instance.base)
                 .parse()
                 .map_err(|_| Problem::bad_request("The request target is not a valid URI"))?;
@@ -325,11 +325,11 @@ impl Proxy {
     async fn attempt(
         &self,
         route: &Route,
-        lease: &Lease<'_>,
+        lease: &Lease,
         request: axum::http::Request<Body>,
     ) -> Attempt {
         let service = route.upstreams.service;
-        let instance = lease.instance;
+        let instance = &lease.instance;
         let policy = &route.upstreams.outlier;
         match tokio::time::timeout(route.timeout, self.client.request(request)).await {
             Ok(Ok(response)) => {

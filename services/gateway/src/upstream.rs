@@ -9,9 +9,8 @@
 //! ejected one comes back without waiting for traffic. This is the circuit breaker: when every
 //! instance of a service is ejected, the gateway answers 503 at once.
 
-use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::Uri;
@@ -120,9 +119,9 @@ pub enum Outcome {
 }
 
 impl Instance {
-    fn new(service: &str, index: usize, base: &str) -> Self {
+    fn new(name: String, base: &str) -> Self {
         Self {
-            name: format!("{service}_{}", index + 1),
+            name,
             base: base.trim_end_matches('/').to_owned(),
             outstanding: AtomicUsize::new(0),
             consecutive_failures: AtomicU32::new(0),
@@ -207,12 +206,11 @@ impl Instance {
 }
 
 /// An instance chosen for one request; counts as outstanding until dropped.
-pub struct Lease<'a> {
-    pub instance: &'a Instance,
-    pub index: usize,
+pub struct Lease {
+    pub instance: Arc<Instance>,
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
         self.instance.outstanding.fetch_sub(1, Ordering::Relaxed);
     }
@@ -227,14 +225,53 @@ pub struct Unavailable {
     pub retry_after: Duration,
 }
 
+/// Where a service's instances come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A fixed list of base URLs.
+    Static(Vec<String>),
+    /// The registry in Redis that instances write themselves into.
+    Registry,
+    /// Every address a DNS name resolves to (a Kubernetes headless service), on one port.
+    Dns { host: String, port: u16 },
+}
+
 /// The instances of one service.
 #[derive(Debug)]
 pub struct Upstreams {
     pub service: &'static str,
-    instances: Vec<Instance>,
+    pub source: Source,
+    instances: RwLock<Arc<Vec<Arc<Instance>>>>,
     next: AtomicUsize,
     pub balance: Balance,
     pub outlier: OutlierPolicy,
+}
+
+/// A comma-separated list of `http://host:port` base URLs.
+fn parse_bases(key: &str, list: &str) -> Result<Vec<String>, ConfigError> {
+    let bases: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if bases.is_empty() {
+        return Err(ConfigError::invalid(key, "", "needs at least one URL"));
+    }
+    for base in &bases {
+        let valid = base.starts_with("http://")
+            && base.parse::<Uri>().is_ok_and(|uri| {
+                uri.host().is_some() && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+            });
+        if !valid {
+            return Err(ConfigError::invalid(
+                key,
+                base,
+                "expected http://host:port, redis or dns://name:port",
+            ));
+        }
+    }
+    Ok(bases)
 }
 
 /// One instance as `GET /api/discovery/status` shows it.
@@ -253,7 +290,7 @@ impl Upstreams {
     pub fn new(service: &'static str, bases: Vec<String>) -> Self {
         Self::with_policies(
             service,
-            bases,
+            Source::Static(bases),
             Balance::LeastOutstanding,
             OutlierPolicy::default(),
         )
@@ -261,26 +298,31 @@ impl Upstreams {
 
     pub fn with_policies(
         service: &'static str,
-        bases: Vec<String>,
+        source: Source,
         balance: Balance,
         outlier: OutlierPolicy,
     ) -> Self {
-        let instances = bases
-            .iter()
-            .enumerate()
-            .map(|(i, base)| Instance::new(service, i, base))
-            .collect();
+        let instances = match &source {
+            Source::Static(bases) => bases
+                .iter()
+                .enumerate()
+                .map(|(i, base)| Arc::new(Instance::new(format!("{service}_{}", i + 1), base)))
+                .collect(),
+            Source::Registry | Source::Dns { .. } => Vec::new(),
+        };
         Self {
             service,
-            instances,
+            source,
+            instances: RwLock::new(Arc::new(instances)),
             next: AtomicUsize::new(0),
             balance,
             outlier,
         }
     }
 
-    /// Reads `<SERVICE>_UPSTREAMS` (a comma-separated list of base URLs), defaulting to the
-    /// service's own port on this host, and the balancing and ejection settings.
+    /// Reads `<SERVICE>_UPSTREAMS`: a comma-separated list of base URLs, `redis` for the
+    /// registry, or `dns://name:port`; unset, the registry when `GATEWAY_DISCOVERY=redis`, else
+    /// the service's own port on this host. Also the balancing and ejection settings.
     pub fn load(
         source: &ConfigSource,
         service: &'static str,
@@ -288,88 +330,136 @@ impl Upstreams {
     ) -> Result<Arc<Self>, ConfigError> {
         let key = format!("{}_UPSTREAMS", service.to_ascii_uppercase());
         let port_key = format!("{}_PORT", service.to_ascii_uppercase());
-        let bases: Vec<String> = match source.get(&key) {
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+        let discovery = source.get("GATEWAY_DISCOVERY").unwrap_or("static");
+        if !matches!(discovery, "static" | "redis") {
+            return Err(ConfigError::invalid(
+                "GATEWAY_DISCOVERY",
+                discovery,
+                "expected static or redis",
+            ));
+        }
+        let upstreams = match source.get(&key) {
+            Some("redis") => Source::Registry,
+            Some(dns) if dns.starts_with("dns://") => {
+                let target = dns.trim_start_matches("dns://").trim_end_matches('/');
+                let (host, port) = target
+                    .rsplit_once(':')
+                    .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+                    .filter(|(host, _)| !host.is_empty())
+                    .ok_or_else(|| ConfigError::invalid(&key, dns, "expected dns://name:port"))?;
+                Source::Dns {
+                    host: host.to_owned(),
+                    port,
+                }
+            }
+            Some(list) => Source::Static(parse_bases(&key, list)?),
+            None if discovery == "redis" => Source::Registry,
             None => {
                 let port = source.parse::<u16>(&port_key)?.unwrap_or(default_port);
-                vec![format!("http://127.0.0.1:{port}")]
+                Source::Static(vec![format!("http://127.0.0.1:{port}")])
             }
         };
-        if bases.is_empty() {
-            return Err(ConfigError::invalid(&key, "", "needs at least one URL"));
-        }
-        for base in &bases {
-            let valid = base.starts_with("http://")
-                && base.parse::<Uri>().is_ok_and(|uri| {
-                    uri.host().is_some() && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
-                });
-            if !valid {
-                return Err(ConfigError::invalid(
-                    &key,
-                    base,
-                    "expected http://host:port",
-                ));
-            }
+        if upstreams == Source::Registry && source.get("REDIS_URL").is_none() {
+            return Err(ConfigError::invalid(
+                &key,
+                "redis",
+                "the registry needs REDIS_URL",
+            ));
         }
         Ok(Arc::new(Self::with_policies(
             service,
-            bases,
+            upstreams,
             Balance::load(source)?,
             OutlierPolicy::load(source)?,
         )))
     }
 
+    /// Whether the instances change at run time (registry, DNS).
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(self.source, Source::Static(_))
+    }
+
+    /// Replaces the instance set with what discovery found. Instances still present keep their
+    /// health and requests in flight.
+    pub fn replace(&self, found: Vec<(String, String)>) {
+        let current = self.instances();
+        let next: Vec<Arc<Instance>> = found
+            .into_iter()
+            .map(|(name, base)| {
+                let base = base.trim_end_matches('/').to_owned();
+                current
+                    .iter()
+                    .find(|instance| instance.base == base)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Instance::new(name, &base)))
+            })
+            .collect();
+        let names = |set: &[Arc<Instance>]| {
+            set.iter()
+                .map(|i| i.base.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        if names(&current) != names(&next) {
+            tracing::info!(
+                service = self.service,
+                instances = ?next.iter().map(|i| &i.name).collect::<Vec<_>>(),
+                "instances changed"
+            );
+        }
+        *self
+            .instances
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+    }
+
     /// The instance for the next request, among those in service and not in `tried`; or, when
-    /// every instance is ejected, which one comes back first.
-    pub fn pick(&self, tried: &[usize]) -> Result<Lease<'_>, Unavailable> {
+    /// none is, which one comes back first.
+    pub fn pick(&self, tried: &[Arc<Instance>]) -> Result<Lease, Unavailable> {
         let now = now_ms();
-        let count = self.instances.len();
+        let instances = self.instances();
+        let count = instances.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let untried = |i: &usize| !tried.iter().any(|t| Arc::ptr_eq(t, &instances[*i]));
         let candidates = (0..count)
             .map(|offset| (start + offset) % count.max(1))
-            .filter(|i| !tried.contains(i) && self.instances[*i].available(now));
+            .filter(|i| untried(i) && instances[*i].available(now));
         let chosen = match self.balance {
             Balance::RoundRobin => candidates.into_iter().next(),
             // The first of the least loaded in rotation order, so ties are spread.
-            Balance::LeastOutstanding => {
-                candidates.min_by_key(|i| self.instances[*i].outstanding())
-            }
+            Balance::LeastOutstanding => candidates.min_by_key(|i| instances[*i].outstanding()),
         };
         match chosen {
             Some(index) => {
-                let instance = &self.instances[index];
+                let instance = instances[index].clone();
                 instance.outstanding.fetch_add(1, Ordering::Relaxed);
-                Ok(Lease { instance, index })
+                Ok(Lease { instance })
             }
             None => {
-                let soonest = self
-                    .instances
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !tried.contains(i))
-                    .min_by_key(|(_, instance)| instance.ejected_for(now));
+                let soonest = (0..count)
+                    .filter(|i| untried(i))
+                    .map(|i| &instances[i])
+                    .min_by_key(|instance| instance.ejected_for(now));
                 Err(Unavailable {
-                    instance: soonest.map(|(_, instance)| instance.name.clone()),
+                    instance: soonest.map(|instance| instance.name.clone()),
                     retry_after: Duration::from_millis(
-                        soonest.map_or(0, |(_, instance)| instance.ejected_for(now)),
+                        soonest.map_or(0, |instance| instance.ejected_for(now)),
                     ),
                 })
             }
         }
     }
 
-    pub fn instances(&self) -> &[Instance] {
-        &self.instances
+    /// The current instances.
+    pub fn instances(&self) -> Arc<Vec<Arc<Instance>>> {
+        self.instances
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
         let now = now_ms();
-        self.instances
+        self.instances()
             .iter()
             .map(|instance| InstanceStatus {
                 url: instance.base.clone(),
@@ -433,11 +523,11 @@ mod tests {
     fn three(policy: OutlierPolicy) -> Upstreams {
         Upstreams::with_policies(
             "booking",
-            vec![
+            Source::Static(vec![
                 "http://127.0.0.1:1".into(),
                 "http://127.0.0.1:2".into(),
                 "http://127.0.0.1:3".into(),
-            ],
+            ]),
             Balance::LeastOutstanding,
             policy,
         )
@@ -446,19 +536,48 @@ mod tests {
     #[test]
     fn the_least_loaded_instance_gets_the_next_request() {
         let upstreams = three(OutlierPolicy::default());
+        let port = |lease: &Lease| lease.instance.base.clone();
         let first = upstreams.pick(&[]).unwrap();
         let second = upstreams.pick(&[]).unwrap();
-        assert_ne!(first.index, second.index);
+        assert_ne!(port(&first), port(&second));
         let third = upstreams.pick(&[]).unwrap();
-        assert_ne!(third.index, first.index);
-        assert_ne!(third.index, second.index);
+        assert_ne!(port(&third), port(&first));
+        assert_ne!(port(&third), port(&second));
         // The one that finishes first is the only idle one.
-        let idle = second.index;
+        let idle = port(&second);
         drop(second);
-        assert_eq!(upstreams.pick(&[]).unwrap().index, idle);
+        assert_eq!(port(&upstreams.pick(&[]).unwrap()), idle);
         // A retry avoids the instances already tried.
-        let retry = upstreams.pick(&[first.index, third.index]).unwrap();
-        assert_eq!(retry.index, idle);
+        let retry = upstreams
+            .pick(&[first.instance.clone(), third.instance.clone()])
+            .unwrap();
+        assert_eq!(port(&retry), idle);
+    }
+
+    #[test]
+    fn discovery_replaces_instances_and_keeps_the_health_of_those_that_stay() {
+        let policy = OutlierPolicy {
+            consecutive_failures: 1,
+            ..OutlierPolicy::default()
+        };
+        let upstreams = three(policy);
+        assert!(upstreams.instances()[0].report(Outcome::Failure, &policy));
+        upstreams.replace(vec![
+            ("booking_a".into(), "http://127.0.0.1:1/".into()),
+            ("booking_d".into(), "http://127.0.0.1:4".into()),
+        ]);
+        let now = upstreams.instances();
+        assert_eq!(now.len(), 2);
+        assert_eq!(
+            now[0].name, "booking_1",
+            "an instance that stays keeps its name"
+        );
+        assert_eq!(now[0].state(), HealthState::Ejected, "and its health");
+        assert_eq!(now[1].name, "booking_d");
+        assert_eq!(
+            upstreams.pick(&[]).unwrap().instance.base,
+            "http://127.0.0.1:4"
+        );
     }
 
     #[test]
@@ -469,7 +588,7 @@ mod tests {
             max_ejection: Duration::from_secs(1),
         };
         let upstreams = three(policy);
-        let sick = &upstreams.instances()[0];
+        let sick = upstreams.instances()[0].clone();
         assert!(!sick.report(Outcome::Failure, &policy));
         assert!(!sick.report(Outcome::Failure, &policy));
         // A success in between starts the count again.
@@ -479,7 +598,11 @@ mod tests {
         assert!(sick.report(Outcome::Failure, &policy));
         assert_eq!(sick.state(), HealthState::Ejected);
         for _ in 0..20 {
-            assert_ne!(upstreams.pick(&[]).unwrap().index, 0, "ejected: not picked");
+            assert_ne!(
+                upstreams.pick(&[]).unwrap().instance.base,
+                sick.base,
+                "ejected: not picked"
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(sick.state(), HealthState::Probation);

@@ -175,6 +175,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 
 /// A built identity service, bound to its ports and ready to serve.
 pub struct Application {
+    /// This instance's entry in the service registry (with `REDIS_URL`).
+    registration: Option<platform::discovery::Registration>,
     http: TcpListener,
     grpc: TcpListener,
     router: axum::Router,
@@ -227,6 +229,10 @@ impl Application {
         let http = platform::http::bind(settings.host, settings.port).await?;
         let grpc = platform::http::bind(settings.host, config.grpc_port).await?;
         Ok(Self {
+            registration: platform::discovery::Registration::from_settings(
+                settings,
+                http.local_addr()?.port(),
+            ),
             http,
             grpc,
             router,
@@ -255,6 +261,9 @@ impl Application {
     /// Serves HTTP and gRPC until `shutdown` is cancelled, reloading the key ring periodically so
     /// that a rotation made by another instance is picked up.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let registration = self
+            .registration
+            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
         let ring = self.ring.clone();
         let reload_stop = shutdown.clone();
         let reload = tokio::spawn(async move {
@@ -285,6 +294,9 @@ impl Application {
         let (http, grpc) = tokio::join!(http, grpc);
         reload.abort();
         let _ = relay.await;
+        if let Some(registration) = registration {
+            let _ = registration.await;
+        }
         http.context("identity HTTP server")?;
         grpc.context("identity gRPC server")?;
         Ok(())

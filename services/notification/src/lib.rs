@@ -102,6 +102,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub const CONSUMER: &str = "notification.events";
 
 pub struct Application {
+    /// This instance's entry in the service registry (with `REDIS_URL`).
+    registration: Option<platform::discovery::Registration>,
     listener: TcpListener,
     router: axum::Router,
     db: sqlx::PgPool,
@@ -122,8 +124,13 @@ impl Application {
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
             .build(http::router(state));
         let subscription = bus.subscribe(CONSUMER, &[topics::USERS, topics::BOOKINGS]);
+        let listener = platform::http::bind(settings.host, settings.port).await?;
         Ok(Self {
-            listener: platform::http::bind(settings.host, settings.port).await?,
+            registration: platform::discovery::Registration::from_settings(
+                settings,
+                listener.local_addr()?.port(),
+            ),
+            listener,
             router,
             db,
             config,
@@ -137,6 +144,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let registration = self
+            .registration
+            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
         let notifier = inbox::Notifier {
             email: self.config.channels.smtp.is_some(),
             webhook: self.config.channels.webhook.is_some(),
@@ -148,6 +158,9 @@ impl Application {
         let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(consumer, deliverer);
+        if let Some(registration) = registration {
+            let _ = registration.await;
+        }
         served.context("notification HTTP server")
     }
 }

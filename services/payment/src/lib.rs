@@ -112,6 +112,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub struct Application {
+    /// This instance's entry in the service registry (with `REDIS_URL`).
+    registration: Option<platform::discovery::Registration>,
     listener: TcpListener,
     router: axum::Router,
     db: sqlx::PgPool,
@@ -136,8 +138,13 @@ impl Application {
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
             .build(http::router(state));
         let subscription = bus.subscribe(CONSUMER, &[topics::BOOKINGS]);
+        let listener = platform::http::bind(settings.host, settings.port).await?;
         Ok(Self {
-            listener: platform::http::bind(settings.host, settings.port).await?,
+            registration: platform::discovery::Registration::from_settings(
+                settings,
+                listener.local_addr()?.port(),
+            ),
+            listener,
             router,
             db,
             config,
@@ -152,6 +159,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let registration = self
+            .registration
+            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
         let relay =
             tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
         let handler = saga::BookingEvents {
@@ -169,6 +179,9 @@ impl Application {
         let worker = tokio::spawn(worker.run(shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
         let _ = tokio::join!(relay, consumer, worker);
+        if let Some(registration) = registration {
+            let _ = registration.await;
+        }
         served.context("payment HTTP server")
     }
 }

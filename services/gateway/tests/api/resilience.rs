@@ -54,6 +54,11 @@ async fn start_identity(source: &ConfigSource) -> (String, CancellationToken) {
 
 impl Cluster {
     async fn start(settings: &[(&str, &str)]) -> Self {
+        Self::start_with(settings, false).await
+    }
+
+    /// With `registry`, the instances register in Redis and the gateway finds them there.
+    async fn start_with(settings: &[(&str, &str)], registry: bool) -> Self {
         platform::telemetry::init_for_tests();
         let database = TestDatabase::new("gateway");
         let mut source = ConfigSource::from_pairs([
@@ -71,9 +76,14 @@ impl Cluster {
             instances.push(start_identity(&source).await);
         }
         let urls: Vec<&str> = instances.iter().map(|(url, _)| url.as_str()).collect();
+        let upstreams = if registry {
+            "redis".to_owned()
+        } else {
+            urls.join(",")
+        };
         let gateway_source = source
             .clone()
-            .with("IDENTITY_UPSTREAMS", urls.join(","))
+            .with("IDENTITY_UPSTREAMS", upstreams)
             .with("JWT_JWKS_URL", format!("{}/.well-known/jwks.json", urls[0]));
         let gateway = gateway::Application::build(
             gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
@@ -126,6 +136,25 @@ impl Cluster {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The identity instances the gateway knows, by name.
+    async fn listed(&self) -> Vec<String> {
+        let status: Value = self
+            .client
+            .get(self.url("/api/discovery/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["services"]["identity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["instance"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     /// Each identity instance's health as the gateway reports it.
@@ -398,4 +427,98 @@ async fn only_idempotent_requests_are_retried_and_never_on_the_same_instance() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(hits.swap(0, Ordering::Relaxed), 3);
     shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_register_in_redis_and_leave_on_shutdown_or_when_their_entry_expires() {
+    let prefix = format!("itinera:test:{}:", uuid::Uuid::new_v4().simple());
+    let redis_url =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut cluster = Cluster::start_with(
+        &[
+            ("REDIS_URL", redis_url.as_str()),
+            ("DISCOVERY_PREFIX", prefix.as_str()),
+            ("DISCOVERY_TTL_MS", "900"),
+            ("GATEWAY_DISCOVERY_INTERVAL_MS", "100"),
+        ],
+        true,
+    )
+    .await;
+    let port = |url: &str| url.rsplit(':').next().unwrap().to_owned();
+    let names: Vec<String> = cluster
+        .instances
+        .iter()
+        .map(|(url, _)| format!("identity_{}", port(url)))
+        .collect();
+    eventually(
+        "the gateway lists the three registered instances",
+        async || {
+            let mut listed = cluster.listed().await;
+            listed.sort();
+            let mut expected = names.clone();
+            expected.sort();
+            listed == expected
+        },
+    )
+    .await;
+    let token = cluster.token("registered").await;
+    assert_eq!(cluster.me(&token).await.status(), StatusCode::OK);
+
+    // Shut down: it deregisters at once.
+    let stopped: SocketAddr = cluster.instances[2]
+        .0
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    cluster.instances[2].1.cancel();
+    eventually("the stopped instance leaves the list", async || {
+        !cluster.listed().await.contains(&names[2])
+    })
+    .await;
+
+    // An instance that dies without deregistering leaves when its entry expires.
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let ghost = json!({"url": "http://127.0.0.1:1", "instance": "identity_ghost"}).to_string();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}identity:identity_ghost"))
+        .arg(ghost)
+        .arg("PX")
+        .arg(900)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    eventually("the dead instance is listed", async || {
+        cluster
+            .listed()
+            .await
+            .contains(&"identity_ghost".to_owned())
+    })
+    .await;
+    let listed_at = std::time::Instant::now();
+    eventually(
+        "the dead instance leaves within its time to live",
+        async || {
+            !cluster
+                .listed()
+                .await
+                .contains(&"identity_ghost".to_owned())
+        },
+    )
+    .await;
+    assert!(listed_at.elapsed() < Duration::from_secs(2));
+    for _ in 0..10 {
+        assert_eq!(cluster.me(&token).await.status(), StatusCode::OK);
+    }
+
+    // Started again, it registers again.
+    let source = cluster
+        .source
+        .clone()
+        .with("SERVICE_PORT", stopped.port().to_string());
+    cluster.instances[2] = start_identity(&source).await;
+    eventually("the restarted instance is listed again", async || {
+        cluster.listed().await.contains(&names[2])
+    })
+    .await;
 }
