@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 use platform::auth::JwtVerifier;
@@ -60,6 +61,10 @@ pub struct Config {
     /// Retries may add this share of the requests (per second) on top of a floor of 10.
     pub retry_budget: f64,
     pub rate_limits: LimitConfig,
+    /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: no CORS headers.
+    pub cors_origins: Vec<HeaderValue>,
+    /// Gzip responses for clients that accept it (`GATEWAY_COMPRESSION`).
+    pub compression: bool,
 }
 
 impl Config {
@@ -93,6 +98,30 @@ impl Config {
                     .min(100),
             ) / 100.0,
             rate_limits: LimitConfig::load(source)?,
+            cors_origins: match source.get("CORS_ALLOWED_ORIGINS") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|origin| {
+                        let valid = origin == "*"
+                            || origin.starts_with("http://")
+                            || origin.starts_with("https://");
+                        HeaderValue::from_str(origin)
+                            .ok()
+                            .filter(|_| valid)
+                            .ok_or_else(|| {
+                                ConfigError::invalid(
+                                    "CORS_ALLOWED_ORIGINS",
+                                    origin,
+                                    "expected * or origins like https://app.example.com",
+                                )
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            compression: source.flag("GATEWAY_COMPRESSION")?.unwrap_or(true),
         })
     }
 }
@@ -224,6 +253,7 @@ impl Application {
         .checks_for(settings)
         .body_limit(settings.body_limit)
         .build(api);
+        let router = with_edge_layers(router, &config);
         // Instances from the registry or DNS are looked up once before the first request.
         let discovery = if upstreams.iter().any(|u| u.is_dynamic()) {
             let mut discovery = Discovery::connect(settings, config.discovery_interval).await?;
@@ -265,6 +295,58 @@ impl Application {
         platform::http::serve(self.listener, self.router, shutdown).await?;
         Ok(())
     }
+}
+
+/// Compression of answers for clients that accept gzip, and CORS for the configured origins (a
+/// preflight is answered here, before authentication).
+fn with_edge_layers(router: Router, config: &Config) -> Router {
+    let router = if config.compression {
+        router.layer(tower_http::compression::CompressionLayer::new())
+    } else {
+        router
+    };
+    if config.cors_origins.is_empty() {
+        return router;
+    }
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.cors_origins.clone())
+    };
+    let header = HeaderName::from_static;
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header("authorization"),
+                header("content-type"),
+                header("idempotency-key"),
+                header("prefer"),
+                header("x-request-id"),
+                header("traceparent"),
+            ])
+            .expose_headers([
+                header("ratelimit-limit"),
+                header("ratelimit-remaining"),
+                header("ratelimit-reset"),
+                header("ratelimit-policy"),
+                header("retry-after"),
+                header("x-request-id"),
+                header("idempotent-replayed"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Looks up the instances of services found through the registry or DNS.

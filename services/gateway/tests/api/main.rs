@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod edge;
 mod rate_limits;
 mod resilience;
 mod seed_api;
