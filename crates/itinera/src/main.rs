@@ -30,6 +30,10 @@ enum Command {
         /// Do not load the demo flight schedule.
         #[arg(long)]
         no_seed: bool,
+        /// Instances of each service (the gateway balances them). Instance i of a service
+        /// listens on its port plus 10·i (identity 5001, 5011, …).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
+        instances: u16,
     },
     /// Run one service.
     Serve { service: Service },
@@ -79,7 +83,8 @@ fn main() -> ExitCode {
             Command::Up {
                 no_demo_users,
                 no_seed,
-            } => Box::pin(up(&source, !no_demo_users, !no_seed)).await,
+                instances,
+            } => Box::pin(up(&source, !no_demo_users, !no_seed, instances)).await,
             Command::Serve { service } => serve(&source, service).await,
             Command::Migrate { services } => migrate(&source, &services).await,
             Command::Seed => seed(&source).await,
@@ -100,95 +105,210 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> anyhow::Result<()> {
-    let mut identity_config = identity::Config::load(source, RunMode::AllInOne)?;
-    let catalog_config = catalog::Config::load(source, RunMode::AllInOne)?;
-    let booking_config = booking::Config::load(source, RunMode::AllInOne)?;
-    let notification_config = notification::Config::load(source, RunMode::AllInOne)?;
-    let payment_config = payment::Config::load(source, RunMode::AllInOne)?;
-    let gateway_config = gateway::Config::load(source, RunMode::AllInOne)?;
-    let demo = demo_users && identity_config.bootstrap.is_empty();
-    if demo {
-        for ((username, password), role) in [
-            (DEMO_ADMIN, Role::Admin),
-            (DEMO_OPS, Role::Ops),
-            (DEMO_CUSTOMER, Role::Customer),
-        ] {
-            identity_config.bootstrap.push(identity::BootstrapUser {
-                username: username.into(),
-                email: format!("{username}@itinera.local"),
-                password: password.into(),
-                role,
-            });
-        }
+/// The configuration of instance `i` of a service: its port (and identity's gRPC port) moved by
+/// 10·i.
+fn instance_source(
+    source: &ConfigSource,
+    service: &str,
+    default_port: u16,
+    i: u16,
+) -> anyhow::Result<ConfigSource> {
+    if i == 0 {
+        return Ok(source.clone());
     }
+    // Port 0 (any free port) stays 0 for every instance.
+    let shift = |port: u16| if port == 0 { 0 } else { port + 10 * i };
+    let key = format!("{}_PORT", service.to_ascii_uppercase());
+    let base = source.parse::<u16>(&key)?.unwrap_or(default_port);
+    let mut moved = source.clone().with(key, shift(base).to_string());
+    if service == "identity" {
+        let grpc = source
+            .parse::<u16>("IDENTITY_GRPC_PORT")?
+            .unwrap_or(identity::DEFAULT_GRPC_PORT);
+        moved = moved.with("IDENTITY_GRPC_PORT", shift(grpc).to_string());
+    }
+    Ok(moved)
+}
 
+/// A service's running instances, ready to run.
+type Running = Vec<(
+    String,
+    std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>,
+)>;
+
+async fn up(
+    source: &ConfigSource,
+    demo_users: bool,
+    demo_schedule: bool,
+    instances: u16,
+) -> anyhow::Result<()> {
     let shutdown = platform::shutdown::on_signal();
     // Kafka when KAFKA_BROKERS is set; otherwise one in-process bus that every service subscribes
     // to while it is built, before any of them publishes.
     let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-    let catalog_bus =
-        platform::events::kafka_transport(&catalog_config.settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone());
-    let booking_bus =
-        platform::events::kafka_transport(&booking_config.settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone());
-    let notification_bus =
-        platform::events::kafka_transport(&notification_config.settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone());
-    let payment_bus =
-        platform::events::kafka_transport(&payment_config.settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone());
-    let identity_bus =
-        platform::events::kafka_transport(&identity_config.settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone());
-    let identity = identity::Application::build(identity_config, identity_bus)
-        .await
-        .context("starting identity")?;
-    let catalog = catalog::Application::build(catalog_config, catalog_bus)
-        .await
-        .context("starting catalog")?;
-    let booking = booking::Application::build(booking_config, booking_bus)
-        .await
-        .context("starting booking")?;
-    let notification = notification::Application::build(notification_config, notification_bus)
-        .await
-        .context("starting notification")?;
-    let payment = payment::Application::build(payment_config, payment_bus)
-        .await
-        .context("starting payment")?;
-    let gateway = gateway::Application::build(gateway_config)
-        .await
-        .context("starting gateway")?;
-    let seeded = if demo_schedule {
-        catalog.seed_demo().await?
-    } else {
-        false
+    let bus = async |settings: &platform::config::Settings| -> anyhow::Result<Arc<dyn EventBus>> {
+        Ok(
+            platform::events::kafka_transport(settings, &TOPICS, shutdown.clone())
+                .await?
+                .unwrap_or_else(|| memory.clone()),
+        )
     };
+    let mut source = source.clone();
+    let source = &mut source;
+    let mut running: Running = Vec::new();
+    let mut urls: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let mut demo = false;
+    let mut seeded = false;
+    let mut grpc_port = 0;
+    for i in 0..instances {
+        let name = |service: &str| {
+            if instances == 1 {
+                service.to_owned()
+            } else {
+                format!("{service} {}", i + 1)
+            }
+        };
+
+        let mut config = identity::Config::load(
+            &instance_source(source, "identity", identity::SERVICE.default_port, i)?,
+            RunMode::AllInOne,
+        )?;
+        if i == 0 {
+            demo = demo_users && config.bootstrap.is_empty();
+        }
+        if demo {
+            for ((username, password), role) in [
+                (DEMO_ADMIN, Role::Admin),
+                (DEMO_OPS, Role::Ops),
+                (DEMO_CUSTOMER, Role::Customer),
+            ] {
+                config.bootstrap.push(identity::BootstrapUser {
+                    username: username.into(),
+                    email: format!("{username}@itinera.local"),
+                    password: password.into(),
+                    role,
+                });
+            }
+        }
+        let app = identity::Application::build(config.clone(), bus(&config.settings).await?)
+            .await
+            .context("starting identity")?;
+        if i == 0 {
+            grpc_port = app.grpc_port();
+            // Everyone else fetches the signing keys from the first identity instance (whose
+            // port is only known now when it was 0).
+            if source.get("JWT_JWKS_URL").is_none() {
+                *source = source.clone().with(
+                    "JWT_JWKS_URL",
+                    format!("http://127.0.0.1:{}/.well-known/jwks.json", app.port()),
+                );
+            }
+        }
+        urls.entry("identity")
+            .or_default()
+            .push(format!("http://127.0.0.1:{}", app.port()));
+        running.push((
+            name("identity"),
+            Box::pin(app.run_until_stopped(shutdown.clone())),
+        ));
+
+        let config = catalog::Config::load(
+            &instance_source(source, "catalog", catalog::SERVICE.default_port, i)?,
+            RunMode::AllInOne,
+        )?;
+        let app = catalog::Application::build(config.clone(), bus(&config.settings).await?)
+            .await
+            .context("starting catalog")?;
+        if i == 0 && demo_schedule {
+            seeded = app.seed_demo().await?;
+        }
+        urls.entry("catalog")
+            .or_default()
+            .push(format!("http://127.0.0.1:{}", app.port()));
+        running.push((
+            name("catalog"),
+            Box::pin(app.run_until_stopped(shutdown.clone())),
+        ));
+
+        let config = booking::Config::load(
+            &instance_source(source, "booking", booking::SERVICE.default_port, i)?,
+            RunMode::AllInOne,
+        )?;
+        let app = booking::Application::build(config.clone(), bus(&config.settings).await?)
+            .await
+            .context("starting booking")?;
+        urls.entry("booking")
+            .or_default()
+            .push(format!("http://127.0.0.1:{}", app.port()));
+        running.push((
+            name("booking"),
+            Box::pin(app.run_until_stopped(shutdown.clone())),
+        ));
+
+        let config = notification::Config::load(
+            &instance_source(
+                source,
+                "notification",
+                notification::SERVICE.default_port,
+                i,
+            )?,
+            RunMode::AllInOne,
+        )?;
+        let app = notification::Application::build(config.clone(), bus(&config.settings).await?)
+            .await
+            .context("starting notification")?;
+        urls.entry("notification")
+            .or_default()
+            .push(format!("http://127.0.0.1:{}", app.port()));
+        running.push((
+            name("notification"),
+            Box::pin(app.run_until_stopped(shutdown.clone())),
+        ));
+
+        let config = payment::Config::load(
+            &instance_source(source, "payment", payment::SERVICE.default_port, i)?,
+            RunMode::AllInOne,
+        )?;
+        let app = payment::Application::build(config.clone(), bus(&config.settings).await?)
+            .await
+            .context("starting payment")?;
+        urls.entry("payment")
+            .or_default()
+            .push(format!("http://127.0.0.1:{}", app.port()));
+        running.push((
+            name("payment"),
+            Box::pin(app.run_until_stopped(shutdown.clone())),
+        ));
+    }
+    // The gateway balances every instance (a service's own `<SERVICE>_UPSTREAMS` still wins).
+    let mut gateway_source = source.clone();
+    for (service, list) in &urls {
+        let key = format!("{}_UPSTREAMS", service.to_ascii_uppercase());
+        if source.get(&key).is_none() {
+            gateway_source = gateway_source.with(key, list.join(","));
+        }
+    }
+    let gateway =
+        gateway::Application::build(gateway::Config::load(&gateway_source, RunMode::AllInOne)?)
+            .await
+            .context("starting gateway")?;
     let gateway_port = gateway.port();
+    running.push((
+        "gateway".into(),
+        Box::pin(gateway.run_until_stopped(shutdown.clone())),
+    ));
 
     say("Itinera is up. Point a browser or curl at the gateway:");
-    say(&format!("  gateway    http://127.0.0.1:{gateway_port}"));
-    say(&format!(
-        "  identity   http://127.0.0.1:{}   (gRPC UserDirectory on 127.0.0.1:{})",
-        identity.port(),
-        identity.grpc_port()
-    ));
-    say(&format!("  booking    http://127.0.0.1:{}", booking.port()));
-    say(&format!(
-        "  notification http://127.0.0.1:{} (email: set SMTP_URL)",
-        notification.port()
-    ));
-    say(&format!("  catalog    http://127.0.0.1:{}", catalog.port()));
-    say(&format!(
-        "  payment    http://127.0.0.1:{}   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)",
-        payment.port()
-    ));
+    say(&format!("  gateway      http://127.0.0.1:{gateway_port}"));
+    for (service, list) in &urls {
+        let note = match *service {
+            "identity" => format!("   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"),
+            "notification" => "   (email: set SMTP_URL)".to_owned(),
+            "payment" => "   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)".to_owned(),
+            _ => String::new(),
+        };
+        say(&format!("  {service:<12} {}{note}", list.join(", ")));
+    }
     if seeded {
         say(
             "Demo schedule loaded: 60 airports, flights for the next 30 days (booking receives them within seconds).",
@@ -211,44 +331,19 @@ async fn up(source: &ConfigSource, demo_users: bool, demo_schedule: bool) -> any
     ));
     say("Stop with Ctrl-C.");
 
-    let (identity, catalog, booking, notification, payment, gateway) = tokio::join!(
-        run(
-            "identity",
-            identity.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-        run(
-            "catalog",
-            catalog.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-        run(
-            "booking",
-            booking.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-        run(
-            "notification",
-            notification.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-        run(
-            "payment",
-            payment.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-        run(
-            "gateway",
-            gateway.run_until_stopped(shutdown.clone()),
-            &shutdown
-        ),
-    );
-    identity
-        .and(catalog)
-        .and(booking)
-        .and(notification)
-        .and(payment)
-        .and(gateway)
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, service) in running {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { run(&name, service, &shutdown).await });
+    }
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        let outcome = done.map_err(anyhow::Error::from).and_then(|r| r);
+        if result.is_ok() {
+            result = outcome;
+        }
+    }
+    result
 }
 
 /// Runs one service; if it stops with an error, the whole process shuts down.
