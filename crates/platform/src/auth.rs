@@ -187,12 +187,19 @@ struct KeyCache {
     fetched_at: Option<Instant>,
 }
 
+/// Most verified tokens remembered; past it, expired ones are forgotten, then all.
+const MAX_VERIFIED: usize = 50_000;
+
 /// Verifies access tokens against the keys of a [`KeySource`].
 pub struct JwtVerifier {
     validation: Validation,
     cache: RwLock<KeyCache>,
     refresh: tokio::sync::Mutex<()>,
     source: Box<dyn KeySource>,
+    /// Tokens already verified, with their caller and expiry (Unix seconds): a client sends the
+    /// same token with every request until it expires, and checking a signature again costs far
+    /// more than a lookup. Keyed by the whole token, so no other token can match.
+    verified: std::sync::Mutex<HashMap<String, (Caller, i64)>>,
 }
 
 impl JwtVerifier {
@@ -210,6 +217,7 @@ impl JwtVerifier {
             }),
             refresh: tokio::sync::Mutex::new(()),
             source: Box::new(source),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -218,8 +226,34 @@ impl JwtVerifier {
         Self::new(settings, RemoteJwks::new(settings.jwks_url.clone()))
     }
 
-    /// Checks signature, issuer, audience and expiry, and returns the caller.
+    /// Checks signature, issuer, audience and expiry, and returns the caller. A token verified
+    /// before is looked up instead, until it expires.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some((caller, expires)) = self.lock_verified().get(token)
+            && *expires > now
+        {
+            return Ok(caller.clone());
+        }
+        let (caller, expires) = self.verify_signature(token).await?;
+        let mut verified = self.lock_verified();
+        if verified.len() >= MAX_VERIFIED {
+            verified.retain(|_, (_, expires)| *expires > now);
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+        }
+        verified.insert(token.to_owned(), (caller.clone(), expires));
+        Ok(caller)
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, i64)>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<(Caller, i64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Invalid);
@@ -237,11 +271,14 @@ impl JwtVerifier {
         })?;
         let claims = data.claims;
         let user_id = claims.sub.parse::<i64>().map_err(|_| AuthError::Invalid)?;
-        Ok(Caller {
-            user_id,
-            username: claims.name,
-            role: claims.role,
-        })
+        Ok((
+            Caller {
+                user_id,
+                username: claims.name,
+                role: claims.role,
+            },
+            claims.exp,
+        ))
     }
 
     fn cached_key(&self, kid: &str) -> Option<DecodingKey> {

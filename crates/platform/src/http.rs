@@ -208,6 +208,10 @@ async fn method_not_allowed(request: Request) -> Problem {
     .with_type("method-not-allowed")
 }
 
+/// Set on a response by a proxy: the upstream instance that answered, for the access log.
+#[derive(Clone, Debug)]
+pub struct Upstream(pub Arc<str>);
+
 /// Request id in and out, the caller's trace id in the span, one log line per request, and the
 /// cause of every 5xx logged here rather than where the error was built.
 async fn access_log(
@@ -260,14 +264,16 @@ async fn access_log(
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let _entered = span.enter();
+    let upstream = response.extensions().get::<Upstream>().map(|u| u.0.clone());
+    let upstream = upstream.as_deref().unwrap_or("-");
     if let Some(cause) = response.extensions().get::<ErrorCause>() {
         if response.status().is_server_error() {
-            tracing::error!(status, latency_ms, cause = %cause.0, "request failed");
+            tracing::error!(status, latency_ms, upstream, cause = %cause.0, "request failed");
         } else {
-            tracing::warn!(status, latency_ms, cause = %cause.0, "request refused");
+            tracing::warn!(status, latency_ms, upstream, cause = %cause.0, "request refused");
         }
     } else {
-        tracing::info!(status, latency_ms, "request served");
+        tracing::info!(status, latency_ms, upstream, "request served");
     }
     response
 }

@@ -7,6 +7,7 @@
 //! breaker), retries idempotent requests on another instance within a budget, and answers for
 //! itself on `/api/gateway/status` and `/api/discovery/status`.
 
+pub mod metrics;
 pub mod proxy;
 pub mod rate_limit;
 pub mod upstream;
@@ -29,6 +30,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::GatewayMetrics;
 use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
 use crate::rate_limit::{LimitClass, LimitConfig, RateLimiter};
 use crate::upstream::{HealthState, InstanceStatus, Outcome, Source, Upstreams};
@@ -150,7 +152,9 @@ impl Application {
         let listener = platform::http::bind(settings.host, settings.port).await?;
         let port = listener.local_addr()?.port();
         let client = proxy::http_client();
+        let gateway_metrics = GatewayMetrics::default();
         let proxy = Arc::new(Proxy {
+            metrics: gateway_metrics.clone(),
             client: client.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
             body_limit: settings.body_limit,
@@ -222,7 +226,9 @@ impl Application {
             .route("/api/payments/{*rest}", forward(&payment))
             .with_state(state);
 
-        let metrics = Metrics::new(&settings.service_name, |_| {});
+        let metrics = Metrics::new(&settings.service_name, |registry| {
+            gateway_metrics.register(registry);
+        });
         let router = ServiceRouter::new(
             ServiceInfo {
                 name: settings.service_name.clone(),

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use platform::Problem;
 use platform::auth::{JwtVerifier, bearer_token};
 
+use crate::metrics::{ClassLabels, GatewayMetrics, InstanceLabels, ServiceLabels, UpstreamLabels};
 use crate::rate_limit::{LimitClass, RateLimiter};
 use crate::upstream::{Lease, Outcome, Unavailable, Upstreams};
 
@@ -61,6 +62,7 @@ pub struct Proxy {
     pub body_limit: usize,
     pub retries: RetryBudget,
     pub limiter: RateLimiter,
+    pub metrics: GatewayMetrics,
 }
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 7.6.1).
@@ -210,6 +212,12 @@ impl Proxy {
         };
         let decision = self.limiter.check(route.limit, &key).await;
         if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
+            self.metrics
+                .rate_limited
+                .get_or_create(&ClassLabels {
+                    class: route.limit.name().to_owned(),
+                })
+                .inc();
             let mut response = decision.refusal(route.limit).into_response();
             decision.headers(response.headers_mut());
             return Ok(response);
@@ -312,6 +320,12 @@ impl Proxy {
                 && self.retries.try_retry();
             if again {
                 tracing::info!(instance = %lease.instance.name, service, "retrying on another instance");
+                self.metrics
+                    .retries
+                    .get_or_create(&ServiceLabels {
+                        upstream: service.to_owned(),
+                    })
+                    .inc();
                 continue;
             }
             return match attempt {
@@ -331,20 +345,51 @@ impl Proxy {
         let service = route.upstreams.service;
         let instance = &lease.instance;
         let policy = &route.upstreams.outlier;
-        match tokio::time::timeout(route.timeout, self.client.request(request)).await {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(route.timeout, self.client.request(request)).await;
+        let outcome = match &result {
+            Ok(Ok(response)) => format!("{}xx", response.status().as_u16() / 100),
+            Ok(Err(_)) => "unreachable".to_owned(),
+            Err(_) => "timeout".to_owned(),
+        };
+        let labels = InstanceLabels {
+            upstream: service.to_owned(),
+            instance: instance.name.clone(),
+        };
+        self.metrics
+            .upstream_latency
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .upstream_requests
+            .get_or_create(&UpstreamLabels {
+                upstream: service.to_owned(),
+                instance: instance.name.clone(),
+                outcome,
+            })
+            .inc();
+        let report = |outcome| {
+            if instance.report(outcome, policy) {
+                self.metrics.ejections.get_or_create(&labels).inc();
+            }
+        };
+        match result {
             Ok(Ok(response)) => {
-                let outcome = if response.status().is_server_error() {
+                report(if response.status().is_server_error() {
                     Outcome::Failure
                 } else {
                     Outcome::Success
-                };
-                instance.report(outcome, policy);
+                });
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                // The access log names the instance that answered.
+                parts
+                    .extensions
+                    .insert(platform::http::Upstream(Arc::from(instance.name.as_str())));
                 Attempt::Answered(Response::from_parts(parts, Body::new(body)))
             }
             Ok(Err(e)) => {
-                instance.report(Outcome::Failure, policy);
+                report(Outcome::Failure);
                 let detail = if e.is_connect() {
                     format!(
                         "{} ({service}) is unavailable; retry shortly",
@@ -367,7 +412,7 @@ impl Proxy {
                 )
             }
             Err(_) => {
-                instance.report(Outcome::Failure, policy);
+                report(Outcome::Failure);
                 Attempt::Failed(
                     gateway_problem(
                         StatusCode::GATEWAY_TIMEOUT,

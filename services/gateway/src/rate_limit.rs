@@ -25,7 +25,7 @@ pub enum LimitClass {
 }
 
 impl LimitClass {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Self::Login => "login",
             Self::Search => "search",

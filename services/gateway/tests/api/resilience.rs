@@ -426,6 +426,28 @@ async fn only_idempotent_requests_are_retried_and_never_on_the_same_instance() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(hits.swap(0, Ordering::Relaxed), 3);
+
+    // The gateway's metrics count every attempt per instance, and the retries.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gateway_retries_total{service="gateway",upstream="catalog"} 4"#),
+        "{metrics}"
+    );
+    let attempts: u64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("gateway_upstream_requests_total") && l.contains(r#"outcome="5xx""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(attempts, 7, "3 + 1 + 3 attempts");
     shutdown.cancel();
 }
 
