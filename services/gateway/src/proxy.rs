@@ -260,6 +260,13 @@ impl Proxy {
             .path_and_query()
             .map_or("/", PathAndQuery::as_str)
             .to_owned();
+        // Most reads have no body at all: nothing to buffer (decided before the hop-by-hop
+        // headers, `Transfer-Encoding` among them, are removed).
+        let bodiless = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v == "0")
+            && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         prepare_headers(&mut parts, peer);
         parts.version = axum::http::Version::HTTP_11;
         self.retries.request();
@@ -267,7 +274,9 @@ impl Proxy {
         // A request that may be sent again keeps its body, to send it to another instance.
         let retryable = idempotent(&parts);
         let mut body = Some(body);
-        let buffered = if retryable {
+        let buffered = if retryable && bodiless {
+            Some(bytes::Bytes::new())
+        } else if retryable {
             let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), self.body_limit)
                 .await
                 .map_err(|_| {
