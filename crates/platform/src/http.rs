@@ -208,6 +208,23 @@ async fn method_not_allowed(request: Request) -> Problem {
     .with_type("method-not-allowed")
 }
 
+/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters, or a 400.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(Problem::bad_request(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
 /// Set on a response by a proxy: the upstream instance that answered, for the access log.
 #[derive(Clone, Debug)]
 pub struct Upstream(pub Arc<str>);

@@ -260,22 +260,6 @@ struct TopUp {
 /// Most that one top-up may add, in minor units.
 const MAX_TOP_UP_MINOR: i64 = 100_000_000;
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key)
-            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(Some(key.to_owned()))
-        }
-        _ => Err(Problem::bad_request(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )),
-    }
-}
-
 fn declined(error: &ProcessorError) -> Problem {
     match error {
         ProcessorError::Declined(code) => Problem::new(
@@ -301,7 +285,7 @@ async fn top_up(
     headers: HeaderMap,
     Json(body): Json<TopUp>,
 ) -> Result<JsonResponse<WalletView>, Problem> {
-    let key = idempotency_key(&headers)?;
+    let key = platform::http::idempotency_key(&headers)?;
     let currency = Currency::parse(body.currency.trim().to_ascii_uppercase().as_str())
         .map_err(Problem::bad_request)?;
     let amount = Money::parse_major(&body.amount, currency).map_err(Problem::bad_request)?;

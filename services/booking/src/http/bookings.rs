@@ -179,23 +179,6 @@ pub fn waits_for_payment(headers: &HeaderMap) -> bool {
         .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
 }
 
-/// The `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, BookingError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key)
-            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(Some(key.to_owned()))
-        }
-        _ => Err(BookingError::Invalid(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        )),
-    }
-}
-
 impl CreateBody {
     fn parse(self) -> Result<BookingRequest, BookingError> {
         let flight = match (self.flight_id, self.flight_code) {
@@ -280,7 +263,7 @@ async fn create(
     headers: HeaderMap,
     Json(body): Json<CreateBody>,
 ) -> Result<Response, BookingError> {
-    let key = idempotency_key(&headers)?;
+    let key = platform::http::idempotency_key(&headers)?;
     let request = body.parse()?;
     let (booking, replayed) = match state
         .bookings

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::bookings::{idempotency_key, money, waits_for_payment};
+use super::bookings::{money, waits_for_payment};
 use crate::bookings::{BookingRequest, Created, FlightRef};
 use crate::domain::{BookingStatus, PaymentMethod};
 use crate::error::BookingError;
@@ -53,7 +53,7 @@ async fn book_flight(
     headers: HeaderMap,
     Json(body): Json<BookFlight>,
 ) -> Result<(StatusCode, JsonResponse<Booked>), BookingError> {
-    let key = idempotency_key(&headers)?;
+    let key = platform::http::idempotency_key(&headers)?;
     let code = body.flight_id.trim();
     if code.is_empty() || code.len() > 64 {
         return Err(BookingError::Invalid(
