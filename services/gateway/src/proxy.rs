@@ -222,7 +222,13 @@ impl Proxy {
             decision.headers(response.headers_mut());
             return Ok(response);
         }
-        let mut response = match self.send(route, peer, parts, body).await {
+        let sent = if is_upgrade(&parts) {
+            // A WebSocket (or other upgrade) stays with one instance per caller.
+            self.tunnel(route, peer, parts, &key).await
+        } else {
+            self.send(route, peer, parts, body).await
+        };
+        let mut response = match sent {
             Ok(response) => response,
             Err(problem) => problem.into_response(),
         };
@@ -437,6 +443,125 @@ impl Proxy {
                 )
             }
         }
+    }
+}
+
+/// A request to switch protocols (`Connection: upgrade` with an `Upgrade` header).
+fn is_upgrade(parts: &request::Parts) -> bool {
+    parts.headers.contains_key(header::UPGRADE)
+        && parts
+            .headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+impl Proxy {
+    /// Forwards an upgrade (a WebSocket handshake) to the caller's instance and, once the
+    /// instance switches protocols, copies bytes both ways until either side closes.
+    async fn tunnel(
+        &self,
+        route: &Route,
+        peer: SocketAddr,
+        mut parts: request::Parts,
+        key: &str,
+    ) -> Result<Response, Problem> {
+        let service = route.upstreams.service;
+        let client_upgrade = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or_else(|| Problem::bad_request("This connection cannot be upgraded"))?;
+        let lease = route
+            .upstreams
+            .pick_sticky(key)
+            .map_err(|unavailable| circuit_open(service, &unavailable))?;
+        let upgrade = parts.headers.get(header::UPGRADE).cloned();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str)
+            .to_owned();
+        prepare_headers(&mut parts, peer);
+        // The hop-by-hop headers that ask for the upgrade go on to the instance.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(upgrade) = upgrade {
+            parts.headers.insert(header::UPGRADE, upgrade);
+        }
+        parts.version = axum::http::Version::HTTP_11;
+        parts.uri = format!("{}{path}", lease.instance.base)
+            .parse()
+            .map_err(|_| Problem::bad_request("The request target is not a valid URI"))?;
+        let request = axum::http::Request::from_parts(parts, Body::empty());
+        let mut response =
+            match tokio::time::timeout(route.timeout, self.client.request(request)).await {
+                Ok(Ok(response)) => {
+                    lease
+                        .instance
+                        .report(Outcome::Success, &route.upstreams.outlier);
+                    response
+                }
+                Ok(Err(e)) => {
+                    lease
+                        .instance
+                        .report(Outcome::Failure, &route.upstreams.outlier);
+                    return Err(gateway_problem(
+                        StatusCode::BAD_GATEWAY,
+                        format!(
+                            "{} ({service}) is unavailable; retry shortly",
+                            lease.instance.name
+                        ),
+                        "upstream",
+                        service,
+                        true,
+                    )
+                    .with_cause(format!("{e:?}")));
+                }
+                Err(_) => {
+                    lease
+                        .instance
+                        .report(Outcome::Failure, &route.upstreams.outlier);
+                    return Err(gateway_problem(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!(
+                            "{} ({service}) did not answer the upgrade in time",
+                            lease.instance.name
+                        ),
+                        "upstream",
+                        service,
+                        false,
+                    ));
+                }
+            };
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            // Refused (not found, not authorised): the answer goes back as it is.
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            return Ok(Response::from_parts(parts, Body::new(body)));
+        }
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        let instance = lease.instance.name.clone();
+        tokio::spawn(async move {
+            // The lease (an outstanding request) lasts as long as the connection.
+            let _lease = lease;
+            let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok(both) => both,
+                Err(e) => {
+                    tracing::warn!(instance, error = %e, "upgrade failed");
+                    return;
+                }
+            };
+            let mut client = hyper_util::rt::TokioIo::new(client);
+            let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!(instance, error = %e, "tunnel closed");
+            }
+        });
+        let (parts, _) = response.into_parts();
+        Ok(Response::from_parts(parts, Body::empty()))
     }
 }
 

@@ -449,6 +449,34 @@ impl Upstreams {
         }
     }
 
+    /// The instance for a long-lived connection of `key` (a user, a client address): the same
+    /// one every time while it is in service (rendezvous hashing, so that instances coming and
+    /// going move only the keys they must).
+    pub fn pick_sticky(&self, key: &str) -> Result<Lease, Unavailable> {
+        use std::hash::{Hash, Hasher};
+        let now = now_ms();
+        let instances = self.instances();
+        let weight = |instance: &Instance| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut hasher);
+            instance.base.hash(&mut hasher);
+            hasher.finish()
+        };
+        match instances
+            .iter()
+            .filter(|instance| instance.available(now))
+            .max_by_key(|instance| weight(instance))
+        {
+            Some(instance) => {
+                instance.outstanding.fetch_add(1, Ordering::Relaxed);
+                Ok(Lease {
+                    instance: instance.clone(),
+                })
+            }
+            None => self.pick(&[]),
+        }
+    }
+
     /// The current instances.
     pub fn instances(&self) -> Arc<Vec<Arc<Instance>>> {
         self.instances

@@ -8,3 +8,4 @@ mod edge;
 mod rate_limits;
 mod resilience;
 mod seed_api;
+mod websocket;
