@@ -56,6 +56,8 @@ pub struct Config {
     pub payment: Arc<Upstreams>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
+    /// Per service, from `<SERVICE>_TIMEOUT_MS`, where it differs.
+    pub service_timeouts: std::collections::HashMap<&'static str, Duration>,
     /// How often each instance's `/ready` is checked (zero: never).
     pub health_interval: Duration,
     /// How often instances are looked up again in the registry or DNS.
@@ -86,6 +88,20 @@ impl Config {
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
+            service_timeouts: ["identity", "catalog", "booking", "notification", "payment"]
+                .into_iter()
+                .filter_map(|service| {
+                    let key = format!("{}_TIMEOUT_MS", service.to_ascii_uppercase());
+                    match source.parse::<u64>(&key) {
+                        Ok(Some(ms)) if ms > 0 => Some(Ok((service, Duration::from_millis(ms)))),
+                        Ok(Some(_)) => {
+                            Some(Err(ConfigError::invalid(&key, "0", "must be more than 0")))
+                        }
+                        Ok(None) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                })
+                .collect::<Result<_, _>>()?,
             health_interval: source
                 .parse::<u64>("GATEWAY_HEALTH_INTERVAL_MS")?
                 .map_or(Duration::from_secs(2), Duration::from_millis),
@@ -179,7 +195,11 @@ impl Application {
             upstreams: upstreams.clone(),
             access,
             limit,
-            timeout: config.upstream_timeout,
+            timeout: config
+                .service_timeouts
+                .get(upstreams.service)
+                .copied()
+                .unwrap_or(config.upstream_timeout),
         };
         let login = route(&config.identity, Access::Public, LimitClass::Login);
         let identity_public = route(&config.identity, Access::Public, LimitClass::Default);

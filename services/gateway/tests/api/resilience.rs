@@ -544,3 +544,61 @@ async fn instances_register_in_redis_and_leave_on_shutdown_or_when_their_entry_e
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_dns_name_gives_the_instances_and_a_slow_service_times_out_on_its_own_deadline() {
+    // A slow upstream behind a DNS name (localhost), with a deadline for catalog only.
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        "late"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let source = ConfigSource::from_pairs([
+        ("SERVICE_PORT", "0"),
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("GATEWAY_HEALTH_INTERVAL_MS", "0"),
+        (
+            "CATALOG_UPSTREAMS",
+            format!("dns://localhost:{port}").as_str(),
+        ),
+        ("CATALOG_TIMEOUT_MS", "200"),
+    ]);
+    let gateway =
+        gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
+            .await
+            .unwrap();
+    let base = format!("http://127.0.0.1:{}", gateway.port());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    let client = reqwest::Client::new();
+    let status: Value = client
+        .get(format!("{base}/api/discovery/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = status["services"]["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["instance"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"catalog_127.0.0.1"), "{names:?}");
+    let started = std::time::Instant::now();
+    let response = client
+        .get(format!("{base}/api/flights"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_millis(550),
+        "{:?}",
+        started.elapsed()
+    );
+    shutdown.cancel();
+}
