@@ -73,12 +73,21 @@ pub enum Balance {
 }
 
 impl Balance {
-    pub fn load(source: &ConfigSource) -> Result<Self, ConfigError> {
-        match source.get("GATEWAY_LOAD_BALANCING") {
+    /// `<SERVICE>_LOAD_BALANCING`, else `GATEWAY_LOAD_BALANCING`, else least outstanding.
+    pub fn load(source: &ConfigSource, service: &str) -> Result<Self, ConfigError> {
+        let own = format!("{}_LOAD_BALANCING", service.to_ascii_uppercase());
+        let (key, value) = match source.get(&own) {
+            Some(value) => (own.as_str(), Some(value)),
+            None => (
+                "GATEWAY_LOAD_BALANCING",
+                source.get("GATEWAY_LOAD_BALANCING"),
+            ),
+        };
+        match value {
             None | Some("least-outstanding") => Ok(Self::LeastOutstanding),
             Some("round-robin") => Ok(Self::RoundRobin),
             Some(other) => Err(ConfigError::invalid(
-                "GATEWAY_LOAD_BALANCING",
+                key,
                 other,
                 "expected least-outstanding or round-robin",
             )),
@@ -369,7 +378,7 @@ impl Upstreams {
         Ok(Arc::new(Self::with_policies(
             service,
             upstreams,
-            Balance::load(source)?,
+            Balance::load(source, service)?,
             OutlierPolicy::load(source)?,
         )))
     }
@@ -524,6 +533,25 @@ mod tests {
             ]
         );
         assert_eq!(upstreams.instances()[1].name, "identity_2");
+    }
+
+    #[test]
+    fn balancing_is_chosen_per_service() {
+        let source = ConfigSource::from_pairs([
+            ("GATEWAY_LOAD_BALANCING", "round-robin"),
+            ("BOOKING_LOAD_BALANCING", "least-outstanding"),
+        ]);
+        assert_eq!(
+            Upstreams::load(&source, "booking", 5002).unwrap().balance,
+            Balance::LeastOutstanding
+        );
+        assert_eq!(
+            Upstreams::load(&source, "catalog", 5004).unwrap().balance,
+            Balance::RoundRobin
+        );
+        let bad = ConfigSource::from_pairs([("CATALOG_LOAD_BALANCING", "random")]);
+        let error = Upstreams::load(&bad, "catalog", 5004).unwrap_err();
+        assert!(error.to_string().contains("CATALOG_LOAD_BALANCING"));
     }
 
     #[test]
