@@ -166,7 +166,7 @@ impl Platform {
         let mut base = ConfigSource::from_pairs([
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
-            ("DATABASE_MAX_CONNECTIONS", "8"),
+            ("DATABASE_MAX_CONNECTIONS", "5"),
             ("ITINERA_ADMIN_USERNAME", ADMIN.0),
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
             ("SEED_DAYS", "3"),
