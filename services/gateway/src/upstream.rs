@@ -296,15 +296,6 @@ pub struct InstanceStatus {
 }
 
 impl Upstreams {
-    pub fn new(service: &'static str, bases: Vec<String>) -> Self {
-        Self::with_policies(
-            service,
-            Source::Static(bases),
-            Balance::LeastOutstanding,
-            OutlierPolicy::default(),
-        )
-    }
-
     pub fn with_policies(
         service: &'static str,
         source: Source,

@@ -92,7 +92,7 @@ pub async fn publish_many(
 }
 
 /// Wakes the workers (on every instance) when the transaction commits.
-pub async fn wake_workers(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+async fn wake_workers(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(JOBS_CHANNEL)
         .execute(tx)

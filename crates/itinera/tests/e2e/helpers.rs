@@ -108,37 +108,25 @@ async fn start_service(
     shutdown: &CancellationToken,
 ) -> u16 {
     for attempt in 0.. {
+        // Each service has the same shape: build from its configuration and the bus, run.
+        macro_rules! start {
+            ($service:ident) => {
+                $service::Application::build(
+                    $service::Config::load(source, RunMode::Single).unwrap(),
+                    bus.clone(),
+                )
+                .await
+                .map(|app| {
+                    let port = app.port();
+                    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+                    port
+                })
+            };
+        }
         let started = match kind {
-            Restartable::Booking => booking::Application::build(
-                booking::Config::load(source, RunMode::Single).unwrap(),
-                bus.clone(),
-            )
-            .await
-            .map(|app| {
-                let port = app.port();
-                tokio::spawn(app.run_until_stopped(shutdown.clone()));
-                port
-            }),
-            Restartable::Notification => notification::Application::build(
-                notification::Config::load(source, RunMode::Single).unwrap(),
-                bus.clone(),
-            )
-            .await
-            .map(|app| {
-                let port = app.port();
-                tokio::spawn(app.run_until_stopped(shutdown.clone()));
-                port
-            }),
-            Restartable::Payment => payment::Application::build(
-                payment::Config::load(source, RunMode::Single).unwrap(),
-                bus.clone(),
-            )
-            .await
-            .map(|app| {
-                let port = app.port();
-                tokio::spawn(app.run_until_stopped(shutdown.clone()));
-                port
-            }),
+            Restartable::Booking => start!(booking),
+            Restartable::Notification => start!(notification),
+            Restartable::Payment => start!(payment),
         };
         match started {
             Ok(port) => return port,

@@ -64,6 +64,25 @@ async fn book(platform: &Platform, token: &str, body: &Value, wait: bool) -> Val
     response.json().await.unwrap()
 }
 
+/// `count` one-passenger card bookings answered at once (`Prefer: respond-async`), still awaiting
+/// payment; returns their ids.
+async fn book_pending(platform: &Platform, token: &str, flight_id: i64, count: usize) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let booked = book(
+            platform,
+            token,
+            &booking_body(flight_id, "credit_card", None),
+            false,
+        )
+        .await;
+        assert_eq!(booked["status"], "PENDING_PAYMENT", "{booked}");
+        assert!(booked["holdExpiresAt"].is_string());
+        ids.push(booked["bookingId"].as_i64().unwrap());
+    }
+    ids
+}
+
 async fn booking(platform: &Platform, token: &str, id: i64) -> Value {
     let response = platform.get_as(&format!("/api/bookings/{id}"), token).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -505,19 +524,7 @@ async fn bookings_made_while_payment_is_down_complete_when_it_returns() {
     let (_, token) = platform.customer("patient").await;
 
     platform.stop(Restartable::Payment);
-    let mut ids = Vec::new();
-    for _ in 0..4 {
-        let booked = book(
-            &platform,
-            &token,
-            &booking_body(flight_id, "credit_card", None),
-            false,
-        )
-        .await;
-        assert_eq!(booked["status"], "PENDING_PAYMENT");
-        assert!(booked["holdExpiresAt"].is_string());
-        ids.push(booked["bookingId"].as_i64().unwrap());
-    }
+    let ids = book_pending(&platform, &token, flight_id, 4).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     for id in &ids {
         assert_eq!(
@@ -561,17 +568,7 @@ async fn a_booking_service_restarted_mid_saga_over_kafka_leaves_nothing_stuck_or
     let flight_id = flight["flightId"].as_i64().unwrap();
     let (_, token) = platform.customer("restarter").await;
 
-    let mut ids = Vec::new();
-    for _ in 0..6 {
-        let booked = book(
-            &platform,
-            &token,
-            &booking_body(flight_id, "credit_card", None),
-            false,
-        )
-        .await;
-        ids.push(booked["bookingId"].as_i64().unwrap());
-    }
+    let ids = book_pending(&platform, &token, flight_id, 6).await;
     // Once payment has started on them, booking goes down: the payments' answers wait in Kafka.
     eventually("payment has received a booking", || async {
         scalar(&platform.payment_db, "SELECT count(*) FROM payments").await >= 1
@@ -627,17 +624,7 @@ async fn an_unpaid_hold_expires_releases_its_seats_and_is_never_charged() {
     let (_, token) = platform.customer("forgetful").await;
 
     platform.stop(Restartable::Payment);
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let booked = book(
-            &platform,
-            &token,
-            &booking_body(flight_id, "credit_card", None),
-            false,
-        )
-        .await;
-        ids.push(booked["bookingId"].as_i64().unwrap());
-    }
+    let ids = book_pending(&platform, &token, flight_id, 2).await;
     assert_eq!(seats_add_up(&platform, flight_id).await, 2);
     for id in &ids {
         eventually("the hold expires", || async {
@@ -695,15 +682,7 @@ async fn several_expiry_schedulers_expire_each_hold_exactly_once() {
     let flight_id = flight["flightId"].as_i64().unwrap();
     let (_, token) = platform.customer("contended").await;
     platform.stop(Restartable::Payment);
-    for _ in 0..8 {
-        book(
-            &platform,
-            &token,
-            &booking_body(flight_id, "credit_card", None),
-            false,
-        )
-        .await;
-    }
+    book_pending(&platform, &token, flight_id, 8).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let db = platform.booking_db.clone();
     let schedulers = (0..4).map(|_| {

@@ -138,27 +138,8 @@ impl Cluster {
             .unwrap()
     }
 
-    /// The identity instances the gateway knows, by name.
-    async fn listed(&self) -> Vec<String> {
-        let status: Value = self
-            .client
-            .get(self.url("/api/discovery/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        status["services"]["identity"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["instance"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// Each identity instance's health as the gateway reports it.
-    async fn health(&self) -> Vec<String> {
+    /// The identity instances as `GET /api/discovery/status` lists them.
+    async fn discovered(&self) -> Vec<Value> {
         let status: Value = self
             .client
             .get(self.url("/api/discovery/status"))
@@ -169,9 +150,22 @@ impl Cluster {
             .await
             .unwrap();
         assert_eq!(status["status"], "Service Discovery is running");
-        status["services"]["identity"]
-            .as_array()
-            .unwrap()
+        status["services"]["identity"].as_array().unwrap().clone()
+    }
+
+    /// The identity instances the gateway knows, by name.
+    async fn listed(&self) -> Vec<String> {
+        let instances = self.discovered().await;
+        instances
+            .iter()
+            .map(|i| i["instance"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Each identity instance's health as the gateway reports it.
+    async fn health(&self) -> Vec<String> {
+        let instances = self.discovered().await;
+        instances
             .iter()
             .map(|i| i["health"].as_str().unwrap().to_owned())
             .collect()
