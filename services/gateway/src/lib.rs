@@ -10,6 +10,7 @@
 pub mod metrics;
 pub mod proxy;
 pub mod rate_limit;
+pub mod sessions;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ const CATALOG_DEFAULT_PORT: u16 = 5004;
 const BOOKING_DEFAULT_PORT: u16 = 5002;
 const NOTIFICATION_DEFAULT_PORT: u16 = 5003;
 const PAYMENT_DEFAULT_PORT: u16 = 5005;
+/// How long a Socket.IO long-polling request may wait for its answer.
+const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The gateway's configuration.
 #[derive(Clone, Debug)]
@@ -177,6 +180,7 @@ impl Application {
             retries: RetryBudget::new(config.retry_budget, 10),
             limiter: RateLimiter::new(config.rate_limits.clone(), settings.redis_url.as_deref())
                 .await?,
+            sessions: sessions::Sessions::default(),
         });
         let upstreams = vec![
             config.identity.clone(),
@@ -200,6 +204,7 @@ impl Application {
                 .get(upstreams.service)
                 .copied()
                 .unwrap_or(config.upstream_timeout),
+            sessions: false,
         };
         let login = route(&config.identity, Access::Public, LimitClass::Login);
         let identity_public = route(&config.identity, Access::Public, LimitClass::Default);
@@ -213,6 +218,14 @@ impl Application {
             LimitClass::Default,
         );
         let payment = route(&config.payment, Access::Authenticated, LimitClass::Default);
+        // Socket.IO checks the token itself when a client connects (browsers send it in the
+        // Socket.IO `auth` payload, which the gateway never sees). A long-polling request is held
+        // until there is something to send, up to the ping interval (25 s).
+        let live = Route {
+            sessions: true,
+            timeout: notification.timeout.max(LIVE_POLL_TIMEOUT),
+            ..route(&config.notification, Access::Public, LimitClass::Default)
+        };
         let api = Router::new()
             .route("/api/gateway/status", get(status))
             .route("/api/discovery/status", get(discovery))
@@ -242,6 +255,15 @@ impl Application {
             .route("/api/bookings/{*rest}", forward(&booking))
             .route("/api/notifications", forward(&notification))
             .route("/api/notifications/{*rest}", forward(&notification))
+            .route("/api/subscriptions", forward(&notification))
+            .route("/api/subscriptions/{*rest}", forward(&notification))
+            .route(
+                "/api/auth/user-subscriptions/{*rest}",
+                forward(&notification),
+            )
+            .route("/api/live/{*rest}", forward(&notification))
+            .route("/socket.io", forward(&live))
+            .route("/socket.io/", forward(&live))
             .route("/api/payments", forward(&payment))
             .route("/api/payments/{*rest}", forward(&payment))
             .with_state(state);

@@ -53,6 +53,8 @@ pub struct Route {
     pub access: Access,
     pub limit: LimitClass,
     pub timeout: Duration,
+    /// Socket.IO: each session's requests go to the instance that opened it.
+    pub sessions: bool,
 }
 
 /// What the gateway shares between requests.
@@ -63,6 +65,7 @@ pub struct Proxy {
     pub retries: RetryBudget,
     pub limiter: RateLimiter,
     pub metrics: GatewayMetrics,
+    pub sessions: crate::sessions::Sessions,
 }
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 7.6.1).
@@ -225,6 +228,8 @@ impl Proxy {
         let sent = if is_upgrade(&parts) {
             // A WebSocket (or other upgrade) stays with one instance per caller.
             self.tunnel(route, peer, parts, &key).await
+        } else if route.sessions {
+            self.send_in_session(route, peer, parts, body).await
         } else {
             self.send(route, peer, parts, body).await
         };
@@ -446,6 +451,80 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// The instance for a Socket.IO request: the session's own, or any for a new session.
+    fn session_lease(&self, route: &Route, sid: Option<&str>) -> Result<Lease, Problem> {
+        let upstreams = &route.upstreams;
+        let service = upstreams.service;
+        let Some(sid) = sid else {
+            return upstreams
+                .pick(&[])
+                .map_err(|unavailable| circuit_open(service, &unavailable));
+        };
+        if let Some(lease) = self
+            .sessions
+            .instance(sid)
+            .and_then(|base| upstreams.pick_instance(&base))
+        {
+            return Ok(lease);
+        }
+        upstreams
+            .pick_sticky(sid)
+            .map_err(|unavailable| circuit_open(service, &unavailable))
+    }
+
+    /// Forwards one Socket.IO long-polling request to its session's instance (never elsewhere:
+    /// no other instance knows the session), and remembers where a new session was opened.
+    async fn send_in_session(
+        &self,
+        route: &Route,
+        peer: SocketAddr,
+        mut parts: request::Parts,
+        body: Body,
+    ) -> Result<Response, Problem> {
+        let sid = crate::sessions::sid_of(parts.uri.query()).map(str::to_owned);
+        let lease = self.session_lease(route, sid.as_deref())?;
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str)
+            .to_owned();
+        prepare_headers(&mut parts, peer);
+        parts.version = axum::http::Version::HTTP_11;
+        parts.uri = format!("{}{path}", lease.instance.base)
+            .parse()
+            .map_err(|_| Problem::bad_request("The request target is not a valid URI"))?;
+        let request =
+            axum::http::Request::from_parts(parts, Body::new(Limited::new(body, self.body_limit)));
+        let response = match self.attempt(route, &lease, request).await {
+            Attempt::Answered(response) => response,
+            Attempt::Failed(problem, _) => return Err(problem),
+        };
+        if sid.is_some() || response.status() != StatusCode::OK {
+            return Ok(response);
+        }
+        // A handshake: its answer is small and names the new session.
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|e| {
+            gateway_problem(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} ({}) sent an unreadable handshake",
+                    lease.instance.name, route.upstreams.service
+                ),
+                "upstream",
+                route.upstreams.service,
+                false,
+            )
+            .with_cause(e)
+        })?;
+        if let Some(sid) = crate::sessions::sid_in_handshake(&bytes) {
+            self.sessions.remember(sid, lease.instance.base.clone());
+        }
+        Ok(Response::from_parts(parts, Body::from(bytes)))
+    }
+}
+
 /// A request to switch protocols (`Connection: upgrade` with an `Upgrade` header).
 fn is_upgrade(parts: &request::Parts) -> bool {
     parts.headers.contains_key(header::UPGRADE)
@@ -473,10 +552,14 @@ impl Proxy {
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()
             .ok_or_else(|| Problem::bad_request("This connection cannot be upgraded"))?;
-        let lease = route
-            .upstreams
-            .pick_sticky(key)
-            .map_err(|unavailable| circuit_open(service, &unavailable))?;
+        let sid = crate::sessions::sid_of(parts.uri.query());
+        let lease = match sid {
+            Some(sid) if route.sessions => self.session_lease(route, Some(sid))?,
+            _ => route
+                .upstreams
+                .pick_sticky(key)
+                .map_err(|unavailable| circuit_open(service, &unavailable))?,
+        };
         let upgrade = parts.headers.get(header::UPGRADE).cloned();
         let path = parts
             .uri

@@ -477,6 +477,18 @@ impl Upstreams {
         }
     }
 
+    /// A lease on the instance at `base`, if it is still one of the instances and available.
+    pub fn pick_instance(&self, base: &str) -> Option<Lease> {
+        let now = now_ms();
+        let instance = self
+            .instances()
+            .iter()
+            .find(|instance| instance.base == base && instance.available(now))?
+            .clone();
+        instance.outstanding.fetch_add(1, Ordering::Relaxed);
+        Some(Lease { instance })
+    }
+
     /// The current instances.
     pub fn instances(&self) -> Arc<Vec<Arc<Instance>>> {
         self.instances

@@ -1,17 +1,22 @@
 //! Turns events into notifications: keeps contact data from identity's events, and renders one
 //! notification per event and channel (the dedupe key makes redelivery harmless).
 
-use contracts::events::{BookingSnapshot, UserSnapshot};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use contracts::events::{BookingSnapshot, FlightSnapshot, UserSnapshot};
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
 
+use crate::live::{Live, Update};
 use crate::templates::{self, Channel, Rendered};
 
 pub struct Notifier {
     /// Channels notifications are created for besides in-app.
     pub email: bool,
     pub webhook: bool,
+    pub live: Arc<Live>,
 }
 
 impl Notifier {
@@ -51,6 +56,20 @@ impl Pending {
             channel,
             rendered,
             dedupe_key: format!("{}:{}", event.id, channel.as_str()),
+        }
+    }
+
+    /// One of several notifications of one event, each to another user.
+    fn to_one_of_many(
+        event: &Envelope,
+        user_id: i64,
+        kind: &str,
+        channel: Channel,
+        rendered: Rendered,
+    ) -> Self {
+        Self {
+            dedupe_key: format!("{}:{}:{user_id}", event.id, channel.as_str()),
+            ..Self::new(event, user_id, kind, channel, rendered)
         }
     }
 }
@@ -110,7 +129,99 @@ async fn remember(tx: &mut PgConnection, user: &UserSnapshot) -> Result<(), sqlx
     Ok(())
 }
 
+/// Keeps who is booked on which flight, from the latest event of each booking in the batch.
+async fn track_passengers(
+    tx: &mut PgConnection,
+    bookings: &[(&Envelope, BookingSnapshot)],
+) -> Result<(), sqlx::Error> {
+    let latest: HashMap<i64, &BookingSnapshot> =
+        bookings.iter().map(|(_, b)| (b.booking_id, b)).collect();
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let mut booking_ids = Vec::with_capacity(latest.len());
+    let mut user_ids = Vec::with_capacity(latest.len());
+    let mut flight_ids = Vec::with_capacity(latest.len());
+    let mut codes = Vec::with_capacity(latest.len());
+    let mut statuses = Vec::with_capacity(latest.len());
+    for booking in latest.values() {
+        booking_ids.push(booking.booking_id);
+        user_ids.push(booking.user_id);
+        flight_ids.push(booking.flight_id);
+        codes.push(booking.flight_code.as_str());
+        statuses.push(booking.status.as_str());
+    }
+    sqlx::query(
+        "INSERT INTO passengers (booking_id, user_id, flight_id, flight_code, status) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
+         ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
+    )
+    .bind(&booking_ids)
+    .bind(&user_ids)
+    .bind(&flight_ids)
+    .bind(&codes)
+    .bind(&statuses)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Subscribers of the flight and customers with a live booking on it, with their names.
+async fn concerned(
+    tx: &mut PgConnection,
+    flight: &FlightSnapshot,
+) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.user_id, c.username FROM ( \
+             SELECT user_id FROM subscriptions WHERE flight_code = $1 \
+             UNION \
+             SELECT user_id FROM passengers \
+             WHERE flight_id = $2 AND status IN ('PENDING_PAYMENT', 'CONFIRMED') \
+         ) u LEFT JOIN contacts c ON c.user_id = u.user_id ORDER BY u.user_id",
+    )
+    .bind(&flight.flight_code)
+    .bind(flight.flight_id)
+    .fetch_all(&mut *tx)
+    .await
+}
+
 impl Notifier {
+    /// A flight's change goes live to its room on every instance; everyone it concerns finds it
+    /// in their inbox, and those not connected anywhere are also told by email (and webhook).
+    async fn flight_changed(
+        &self,
+        tx: &mut PgConnection,
+        event: &Envelope,
+        flight: &FlightSnapshot,
+    ) -> Result<Vec<Pending>, sqlx::Error> {
+        self.live
+            .publish(&Update::of_flight(
+                &event.id.to_string(),
+                flight,
+                event.time,
+            ))
+            .await;
+        let recipients = concerned(tx, flight).await?;
+        let ids: Vec<i64> = recipients.iter().map(|(id, _)| *id).collect();
+        let offline = self.live.offline(&ids).await;
+        let mut pending = Vec::new();
+        for (user_id, username) in &recipients {
+            for channel in self.channels() {
+                if channel != Channel::InApp && !offline.contains(user_id) {
+                    continue;
+                }
+                pending.push(Pending::to_one_of_many(
+                    event,
+                    *user_id,
+                    "flight-status-changed",
+                    channel,
+                    templates::flight_status(flight, username.as_deref(), channel),
+                ));
+            }
+        }
+        Ok(pending)
+    }
+
     fn welcome(&self, event: &Envelope, user: &UserSnapshot) -> Vec<Pending> {
         self.channels()
             .into_iter()
@@ -176,6 +287,8 @@ impl EventHandler for Notifier {
         Box::pin(async move {
             let mut pending = Vec::new();
             let mut bookings = Vec::new();
+            let mut passengers = Vec::new();
+            let mut flights = Vec::new();
             for event in events {
                 match event.kind.as_str() {
                     "user.registered" => {
@@ -185,13 +298,25 @@ impl EventHandler for Notifier {
                     }
                     "user.updated" => remember(tx, &event.payload()?).await?,
                     kind if templates::BOOKING_KINDS.contains(&kind) => {
-                        bookings.push((event, event.payload::<BookingSnapshot>()?));
+                        let booking = event.payload::<BookingSnapshot>()?;
+                        passengers.push((event, booking.clone()));
+                        bookings.push((event, booking));
+                    }
+                    kind if kind.starts_with("booking.") => {
+                        passengers.push((event, event.payload::<BookingSnapshot>()?));
+                    }
+                    "flight.status-changed" => {
+                        flights.push((event, event.payload::<FlightSnapshot>()?));
                     }
                     _ => {}
                 }
             }
+            track_passengers(tx, &passengers).await?;
             if !bookings.is_empty() {
                 pending.extend(self.bookings(tx, &bookings).await?);
+            }
+            for (event, flight) in &flights {
+                pending.extend(self.flight_changed(tx, event, flight).await?);
             }
             store(tx, pending).await?;
             Ok(())

@@ -6,6 +6,8 @@
 mod delivery;
 mod http;
 mod inbox;
+pub mod live;
+mod subscriptions;
 pub mod templates;
 
 use std::sync::Arc;
@@ -33,6 +35,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Config {
     pub settings: Settings,
     pub channels: Channels,
+    /// `LIVE_REDIS_PREFIX`: the Redis channel and keys of the live fan-out (with `REDIS_URL`).
+    pub live_prefix: String,
 }
 
 impl Config {
@@ -81,7 +85,12 @@ impl Config {
                 "expected an http(s) URL",
             ));
         }
+        let live_prefix = source
+            .get("LIVE_REDIS_PREFIX")
+            .unwrap_or("itinera:live:")
+            .to_owned();
         Ok(Self {
+            live_prefix,
             settings: Settings::load(source, SERVICE, mode)?,
             channels: Channels {
                 smtp,
@@ -110,6 +119,7 @@ pub struct Application {
     config: Config,
     bus: Arc<dyn EventBus>,
     subscription: platform::events::Subscription,
+    live: Arc<live::Live>,
 }
 
 impl Application {
@@ -117,13 +127,28 @@ impl Application {
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
         let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
+        let verifier = Arc::new(JwtVerifier::remote(&settings.jwt));
+        let fanout = match &settings.redis_url {
+            Some(url) => Some(
+                live::Fanout::new(url, &config.live_prefix)
+                    .map_err(|e| ConfigError::invalid("REDIS_URL", url, e))?,
+            ),
+            None => None,
+        };
+        let (live, socket_layer) = live::Live::new(db.clone(), verifier.clone(), fanout);
         let state = http::AppState {
             db: db.clone(),
-            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
+            verifier,
+            live: live.clone(),
         };
+        // Socket.IO answers under /socket.io/ before the API router sees the request.
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state));
-        let subscription = bus.subscribe(CONSUMER, &[topics::USERS, topics::BOOKINGS]);
+            .build(http::router(state))
+            .layer(socket_layer);
+        let subscription = bus.subscribe(
+            CONSUMER,
+            &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],
+        );
         let listener = platform::http::bind(settings.host, settings.port).await?;
         Ok(Self {
             registration: platform::discovery::Registration::from_settings(
@@ -136,6 +161,7 @@ impl Application {
             config,
             bus,
             subscription,
+            live,
         })
     }
 
@@ -150,14 +176,16 @@ impl Application {
         let notifier = inbox::Notifier {
             email: self.config.channels.smtp.is_some(),
             webhook: self.config.channels.webhook.is_some(),
+            live: self.live.clone(),
         };
+        let live = tokio::spawn(self.live.clone().run(shutdown.clone()));
         let consumer =
             Consumer::new(CONSUMER, self.db.clone(), Arc::new(notifier)).with_bus(self.bus.clone());
         let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
         let deliverer = delivery::Deliverer::new(self.db.clone(), self.config.channels.clone());
         let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
         let served = platform::http::serve(self.listener, self.router, shutdown).await;
-        let _ = tokio::join!(consumer, deliverer);
+        let _ = tokio::join!(consumer, deliverer, live);
         if let Some(registration) = registration {
             let _ = registration.await;
         }

@@ -1,6 +1,6 @@
 //! What each notification says, per type and channel.
 
-use contracts::events::BookingSnapshot;
+use contracts::events::{BookingSnapshot, FlightSnapshot};
 use platform::money::{Currency, Money};
 
 /// A rendered notification.
@@ -116,6 +116,60 @@ pub fn booking(
             body: short,
         },
     })
+}
+
+/// A flight's departure in its airport's zone and in UTC.
+fn local_time(at: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+    match zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => format!(
+            "{} {} ({} UTC)",
+            at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            zone,
+            at.format("%H:%M")
+        ),
+        Err(_) => format!("{} UTC", at.format("%Y-%m-%d %H:%M")),
+    }
+}
+
+/// One line about a flight's state after a change: what live clients see as `update`.
+pub fn flight_status_line(flight: &FlightSnapshot) -> String {
+    let mut line = format!(
+        "{} {}→{}: {}",
+        flight.flight_code, flight.origin, flight.destination, flight.status
+    );
+    if let Some(gate) = &flight.gate {
+        line.push_str(&format!(", gate {gate}"));
+    }
+    line.push_str(&format!(
+        ", departs {}",
+        local_time(flight.departure_at, &flight.origin_time_zone)
+    ));
+    line
+}
+
+/// The notification of a flight's status change, for its subscribers and passengers.
+pub fn flight_status(
+    flight: &FlightSnapshot,
+    username: Option<&str>,
+    channel: Channel,
+) -> Rendered {
+    let subject = format!("{}: {}", flight.flight_code, flight.status);
+    match channel {
+        Channel::Email => Rendered {
+            subject,
+            body: format!(
+                "Hello {},\n\nThere is news about flight {}.\n\n{}\nArrival: {}\n\nThe Itinera team\n",
+                username.unwrap_or("traveller"),
+                flight.flight_code,
+                flight_status_line(flight),
+                local_time(flight.arrival_at, &flight.destination_time_zone),
+            ),
+        },
+        Channel::InApp | Channel::Webhook => Rendered {
+            subject,
+            body: flight_status_line(flight),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! `/api/notifications`: a user's in-app notifications, unread first, and marking them read.
+//! `/api/notifications`: a user's in-app notifications, unread first, and marking them read;
+//! flight subscriptions (`/api/subscriptions`, seed 002's `/api/auth/user-subscriptions/{id}`); and
+//! the live updates stream (`/api/live/updates`).
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
 use platform::Problem;
@@ -12,10 +14,19 @@ use platform::http::{Path, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::subscriptions;
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
     pub verifier: Arc<JwtVerifier>,
+    pub live: Arc<crate::live::Live>,
+}
+
+impl FromRef<AppState> for Arc<crate::live::Live> {
+    fn from_ref(state: &AppState) -> Self {
+        state.live.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<JwtVerifier> {
@@ -28,6 +39,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/notifications", get(list))
         .route("/api/notifications/{notification_id}/read", post(mark_read))
+        .route(
+            "/api/auth/user-subscriptions/{user_id}",
+            get(subscriptions::user_subscriptions),
+        )
+        .route("/api/subscriptions", get(subscriptions::list))
+        .route(
+            "/api/subscriptions/{flight_code}",
+            put(subscriptions::put).delete(subscriptions::delete),
+        )
+        .route("/api/live/updates", get(crate::live::sse::stream))
         .with_state(state)
 }
 

@@ -1,0 +1,350 @@
+//! Live flight updates: Socket.IO rooms (seed 002's WebSocket API) and a Server-Sent Events
+//! stream, fed by catalog's `flight.status-changed` and by ops' `broadcast_update`.
+//!
+//! Every update is published once to the fan-out (a Redis channel when `REDIS_URL` is set), and
+//! every instance, the publisher included, hands it to the sockets and streams connected to it.
+//! An update carries an id, and an instance drops an id it has already delivered, so an event that
+//! is handled twice (a redelivery) still reaches each client once.
+
+mod fanout;
+pub mod socket;
+pub mod sse;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use contracts::events::FlightSnapshot;
+use platform::auth::JwtVerifier;
+use serde::{Deserialize, Serialize};
+use socketioxide::SocketIo;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub use fanout::Fanout;
+
+/// The Socket.IO room of a flight's updates.
+pub fn room(flight_code: &str) -> String {
+    format!("flight_updates_{flight_code}")
+}
+
+/// A flight code as subscriptions and rooms use it: trimmed and upper case; 2 to 32 letters,
+/// digits and dashes, starting with a letter or digit (seed 002's `FL001`, catalog's
+/// `IT123-20261201`).
+pub fn flight_code(raw: &str) -> Result<String, String> {
+    let code = raw.trim().to_ascii_uppercase();
+    let valid = (2..=32).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && code.as_bytes()[0].is_ascii_alphanumeric();
+    if valid {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{raw:?} is not a flight code (letters, digits and dashes, such as FL001 or \
+             IT123-20261201)"
+        ))
+    }
+}
+
+/// What a client receives: seed 002's `{"update": "..."}`, with the flight it concerns and, for a
+/// change published by catalog, the flight's new state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// Unique per update: the event id for a catalog change.
+    pub id: String,
+    pub flight_code: String,
+    pub update: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight: Option<FlightState>,
+    /// `catalog` for a change of the flight's record, `ops` for a message broadcast by ops.
+    pub source: String,
+    #[serde(rename = "sentAt")]
+    pub sent_at: DateTime<Utc>,
+}
+
+/// A flight's state after a change, times in UTC with the airports' zones beside them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlightState {
+    pub flight_id: i64,
+    pub status: String,
+    pub gate: Option<String>,
+    pub departure_at: DateTime<Utc>,
+    pub arrival_at: DateTime<Utc>,
+    pub origin: String,
+    pub destination: String,
+    pub origin_time_zone: String,
+    pub destination_time_zone: String,
+    pub version: i64,
+}
+
+impl Update {
+    /// The update for a catalog change of `flight`, from event `event_id`.
+    pub fn of_flight(event_id: &str, flight: &FlightSnapshot, at: DateTime<Utc>) -> Self {
+        Self {
+            id: event_id.to_owned(),
+            flight_code: flight.flight_code.clone(),
+            update: crate::templates::flight_status_line(flight),
+            flight: Some(FlightState {
+                flight_id: flight.flight_id,
+                status: flight.status.clone(),
+                gate: flight.gate.clone(),
+                departure_at: flight.departure_at,
+                arrival_at: flight.arrival_at,
+                origin: flight.origin.clone(),
+                destination: flight.destination.clone(),
+                origin_time_zone: flight.origin_time_zone.clone(),
+                destination_time_zone: flight.destination_time_zone.clone(),
+                version: flight.version,
+            }),
+            source: "catalog".into(),
+            sent_at: at,
+        }
+    }
+
+    /// A message ops broadcast to a flight's room.
+    pub fn broadcast(flight_code: String, update: String) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            flight_code,
+            update,
+            flight: None,
+            source: "ops".into(),
+            sent_at: Utc::now(),
+        }
+    }
+}
+
+/// The ids of the last updates delivered here, to drop repeats.
+struct Recent {
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+}
+
+impl Recent {
+    const CAPACITY: usize = 4096;
+
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.seen.contains(id) {
+            return false;
+        }
+        if self.order.len() == Self::CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.order.push_back(id.to_owned());
+        self.seen.insert(id.to_owned());
+        true
+    }
+}
+
+/// The live side of one notification instance.
+pub struct Live {
+    io: SocketIo,
+    db: PgPool,
+    verifier: Arc<JwtVerifier>,
+    streams: broadcast::Sender<Arc<Update>>,
+    /// Users with a socket or stream open here, with how many.
+    connected: Mutex<HashMap<i64, u32>>,
+    recent: Mutex<Recent>,
+    fanout: Option<Fanout>,
+    /// Cancelled when the instance stops, which ends the streams.
+    closing: CancellationToken,
+}
+
+impl Live {
+    /// The live side, with its Socket.IO layer for the HTTP router.
+    pub fn new(
+        db: PgPool,
+        verifier: Arc<JwtVerifier>,
+        fanout: Option<Fanout>,
+    ) -> (Arc<Self>, socketioxide::layer::SocketIoLayer) {
+        let (layer, io) = SocketIo::builder()
+            .max_payload(16 * 1024)
+            .max_buffer_size(256)
+            .build_layer();
+        let live = Arc::new(Self {
+            io: io.clone(),
+            db,
+            verifier,
+            streams: broadcast::channel(1024).0,
+            connected: Mutex::default(),
+            recent: Mutex::new(Recent {
+                order: VecDeque::new(),
+                seen: HashSet::new(),
+            }),
+            fanout,
+            closing: CancellationToken::new(),
+        });
+        socket::register(&io, live.clone());
+        (live, layer)
+    }
+
+    /// Sends `update` to every instance (this one included).
+    pub async fn publish(&self, update: &Update) {
+        if let Some(fanout) = &self.fanout {
+            match fanout.publish(update).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, flight_code = update.flight_code,
+                        "fan-out unavailable; the update reaches this instance's clients only");
+                }
+            }
+        }
+        self.deliver(update.clone()).await;
+    }
+
+    /// Hands `update` to the sockets in its flight's room and to the streams here, once.
+    async fn deliver(&self, update: Update) {
+        if !self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first_time(&update.id)
+        {
+            return;
+        }
+        if let Err(e) = self
+            .io
+            .to(room(&update.flight_code))
+            .emit("update", &update)
+            .await
+        {
+            tracing::warn!(error = %e, flight_code = update.flight_code, "update not sent to every socket");
+        }
+        // No stream listening is fine.
+        let _ = self.streams.send(Arc::new(update));
+    }
+
+    /// Runs the fan-out's listener and presence reports until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        match self.fanout.clone() {
+            Some(fanout) => fanout.run(self.clone(), shutdown).await,
+            None => shutdown.cancelled().await,
+        }
+        self.closing.cancel();
+        self.io.close().await;
+    }
+
+    fn connected(&self, user_id: i64) {
+        *self
+            .connected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(user_id)
+            .or_default() += 1;
+        if let Some(fanout) = &self.fanout {
+            fanout.presence_changed();
+        }
+    }
+
+    fn disconnected(&self, user_id: i64) {
+        let mut connected = self
+            .connected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = connected.get_mut(&user_id) {
+            *count -= 1;
+            if *count == 0 {
+                connected.remove(&user_id);
+            }
+        }
+        drop(connected);
+        if let Some(fanout) = &self.fanout {
+            fanout.presence_changed();
+        }
+    }
+
+    fn connected_here(&self) -> Vec<i64> {
+        self.connected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// The users among `user_ids` with no socket or stream open on any instance. When the other
+    /// instances cannot be asked, everyone not connected here counts as offline: a notification
+    /// too many beats one missed.
+    pub async fn offline(&self, user_ids: &[i64]) -> HashSet<i64> {
+        let here: HashSet<i64> = {
+            let connected = self
+                .connected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            user_ids
+                .iter()
+                .copied()
+                .filter(|id| connected.contains_key(id))
+                .collect()
+        };
+        let mut offline: HashSet<i64> = user_ids
+            .iter()
+            .copied()
+            .filter(|id| !here.contains(id))
+            .collect();
+        if let Some(fanout) = &self.fanout
+            && !offline.is_empty()
+        {
+            let candidates: Vec<i64> = offline.iter().copied().collect();
+            match fanout.online(&candidates).await {
+                Ok(elsewhere) => offline.retain(|id| !elsewhere.contains(id)),
+                Err(e) => tracing::warn!(error = %e, "presence of other instances unknown"),
+            }
+        }
+        offline
+    }
+
+    /// The sockets connected here (all namespaces).
+    pub fn sockets(&self) -> usize {
+        self.io.sockets().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flight_codes_are_normalised_and_checked() {
+        assert_eq!(flight_code(" fl001 ").as_deref(), Ok("FL001"));
+        assert!(flight_code("F").is_err());
+        assert_eq!(
+            flight_code("it123-20261201").as_deref(),
+            Ok("IT123-20261201")
+        );
+        assert!(flight_code("-FL001").is_err());
+        assert!(flight_code("FL 001").is_err());
+        assert!(flight_code(&"F".repeat(33)).is_err());
+        assert_eq!(room("FL001"), "flight_updates_FL001");
+    }
+
+    #[test]
+    fn an_update_id_is_delivered_once() {
+        let mut recent = Recent {
+            order: VecDeque::new(),
+            seen: HashSet::new(),
+        };
+        assert!(recent.first_time("a"));
+        assert!(!recent.first_time("a"));
+        for i in 0..Recent::CAPACITY {
+            assert!(recent.first_time(&i.to_string()));
+        }
+        // The oldest id is forgotten once the window is full.
+        assert!(recent.first_time("a"));
+        assert_eq!(recent.order.len(), Recent::CAPACITY);
+    }
+
+    #[test]
+    fn updates_keep_seed_002s_members() {
+        let update = Update::broadcast("FL001".into(), "Flight is now boarding".into());
+        let json = serde_json::to_value(&update).unwrap();
+        assert_eq!(json["update"], "Flight is now boarding");
+        assert_eq!(json["flight_code"], "FL001");
+        assert_eq!(json["source"], "ops");
+        assert!(json.get("flight").is_none());
+    }
+}
