@@ -7,10 +7,14 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/kafka.sh start
 export TEST_KAFKA_BROKERS="${TEST_KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
-# A real SMTP server for the notification tests (aiosmtpd from PyPI, in the broker's venv).
+# Python peers from PyPI, in the broker's venv: a real SMTP server for the notification tests
+# (aiosmtpd) and a real Socket.IO client for the live-update tests (python-socketio).
 venv="$HOME/.cache/itinera/venv"
 "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null || "$venv/bin/pip" install -q aiosmtpd==1.4.6
+"$venv/bin/python" -c 'import socketio, websocket, requests' 2>/dev/null ||
+    "$venv/bin/pip" install -q "python-socketio[client]==5.18.1" websocket-client==1.9.2 requests==2.34.2
 export TEST_SMTP_PYTHON="$venv/bin/python"
+export TEST_SOCKETIO_PYTHON="$venv/bin/python"
 # shellcheck source=/dev/null
 . .itinera/env
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itinera/target}"

@@ -14,6 +14,8 @@ pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
 /// The whole platform, as `itinera up` runs it.
 pub struct Platform {
     pub gateway: String,
+    /// Every notification instance's own URL (the first is the restartable one).
+    pub notification_urls: Vec<String>,
     pub client: reqwest::Client,
     pub booking_db: sqlx::PgPool,
     pub catalog_db: sqlx::PgPool,
@@ -68,6 +70,8 @@ pub struct Options {
     pub smtp: Option<String>,
     /// Extra settings for every service (e.g. `BOOKING_HOLD_SECS`).
     pub settings: Vec<(&'static str, String)>,
+    /// Notification instances besides the restartable one, all behind the gateway.
+    pub extra_notification_instances: usize,
 }
 
 async fn bus_for(
@@ -220,6 +224,15 @@ impl Platform {
                 },
             ));
         }
+        let mut notification_urls = vec![ports[1].clone()];
+        for _ in 0..options.extra_notification_instances {
+            let source = with_db(3)
+                .with("JWT_JWKS_URL", jwks.as_str())
+                .with("SERVICE_PORT", "0");
+            let bus = bus_for(&options, &source, "notification", &memory, &shutdown).await;
+            let port = start_service(Restartable::Notification, &source, bus, &shutdown).await;
+            notification_urls.push(format!("http://127.0.0.1:{port}"));
+        }
         let gateway_source = base
             .clone()
             .with("JWT_JWKS_URL", jwks.as_str())
@@ -229,7 +242,7 @@ impl Platform {
                 format!("http://127.0.0.1:{}", catalog.port()),
             )
             .with("BOOKING_UPSTREAMS", ports[0].as_str())
-            .with("NOTIFICATION_UPSTREAMS", ports[1].as_str())
+            .with("NOTIFICATION_UPSTREAMS", notification_urls.join(","))
             .with("PAYMENT_UPSTREAMS", ports[2].as_str());
         let gateway = gateway::Application::build(
             gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
@@ -244,6 +257,7 @@ impl Platform {
 
         Self {
             gateway: gateway_url,
+            notification_urls,
             client: reqwest::Client::new(),
             catalog_db: pool(&databases[1].url).await,
             booking_db: pool(&databases[2].url).await,
@@ -452,3 +466,96 @@ where
 }
 
 pub use platform::testing::problem;
+
+/// An aiosmtpd server on loopback that stores what it receives in a maildir.
+pub struct MailServer {
+    process: std::process::Child,
+    maildir: std::path::PathBuf,
+    pub url: String,
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(self.maildir.parent().unwrap_or(&self.maildir));
+    }
+}
+
+impl MailServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let root = std::env::temp_dir().join(format!("itinera-mail-{}", uuid::Uuid::new_v4()));
+        let maildir = root.join("maildir");
+        std::fs::create_dir_all(&root).unwrap();
+        let python = std::env::var("TEST_SMTP_PYTHON").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/itinera/venv/bin/python",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let process = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start aiosmtpd with {python} (scripts/test.sh installs it): {e}")
+            });
+        let server = Self {
+            process,
+            maildir,
+            url: format!("smtp://127.0.0.1:{port}"),
+        };
+        eventually("the SMTP server listens", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        server
+    }
+
+    /// Every message received so far, as text.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect()
+    }
+
+    /// Messages to `address` whose subject contains `subject`.
+    pub fn count(&self, address: &str, subject: &str) -> usize {
+        self.messages()
+            .iter()
+            .filter(|m| m.contains(&format!("X-RcptTo: {address}")) && m.contains(subject))
+            .count()
+    }
+
+    pub async fn wait_for(&self, address: &str, subject: &str) -> String {
+        eventually(
+            &format!("an email to {address} about {subject:?}"),
+            || async { self.count(address, subject) > 0 },
+        )
+        .await;
+        self.messages()
+            .into_iter()
+            .find(|m| m.contains(&format!("X-RcptTo: {address}")) && m.contains(subject))
+            .unwrap_or_default()
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod flights;
 mod idempotency;
+mod live;
 mod notifications;
 mod openapi;
 mod payments;

@@ -1,106 +1,11 @@
 //! Notifications over the real Kafka-protocol broker, delivered to a real SMTP server process.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, Platform, eventually};
-
-/// An aiosmtpd server on loopback that stores what it receives in a maildir.
-struct MailServer {
-    process: Child,
-    maildir: PathBuf,
-    url: String,
-}
-
-impl Drop for MailServer {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        let _ = std::fs::remove_dir_all(self.maildir.parent().unwrap_or(&self.maildir));
-    }
-}
-
-impl MailServer {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let root = std::env::temp_dir().join(format!("itinera-mail-{}", uuid::Uuid::new_v4()));
-        let maildir = root.join("maildir");
-        std::fs::create_dir_all(&root).unwrap();
-        let python = std::env::var("TEST_SMTP_PYTHON").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/itinera/venv/bin/python",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
-        let process = Command::new(&python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start aiosmtpd with {python} (scripts/test.sh installs it): {e}")
-            });
-        let server = Self {
-            process,
-            maildir,
-            url: format!("smtp://127.0.0.1:{port}"),
-        };
-        eventually("the SMTP server listens", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        })
-        .await;
-        server
-    }
-
-    /// Every message received so far, as text.
-    fn messages(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .collect()
-    }
-
-    /// Messages to `address` whose subject contains `subject`.
-    fn count(&self, address: &str, subject: &str) -> usize {
-        self.messages()
-            .iter()
-            .filter(|m| m.contains(&format!("X-RcptTo: {address}")) && m.contains(subject))
-            .count()
-    }
-
-    async fn wait_for(&self, address: &str, subject: &str) -> String {
-        eventually(
-            &format!("an email to {address} about {subject:?}"),
-            || async { self.count(address, subject) > 0 },
-        )
-        .await;
-        self.messages()
-            .into_iter()
-            .find(|m| m.contains(&format!("X-RcptTo: {address}")) && m.contains(subject))
-            .unwrap_or_default()
-    }
-}
+use crate::helpers::{MailServer, Options, Platform};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn welcome_confirmation_and_cancellation_emails_over_kafka() {

@@ -1,0 +1,554 @@
+//! Live flight updates, driven by a Socket.IO client this project did not write (python-socketio
+//! from PyPI, run by `tests/live/client.py`), through the gateway and straight at notification
+//! instances.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::mpsc;
+
+use crate::helpers::{MailServer, Options, Platform, Restartable, eventually};
+
+/// How long a test waits for something that should take milliseconds.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One python-socketio client, steered over its stdin; what it sees comes back as JSON lines.
+struct LiveClient {
+    _process: Child,
+    stdin: ChildStdin,
+    events: mpsc::UnboundedReceiver<Value>,
+    backlog: VecDeque<Value>,
+}
+
+#[derive(Clone, Copy)]
+enum Token<'a> {
+    /// `Authorization: Bearer` on the handshake.
+    Header(&'a str),
+    /// The Socket.IO `auth` payload, as browsers send it.
+    Auth(&'a str),
+    None,
+}
+
+impl LiveClient {
+    /// Starts a client and returns it with its first event (`connected` or `connect_error`).
+    async fn start(url: &str, token: Token<'_>, transports: &str) -> (Self, Value) {
+        let python = std::env::var("TEST_SOCKETIO_PYTHON").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/itinera/venv/bin/python",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let (token_in, token) = match token {
+            Token::Header(t) => ("header", t),
+            Token::Auth(t) => ("auth", t),
+            Token::None => ("none", ""),
+        };
+        let mut process = tokio::process::Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/live/client.py"))
+            .args(["--url", url, "--token", token, "--token-in", token_in])
+            .args(["--transports", transports])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {python} (scripts/test.sh installs python-socketio): {e}")
+            });
+        let stdout = process.stdout.take().unwrap();
+        let stdin = process.stdin.take().unwrap();
+        let (sender, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let event = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("client printed {line:?}: {e}"));
+                if sender.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut client = Self {
+            _process: process,
+            stdin,
+            events,
+            backlog: VecDeque::new(),
+        };
+        let first = client
+            .expect("the connection's outcome", |e| {
+                e["event"] == "connected" || e["event"] == "connect_error"
+            })
+            .await;
+        (client, first)
+    }
+
+    async fn connected(url: &str, token: Token<'_>, transports: &str) -> Self {
+        let (client, first) = Self::start(url, token, transports).await;
+        assert_eq!(first["event"], "connected", "{first}");
+        client
+    }
+
+    async fn send(&mut self, line: String) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The first event (seen before or arriving within [`PATIENCE`]) that `matches`.
+    async fn expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&matches) {
+            return self.backlog.remove(i).unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) if matches(&event) => return event,
+                Ok(Some(event)) => self.backlog.push_back(event),
+                Ok(None) => panic!("the client ended before {what}; saw {:?}", self.backlog),
+                Err(_) => panic!("no {what} within {PATIENCE:?}; saw {:?}", self.backlog),
+            }
+        }
+    }
+
+    /// Emits `event` with `data`, asking for an acknowledgement, and returns the reply.
+    async fn call(&mut self, event: &str, data: Value) -> Value {
+        self.send(format!("call {event} {data}")).await;
+        let ack = self
+            .expect(&format!("the reply to {event}"), |e| {
+                (e["event"] == "ack" || e["event"] == "ack_timeout") && e["name"] == event
+            })
+            .await;
+        assert_eq!(ack["event"], "ack", "{event} was not acknowledged");
+        ack["data"].clone()
+    }
+
+    /// The next update whose text or state matches.
+    async fn update(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        self.expect(what, |e| e["event"] == "update" && matches(&e["data"]))
+            .await["data"]
+            .clone()
+    }
+
+    /// Every update received within `wait` (and before), leaving other events.
+    async fn updates_within(&mut self, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            self.backlog.push_back(event);
+        }
+        let (updates, rest) = self
+            .backlog
+            .drain(..)
+            .partition::<Vec<_>, _>(|e| e["event"] == "update");
+        self.backlog = rest.into();
+        updates.into_iter().map(|e| e["data"].clone()).collect()
+    }
+}
+
+const ANY_TRANSPORT: &str = "polling,websocket";
+
+async fn patch_flight(platform: &Platform, token: &str, flight_id: i64, body: Value) {
+    let response = platform
+        .client
+        .patch(platform.url(&format!("/api/flights/{flight_id}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+}
+
+fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
+    move |update| update["flight"]["status"] == status
+}
+
+/// Reads a Server-Sent Events response until an event whose text contains `needle`.
+async fn sse_until(response: &mut reqwest::Response, seen: &mut String, needle: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            response.chunk(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in the stream; saw {seen}"))
+        .unwrap()
+        .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn socket_io_clients_follow_a_flight_through_the_gateway() {
+    let platform = Platform::spawn().await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "LV101", 3, "AB").await;
+    let flight_id = flight["flightId"].as_i64().unwrap();
+    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (alice_id, alice) = platform.customer("alice_live").await;
+    let (_, bob) = platform.customer("bob_live").await;
+    let gateway = platform.gateway.as_str();
+
+    // No token, or a forged one: refused when connecting.
+    let (_, refused) = LiveClient::start(gateway, Token::None, ANY_TRANSPORT).await;
+    assert_eq!(refused["event"], "connect_error");
+    assert_eq!(refused["data"]["message"], "Missing bearer token");
+    let (_, refused) =
+        LiveClient::start(gateway, Token::Auth("forged.token.here"), "websocket").await;
+    assert_eq!(refused["data"]["message"], "The access token is invalid");
+
+    // Seed 002's events and replies, with the token in the header or in the auth payload.
+    let mut alice_socket =
+        LiveClient::connected(gateway, Token::Header(&alice), ANY_TRANSPORT).await;
+    let reply = alice_socket
+        .call("subscribe", json!({"flight_code": code}))
+        .await;
+    assert_eq!(
+        reply,
+        json!({"message": format!("Subscribed to flight updates for {code}")})
+    );
+    let mut bob_socket = LiveClient::connected(gateway, Token::Auth(&bob), ANY_TRANSPORT).await;
+    let reply = bob_socket
+        .call("connect-room", json!({"flight_code": code}))
+        .await;
+    assert_eq!(
+        reply,
+        json!({"message": format!("Connected to room flight_updates_{code} for flight updates.")})
+    );
+    let reply = bob_socket.call("subscribe", json!({})).await;
+    assert_eq!(reply["message"], "flight_code is required");
+    assert_eq!(reply["status"], 400);
+
+    // The stored subscriptions, as seed 002 lists them: one's own, or anyone's for an admin.
+    let listed: Value = platform
+        .get_as(&format!("/api/auth/user-subscriptions/{alice_id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!({"userId": alice_id, "flights": [code]}));
+    let response = platform
+        .get_as(&format!("/api/auth/user-subscriptions/{alice_id}"), &bob)
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = platform
+        .get_as(&format!("/api/auth/user-subscriptions/{alice_id}"), &admin)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The same updates as Server-Sent Events, for clients without Socket.IO.
+    let response = platform
+        .get(&format!("/api/live/updates?flights={code}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let mut stream = platform
+        .get_as(&format!("/api/live/updates?flights={code}"), &bob)
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut seen = String::new();
+    sse_until(&mut stream, &mut seen, "event: ready").await;
+
+    // Ops changes the flight through catalog: everyone following it hears.
+    let changed = Instant::now();
+    patch_flight(
+        &platform,
+        &admin,
+        flight_id,
+        json!({"status": "Boarding", "gate": "C3"}),
+    )
+    .await;
+    for socket in [&mut alice_socket, &mut bob_socket] {
+        let update = socket
+            .update("the boarding update", status_is("Boarding"))
+            .await;
+        assert_eq!(update["flight_code"], code.as_str());
+        assert_eq!(update["flight"]["gate"], "C3");
+        assert!(
+            update["update"].as_str().unwrap().contains("Boarding"),
+            "{update}"
+        );
+    }
+    eprintln!("status change to both sockets: {:?}", changed.elapsed());
+    sse_until(&mut stream, &mut seen, "\"status\":\"Boarding\"").await;
+    assert!(seen.contains("event: update"), "{seen}");
+
+    // Only ops and admins broadcast; their message reaches the room as it was written.
+    let reply = alice_socket
+        .call(
+            "broadcast_update",
+            json!({"flight_code": code, "update": "Free drinks"}),
+        )
+        .await;
+    assert_eq!(reply["status"], 403);
+    let mut ops_socket = LiveClient::connected(gateway, Token::Auth(&admin), "websocket").await;
+    let reply = ops_socket
+        .call(
+            "broadcast_update",
+            json!({"flight_code": code, "update": "Flight is now boarding"}),
+        )
+        .await;
+    assert_eq!(reply, json!({"update": "Flight is now boarding"}));
+    for socket in [&mut alice_socket, &mut bob_socket] {
+        let update = socket
+            .update("the broadcast", |u| u["update"] == "Flight is now boarding")
+            .await;
+        assert_eq!(update["source"], "ops");
+    }
+    sse_until(&mut stream, &mut seen, "Flight is now boarding").await;
+
+    // Unsubscribing and leaving the room stop the updates; a third subscriber still gets them.
+    let reply = alice_socket
+        .call("unsubscribe", json!({"flight_code": code}))
+        .await;
+    assert_eq!(
+        reply,
+        json!({"message": format!("Unsubscribed from flight updates for {code}")})
+    );
+    let reply = bob_socket
+        .call("disconnect-room", json!({"flight_code": code}))
+        .await;
+    assert_eq!(
+        reply,
+        json!({"message": format!("Disconnected from room flight_updates_{code}.")})
+    );
+    let listed: Value = platform
+        .get_as(&format!("/api/auth/user-subscriptions/{alice_id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["flights"], json!([]));
+    let (_, carol) = platform.customer("carol_live").await;
+    let mut carol_socket = LiveClient::connected(gateway, Token::Header(&carol), "websocket").await;
+    carol_socket
+        .call("subscribe", json!({"flight_code": code.to_lowercase()}))
+        .await;
+    patch_flight(&platform, &admin, flight_id, json!({"status": "Departed"})).await;
+    carol_socket
+        .update("the departure", status_is("Departed"))
+        .await;
+    for socket in [&mut alice_socket, &mut bob_socket] {
+        let late = socket.updates_within(Duration::from_millis(500)).await;
+        assert!(
+            !late.iter().any(status_is("Departed")),
+            "an update after leaving: {late:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offline_subscribers_and_passengers_get_email_and_in_app_notifications() {
+    let mail = MailServer::start().await;
+    let platform = Platform::spawn_with(Options {
+        smtp: Some(mail.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "LV202", 3, "AB").await;
+    let flight_id = flight["flightId"].as_i64().unwrap();
+    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (_, follower) = platform.customer("offline_follower").await;
+    let (passenger_id, passenger) = platform.customer("offline_passenger").await;
+    let (_, online) = platform.customer("online_follower").await;
+
+    // A subscription over REST: created once, then already there.
+    let put = |token: &str| {
+        platform
+            .client
+            .put(platform.url(&format!("/api/subscriptions/{code}")))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    assert_eq!(put(&follower).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(put(&follower).await.unwrap().status(), StatusCode::OK);
+    let response = platform
+        .client
+        .put(platform.url("/api/subscriptions/not%20a%20flight"))
+        .bearer_auth(&follower)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // A passenger who never subscribed, and a subscriber who is connected.
+    let response = platform
+        .post_as(
+            "/api/bookings",
+            &passenger,
+            &json!({"flightId": flight_id, "passengers": [{"name": "Pat Passenger"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    eventually("notification knows the passenger", || async {
+        sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM passengers WHERE user_id = $1)")
+            .bind(passenger_id)
+            .fetch_one(&platform.notification_db)
+            .await
+            .unwrap()
+    })
+    .await;
+    let mut socket =
+        LiveClient::connected(&platform.gateway, Token::Header(&online), "websocket").await;
+    socket.call("subscribe", json!({"flight_code": code})).await;
+
+    patch_flight(
+        &platform,
+        &admin,
+        flight_id,
+        json!({"status": "Delayed", "departureAt": (chrono::Utc::now() + chrono::Duration::hours(30)).to_rfc3339()}),
+    )
+    .await;
+    socket.update("the delay", status_is("Delayed")).await;
+    let subject = format!("{code}: Delayed");
+    let email = mail
+        .wait_for("offline_follower@example.com", &subject)
+        .await;
+    assert!(email.contains("Hello offline_follower"), "{email}");
+    mail.wait_for("offline_passenger@example.com", &subject)
+        .await;
+    for token in [&follower, &passenger, &online] {
+        let inbox: Value = platform
+            .get_as("/api/notifications", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            inbox["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["kind"] == "flight-status-changed" && n["subject"] == subject.as_str()),
+            "{inbox}"
+        );
+    }
+    // The connected subscriber saw it live: no email.
+    let emails_to_online: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM notifications n JOIN contacts c USING (user_id) \
+         WHERE c.username = 'online_follower' AND n.channel = 'email' AND n.kind = 'flight-status-changed'",
+    )
+    .fetch_one(&platform.notification_db)
+    .await
+    .unwrap();
+    assert_eq!(emails_to_online, 0);
+    assert_eq!(mail.count("online_follower@example.com", &subject), 0);
+}
+
+/// Settings that give a test's notification instances a Redis fan-out of their own.
+fn redis_fanout() -> Vec<(&'static str, String)> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    vec![
+        (
+            "REDIS_URL",
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        ("LIVE_REDIS_PREFIX", format!("test:{run}:live:")),
+        ("DISCOVERY_PREFIX", format!("test:{run}:discovery:")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_notification_instances_deliver_each_update_once_to_every_client() {
+    let platform = Platform::spawn_with(Options {
+        extra_notification_instances: 1,
+        settings: redis_fanout(),
+        ..Options::default()
+    })
+    .await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "LV303", 3, "AB").await;
+    let flight_id = flight["flightId"].as_i64().unwrap();
+    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (_, alice) = platform.customer("alice_two").await;
+    let (_, bob) = platform.customer("bob_two").await;
+    let (_, carol) = platform.customer("carol_two").await;
+
+    // One client on each instance, and one through the gateway on long-polling only, whose
+    // every request must reach the instance that holds its session.
+    let [first, second] = [
+        &platform.notification_urls[0],
+        &platform.notification_urls[1],
+    ];
+    let mut clients = vec![
+        LiveClient::connected(first, Token::Header(&alice), ANY_TRANSPORT).await,
+        LiveClient::connected(second, Token::Auth(&bob), ANY_TRANSPORT).await,
+        LiveClient::connected(&platform.gateway, Token::Header(&carol), "polling").await,
+    ];
+    for client in &mut clients {
+        let reply = client.call("subscribe", json!({"flight_code": code})).await;
+        assert_eq!(
+            reply["message"],
+            format!("Subscribed to flight updates for {code}")
+        );
+    }
+
+    patch_flight(&platform, &admin, flight_id, json!({"status": "Boarding"})).await;
+    let mut ids = Vec::new();
+    for client in &mut clients {
+        let update = client.update("the update", status_is("Boarding")).await;
+        ids.push(update["id"].clone());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    for client in &mut clients {
+        let again = client.updates_within(Duration::from_millis(1500)).await;
+        assert!(again.is_empty(), "delivered twice: {again:?}");
+    }
+
+    // A broadcast from a socket on one instance reaches the others, once.
+    let mut ops = LiveClient::connected(second, Token::Auth(&admin), "websocket").await;
+    ops.call(
+        "broadcast_update",
+        json!({"flight_code": code, "update": "Gate change: C7"}),
+    )
+    .await;
+    for client in &mut clients {
+        client
+            .update("the broadcast", |u| u["update"] == "Gate change: C7")
+            .await;
+    }
+    for client in &mut clients {
+        let again = client.updates_within(Duration::from_millis(1000)).await;
+        assert!(again.is_empty(), "delivered twice: {again:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subscriptions_survive_a_restart_of_the_notification_service() {
+    let platform = Platform::spawn().await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "LV404", 3, "AB").await;
+    let flight_id = flight["flightId"].as_i64().unwrap();
+    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (alice_id, alice) = platform.customer("alice_restart").await;
+
+    let mut socket =
+        LiveClient::connected(&platform.gateway, Token::Header(&alice), "websocket").await;
+    socket.call("subscribe", json!({"flight_code": code})).await;
+    drop(socket);
+
+    platform.stop(Restartable::Notification);
+    platform.start(Restartable::Notification).await;
+    let path = format!("/api/auth/user-subscriptions/{alice_id}");
+    eventually("the restarted service answers", || async {
+        platform.get_as(&path, &alice).await.status() == StatusCode::OK
+    })
+    .await;
+    let listed: Value = platform.get_as(&path, &alice).await.json().await.unwrap();
+    assert_eq!(listed["flights"], json!([code]));
+
+    // A new connection follows the stored subscription without subscribing again.
+    let mut socket =
+        LiveClient::connected(&platform.gateway, Token::Header(&alice), ANY_TRANSPORT).await;
+    patch_flight(&platform, &admin, flight_id, json!({"gate": "D9"})).await;
+    let update = socket
+        .update("the gate change", |u| u["flight"]["gate"] == "D9")
+        .await;
+    assert_eq!(update["flight_code"], code.as_str());
+}
