@@ -525,6 +525,9 @@ impl Proxy {
     }
 }
 
+/// The copy buffer of each direction of a tunnel.
+const TUNNEL_BUFFER: usize = 4096;
+
 /// A request to switch protocols (`Connection: upgrade` with an `Upgrade` header).
 fn is_upgrade(parts: &request::Parts) -> bool {
     parts.headers.contains_key(header::UPGRADE)
@@ -639,7 +642,15 @@ impl Proxy {
             };
             let mut client = hyper_util::rt::TokioIo::new(client);
             let mut upstream = hyper_util::rt::TokioIo::new(upstream);
-            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+            // WebSocket messages are small and tunnels many: 4 KiB each way instead of 8 KiB.
+            if let Err(e) = tokio::io::copy_bidirectional_with_sizes(
+                &mut client,
+                &mut upstream,
+                TUNNEL_BUFFER,
+                TUNNEL_BUFFER,
+            )
+            .await
+            {
                 tracing::debug!(instance, error = %e, "tunnel closed");
             }
         });

@@ -144,7 +144,8 @@ impl Application {
         // Socket.IO answers under /socket.io/ before the API router sees the request.
         let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
             .build(http::router(state))
-            .layer(socket_layer);
+            .layer(socket_layer)
+            .layer(axum::middleware::map_request(live::detach_head));
         let subscription = bus.subscribe(
             CONSUMER,
             &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],

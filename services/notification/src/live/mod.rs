@@ -116,6 +116,37 @@ impl Update {
     }
 }
 
+/// Copies a Socket.IO request's URI and headers into allocations of their own.
+///
+/// The server parses a request's head without copying: its URI (also kept by the router as the
+/// original URI) and header values are slices of the connection's read buffer (8 KiB or more). Socket.IO keeps every socket's request head for the
+/// socket's life, which would keep that whole buffer alive per connection; with thousands of
+/// connections that buffer is most of their memory.
+pub async fn detach_head(request: axum::extract::Request) -> axum::extract::Request {
+    if !request.uri().path().starts_with("/socket.io") {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    let copy = |uri: &axum::http::Uri| uri.to_string().parse::<axum::http::Uri>().ok();
+    if let Some(uri) = copy(&parts.uri) {
+        parts.uri = uri;
+    }
+    // The router keeps the URI it was asked for, too.
+    if let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>()
+        && let Some(uri) = copy(&original.0)
+    {
+        parts.extensions.insert(axum::extract::OriginalUri(uri));
+    }
+    let mut headers = axum::http::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        if let Ok(copy) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            headers.append(name.clone(), copy);
+        }
+    }
+    parts.headers = headers;
+    axum::extract::Request::from_parts(parts, body)
+}
+
 /// The ids of the last updates delivered here, to drop repeats.
 struct Recent {
     order: VecDeque<String>,
@@ -161,9 +192,12 @@ impl Live {
         verifier: Arc<JwtVerifier>,
         fanout: Option<Fanout>,
     ) -> (Arc<Self>, socketioxide::layer::SocketIoLayer) {
+        // Clients send short JSON events: a 256-byte read buffer per WebSocket (instead of 4 KiB)
+        // is what keeps thousands of idle connections small; longer frames still arrive whole.
         let (layer, io) = SocketIo::builder()
             .max_payload(16 * 1024)
             .max_buffer_size(256)
+            .ws_read_buffer_size(256)
             .build_layer();
         let live = Arc::new(Self {
             io: io.clone(),
@@ -225,7 +259,14 @@ impl Live {
             None => shutdown.cancelled().await,
         }
         self.closing.cancel();
-        self.io.close().await;
+        // Closing tells every socket goodbye; a socket whose peer no longer reads must not keep
+        // the instance from stopping.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.io.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("live sockets did not close within 5 s; leaving them");
+        }
     }
 
     fn connected(&self, user_id: i64) {

@@ -62,6 +62,9 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// Runs before the client is told it is connected: verifies the token, then registers the event
+/// handlers and joins the stored subscriptions' rooms, so that neither an event the client sends
+/// at once nor an update published at once is missed.
 async fn authenticate(
     live: &Arc<Live>,
     socket: &SocketRef,
@@ -73,17 +76,11 @@ async fn authenticate(
         .verify(&token)
         .await
         .map_err(|e| Refused(e.to_string()))?;
-    socket.extensions.insert(caller);
-    socket.extensions.insert(live.clone());
-    Ok(())
-}
-
-async fn on_connect(
-    socket: SocketRef,
-    Extension(caller): Extension<Caller>,
-    Extension(live): Extension<Arc<Live>>,
-) {
-    live.connected(caller.user_id);
+    match subscriptions::of_user(&live.db, caller.user_id).await {
+        Ok(codes) => socket.join(codes.iter().map(|c| room(c)).collect::<Vec<_>>()),
+        Err(e) => tracing::warn!(error = %e, user_id = caller.user_id,
+            "stored subscriptions not joined"),
+    }
     socket.on("subscribe", on_subscribe);
     socket.on("connect-room", on_connect_room);
     socket.on("unsubscribe", on_unsubscribe);
@@ -94,11 +91,13 @@ async fn on_connect(
             live.disconnected(caller.user_id);
         },
     );
-    match subscriptions::of_user(&live.db, caller.user_id).await {
-        Ok(codes) => socket.join(codes.iter().map(|c| room(c)).collect::<Vec<_>>()),
-        Err(e) => tracing::warn!(error = %e, user_id = caller.user_id,
-            "stored subscriptions not joined"),
-    }
+    live.connected(caller.user_id);
+    socket.extensions.insert(caller);
+    socket.extensions.insert(live.clone());
+    Ok(())
+}
+
+async fn on_connect(socket: SocketRef, Extension(caller): Extension<Caller>) {
     tracing::debug!(user_id = caller.user_id, sid = %socket.id, "live socket connected");
 }
 
