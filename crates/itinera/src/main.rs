@@ -303,7 +303,14 @@ async fn up(
     for (service, list) in &urls {
         let note = match *service {
             "identity" => format!("   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"),
-            "notification" => "   (email: set SMTP_URL)".to_owned(),
+            "notification" => format!(
+                "   (email: set SMTP_URL; live flight updates: Socket.IO at ws://127.0.0.1:{gateway_port}/socket.io/, SSE at /api/live/updates{})",
+                if source.get("REDIS_URL").is_some() {
+                    ", fanned out through Redis"
+                } else {
+                    "; several instances need REDIS_URL"
+                }
+            ),
             "payment" => "   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)".to_owned(),
             _ => String::new(),
         };

@@ -232,4 +232,54 @@ mod tests {
                 .contains("cancelled")
         );
     }
+
+    fn flight(gate: Option<&str>, zone: &str) -> FlightSnapshot {
+        FlightSnapshot {
+            flight_id: 1,
+            flight_code: "IT101-20261201".into(),
+            airline: "Itinera Air".into(),
+            origin: "CDG".into(),
+            destination: "JFK".into(),
+            departure_at: "2026-12-01T09:30:00Z".parse().unwrap(),
+            arrival_at: "2026-12-01T17:30:00Z".parse().unwrap(),
+            origin_time_zone: zone.into(),
+            destination_time_zone: "America/New_York".into(),
+            status: "Boarding".into(),
+            gate: gate.map(str::to_owned),
+            cabins: Vec::new(),
+            version: 4,
+        }
+    }
+
+    #[test]
+    fn flight_status_reads_in_the_airports_time_and_utc() {
+        assert_eq!(
+            flight_status_line(&flight(Some("C3"), "Europe/Paris")),
+            "IT101-20261201 CDG→JFK: Boarding, gate C3, departs 2026-12-01 10:30 Europe/Paris (09:30 UTC)"
+        );
+        // No gate yet, and a zone this build does not know: UTC only.
+        assert_eq!(
+            flight_status_line(&flight(None, "Mars/Olympus")),
+            "IT101-20261201 CDG→JFK: Boarding, departs 2026-12-01 09:30 UTC"
+        );
+        let email = flight_status(
+            &flight(Some("C3"), "Europe/Paris"),
+            Some("jane"),
+            Channel::Email,
+        );
+        assert_eq!(email.subject, "IT101-20261201: Boarding");
+        assert!(email.body.starts_with("Hello jane,"), "{}", email.body);
+        assert!(
+            email
+                .body
+                .contains("Arrival: 2026-12-01 12:30 America/New_York (17:30 UTC)"),
+            "{}",
+            email.body
+        );
+        let in_app = flight_status(&flight(None, "Europe/Paris"), None, Channel::InApp);
+        assert_eq!(
+            in_app.body,
+            flight_status_line(&flight(None, "Europe/Paris"))
+        );
+    }
 }

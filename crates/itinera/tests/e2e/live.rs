@@ -456,9 +456,11 @@ fn redis_fanout() -> Vec<(&'static str, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_notification_instances_deliver_each_update_once_to_every_client() {
+    let mail = MailServer::start().await;
     let platform = Platform::spawn_with(Options {
         extra_notification_instances: 1,
         settings: redis_fanout(),
+        smtp: Some(mail.url.clone()),
         ..Options::default()
     })
     .await;
@@ -500,6 +502,27 @@ async fn two_notification_instances_deliver_each_update_once_to_every_client() {
         let again = client.updates_within(Duration::from_millis(1500)).await;
         assert!(again.is_empty(), "delivered twice: {again:?}");
     }
+    // Whichever instance handled the change knew that all three were online, wherever they were
+    // connected: each has it in their inbox, and nobody was emailed.
+    let notices = |channel: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM notifications WHERE kind = 'flight-status-changed' AND channel = $1",
+        )
+        .bind(channel)
+        .fetch_one(&platform.notification_db)
+    };
+    eventually("the in-app notices are stored", || async {
+        notices("in_app").await.unwrap() == 3
+    })
+    .await;
+    let emailed: Vec<String> = sqlx::query_scalar(
+        "SELECT c.username FROM notifications n JOIN contacts c USING (user_id) \
+         WHERE n.kind = 'flight-status-changed' AND n.channel = 'email'",
+    )
+    .fetch_all(&platform.notification_db)
+    .await
+    .unwrap();
+    assert!(emailed.is_empty(), "emailed while online: {emailed:?}");
 
     // A broadcast from a socket on one instance reaches the others, once.
     let mut ops = LiveClient::connected(second, Token::Auth(&admin), "websocket").await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use super::{Live, Update};
@@ -33,7 +33,6 @@ struct Inner {
     channel: String,
     presence_key: String,
     presence_pattern: String,
-    presence_changed: Notify,
 }
 
 type Result<T> = std::result::Result<T, redis::RedisError>;
@@ -55,7 +54,6 @@ impl Fanout {
                 channel: format!("{prefix}updates"),
                 presence_key: format!("{prefix}presence:{instance}"),
                 presence_pattern: format!("{prefix}presence:*"),
-                presence_changed: Notify::new(),
             }),
         })
     }
@@ -88,8 +86,30 @@ impl Fanout {
         Ok(())
     }
 
-    pub fn presence_changed(&self) {
-        self.inner.presence_changed.notify_one();
+    /// Adds `user_id` to this instance's presence set (or removes it), without waiting: a user
+    /// counts as online from the moment their first connection is accepted. The set is also
+    /// rewritten every few seconds, which settles any add and remove that crossed.
+    pub fn mark(&self, user_id: i64, online: bool) {
+        let fanout = self.clone();
+        tokio::spawn(async move {
+            let written = async {
+                let mut connection = fanout.connection().await?;
+                let key = &fanout.inner.presence_key;
+                let mut pipe = redis::pipe();
+                if online {
+                    pipe.sadd(key, user_id)
+                        .ignore()
+                        .expire(key, PRESENCE_TTL_SECS)
+                        .ignore();
+                } else {
+                    pipe.srem(key, user_id).ignore();
+                }
+                fanout.within(pipe.query_async::<()>(&mut connection)).await
+            };
+            if let Err(e) = written.await {
+                tracing::debug!(error = %e, user_id, "presence not written");
+            }
+        });
     }
 
     /// The users among `user_ids` connected to any other instance.
@@ -186,15 +206,12 @@ impl Fanout {
         )))
     }
 
-    /// Rewrites this instance's presence set when it changes (at most every 100 ms) and every
-    /// few seconds, and removes it on shutdown.
+    /// Rewrites this instance's presence set every few seconds (renewing its time to live), and
+    /// removes it on shutdown.
     async fn report_presence(&self, live: Arc<Live>, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.inner.presence_changed.notified() => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
                 () = tokio::time::sleep(PRESENCE_EVERY) => {}
             }
             if let Err(e) = self.write_presence(&live.connected_here()).await {

@@ -270,14 +270,17 @@ impl Live {
     }
 
     fn connected(&self, user_id: i64) {
-        *self
-            .connected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(user_id)
-            .or_default() += 1;
-        if let Some(fanout) = &self.fanout {
-            fanout.presence_changed();
+        let first = {
+            let mut connected = self
+                .connected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let count = connected.entry(user_id).or_default();
+            *count += 1;
+            *count == 1
+        };
+        if first && let Some(fanout) = &self.fanout {
+            fanout.mark(user_id, true);
         }
     }
 
@@ -286,15 +289,17 @@ impl Live {
             .connected
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = false;
         if let Some(count) = connected.get_mut(&user_id) {
             *count -= 1;
             if *count == 0 {
                 connected.remove(&user_id);
+                last = true;
             }
         }
         drop(connected);
-        if let Some(fanout) = &self.fanout {
-            fanout.presence_changed();
+        if last && let Some(fanout) = &self.fanout {
+            fanout.mark(user_id, false);
         }
     }
 
