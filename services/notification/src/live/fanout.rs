@@ -1,7 +1,7 @@
 //! The fan-out between notification instances, over Redis: updates are published on one channel
 //! that every instance listens to, and each instance keeps the set of users connected to it under
-//! a key of its own (with a short time to live, renewed while it runs) so that any instance can
-//! tell who is online anywhere.
+//! a key of its own (with a short time to live, renewed while it runs, and listed in the set
+//! `<prefix>instances`) so that any instance can tell who is online anywhere.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,7 +32,8 @@ struct Inner {
     connection: OnceCell<ConnectionManager>,
     channel: String,
     presence_key: String,
-    presence_pattern: String,
+    /// The set of every instance's presence key.
+    instances_key: String,
 }
 
 type Result<T> = std::result::Result<T, redis::RedisError>;
@@ -53,7 +54,7 @@ impl Fanout {
                 connection: OnceCell::new(),
                 channel: format!("{prefix}updates"),
                 presence_key: format!("{prefix}presence:{instance}"),
-                presence_pattern: format!("{prefix}presence:*"),
+                instances_key: format!("{prefix}instances"),
             }),
         })
     }
@@ -100,6 +101,8 @@ impl Fanout {
                     pipe.sadd(key, user_id)
                         .ignore()
                         .expire(key, PRESENCE_TTL_SECS)
+                        .ignore()
+                        .sadd(&fanout.inner.instances_key, key)
                         .ignore();
                 } else {
                     pipe.srem(key, user_id).ignore();
@@ -118,30 +121,25 @@ impl Fanout {
         let inner = self.inner.clone();
         let user_ids = user_ids.to_vec();
         self.within(async move {
-            let mut keys = Vec::new();
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&inner.presence_pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut connection)
-                    .await?;
-                keys.extend(found.into_iter().filter(|k| *k != inner.presence_key));
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
+            let keys: Vec<String> = connection.smembers(&inner.instances_key).await?;
+            let keys: Vec<String> = keys
+                .into_iter()
+                .filter(|k| *k != inner.presence_key)
+                .collect();
             let mut online = HashSet::new();
             for key in keys {
-                let members: Vec<bool> = redis::cmd("SMISMEMBER")
+                // An instance that stopped without saying so leaves a key that has expired.
+                let (exists, members): (bool, Vec<bool>) = redis::pipe()
+                    .exists(&key)
+                    .cmd("SMISMEMBER")
                     .arg(&key)
                     .arg(&user_ids)
                     .query_async(&mut connection)
                     .await?;
+                if !exists {
+                    let _: i64 = connection.srem(&inner.instances_key, &key).await?;
+                    continue;
+                }
                 online.extend(
                     user_ids
                         .iter()
@@ -219,9 +217,17 @@ impl Fanout {
             }
         }
         if let Ok(mut connection) = self.connection().await {
-            let key = self.inner.presence_key.clone();
+            let inner = self.inner.clone();
             let _ = self
-                .within(async move { connection.del::<_, ()>(key).await })
+                .within(async move {
+                    redis::pipe()
+                        .del(&inner.presence_key)
+                        .ignore()
+                        .srem(&inner.instances_key, &inner.presence_key)
+                        .ignore()
+                        .query_async::<()>(&mut connection)
+                        .await
+                })
                 .await;
         }
     }
@@ -235,6 +241,8 @@ impl Fanout {
             pipe.sadd(key, user_ids)
                 .ignore()
                 .expire(key, PRESENCE_TTL_SECS)
+                .ignore()
+                .sadd(&self.inner.instances_key, key)
                 .ignore();
         }
         self.within(pipe.query_async::<()>(&mut connection)).await
