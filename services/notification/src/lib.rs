@@ -135,17 +135,30 @@ impl Application {
             ),
             None => None,
         };
-        let (live, socket_layer) = live::Live::new(db.clone(), verifier.clone(), fanout);
+        let live_metrics = live::LiveMetrics::default();
+        let (live, socket_layer) =
+            live::Live::new(db.clone(), verifier.clone(), fanout, live_metrics.clone());
         let state = http::AppState {
             db: db.clone(),
             verifier,
             live: live.clone(),
         };
         // Socket.IO answers under /socket.io/ before the API router sees the request.
-        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state))
-            .layer(socket_layer)
-            .layer(axum::middleware::map_request(live::detach_head));
+        let router = ServiceRouter::new(
+            platform::http::ServiceInfo {
+                name: settings.service_name.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            platform::metrics::Metrics::new(&settings.service_name, |registry| {
+                live_metrics.register(registry);
+            }),
+        )
+        .check(platform::readiness::PostgresCheck(db.clone()))
+        .checks_for(settings)
+        .body_limit(settings.body_limit)
+        .build(http::router(state))
+        .layer(socket_layer)
+        .layer(axum::middleware::map_request(live::detach_head));
         let subscription = bus.subscribe(
             CONSUMER,
             &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],

@@ -302,6 +302,27 @@ async fn socket_io_clients_follow_a_flight_through_the_gateway() {
     }
     sse_until(&mut stream, &mut seen, "Flight is now boarding").await;
 
+    // The instance counts what it holds: three sockets and a stream; two updates delivered.
+    let metrics = platform
+        .client
+        .get(format!("{}/metrics", platform.notification_urls[0]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(&format!("{name}{{")))
+            .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(value("live_connections"), 4.0);
+    assert_eq!(value("live_updates_delivered_total"), 2.0);
+    assert_eq!(value("live_updates_published_total"), 2.0);
+
     // Unsubscribing and leaving the room stop the updates; a third subscriber still gets them.
     let reply = alice_socket
         .call("unsubscribe", json!({"flight_code": code}))

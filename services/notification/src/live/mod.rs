@@ -147,6 +147,40 @@ pub async fn detach_head(request: axum::extract::Request) -> axum::extract::Requ
     axum::extract::Request::from_parts(parts, body)
 }
 
+/// What `/metrics` says of the live side, beside the HTTP metrics.
+#[derive(Clone, Debug, Default)]
+pub struct LiveMetrics {
+    connections: prometheus_client::metrics::gauge::Gauge,
+    published: prometheus_client::metrics::counter::Counter,
+    delivered: prometheus_client::metrics::counter::Counter,
+    fanout_failures: prometheus_client::metrics::counter::Counter,
+}
+
+impl LiveMetrics {
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "live_connections",
+            "Socket.IO connections and SSE streams open on this instance",
+            self.connections.clone(),
+        );
+        registry.register(
+            "live_updates_published",
+            "Updates this instance published (flight changes it handled, broadcasts from its sockets)",
+            self.published.clone(),
+        );
+        registry.register(
+            "live_updates_delivered",
+            "Updates handed to this instance's rooms and streams (each once)",
+            self.delivered.clone(),
+        );
+        registry.register(
+            "live_fanout_failures",
+            "Updates that could not be published through Redis and reached this instance's clients only",
+            self.fanout_failures.clone(),
+        );
+    }
+}
+
 /// The ids of the last updates delivered here, to drop repeats.
 struct Recent {
     order: VecDeque<String>,
@@ -183,6 +217,7 @@ pub struct Live {
     fanout: Option<Fanout>,
     /// Cancelled when the instance stops, which ends the streams.
     closing: CancellationToken,
+    metrics: LiveMetrics,
 }
 
 impl Live {
@@ -191,6 +226,7 @@ impl Live {
         db: PgPool,
         verifier: Arc<JwtVerifier>,
         fanout: Option<Fanout>,
+        metrics: LiveMetrics,
     ) -> (Arc<Self>, socketioxide::layer::SocketIoLayer) {
         // Clients send short JSON events: a 256-byte read buffer per WebSocket (instead of 4 KiB)
         // is what keeps thousands of idle connections small; longer frames still arrive whole.
@@ -211,6 +247,7 @@ impl Live {
             }),
             fanout,
             closing: CancellationToken::new(),
+            metrics,
         });
         socket::register(&io, live.clone());
         (live, layer)
@@ -218,10 +255,12 @@ impl Live {
 
     /// Sends `update` to every instance (this one included).
     pub async fn publish(&self, update: &Update) {
+        self.metrics.published.inc();
         if let Some(fanout) = &self.fanout {
             match fanout.publish(update).await {
                 Ok(()) => return,
                 Err(e) => {
+                    self.metrics.fanout_failures.inc();
                     tracing::warn!(error = %e, flight_code = update.flight_code,
                         "fan-out unavailable; the update reaches this instance's clients only");
                 }
@@ -240,6 +279,7 @@ impl Live {
         {
             return;
         }
+        self.metrics.delivered.inc();
         if let Err(e) = self
             .io
             .to(room(&update.flight_code))
@@ -270,6 +310,7 @@ impl Live {
     }
 
     fn connected(&self, user_id: i64) {
+        self.metrics.connections.inc();
         let first = {
             let mut connected = self
                 .connected
@@ -285,6 +326,7 @@ impl Live {
     }
 
     fn disconnected(&self, user_id: i64) {
+        self.metrics.connections.dec();
         let mut connected = self
             .connected
             .lock()
@@ -342,11 +384,6 @@ impl Live {
             }
         }
         offline
-    }
-
-    /// The sockets connected here (all namespaces).
-    pub fn sockets(&self) -> usize {
-        self.io.sockets().len()
     }
 }
 
