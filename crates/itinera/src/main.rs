@@ -142,6 +142,12 @@ async fn up(
     demo_schedule: bool,
     instances: u16,
 ) -> anyhow::Result<()> {
+    if instances > 1 && source.get("REDIS_URL").is_none() {
+        anyhow::bail!(
+            "--instances {instances} needs REDIS_URL: notification instances fan live updates out \
+             to each other through Redis (scripts/up.sh sets it)"
+        );
+    }
     let shutdown = platform::shutdown::on_signal();
     // Kafka when KAFKA_BROKERS is set; otherwise one in-process bus that every service subscribes
     // to while it is built, before any of them publishes.
@@ -308,7 +314,7 @@ async fn up(
                 if source.get("REDIS_URL").is_some() {
                     ", fanned out through Redis"
                 } else {
-                    "; several instances need REDIS_URL"
+                    ""
                 }
             ),
             "payment" => "   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)".to_owned(),

@@ -45,6 +45,18 @@ impl Drop for Up {
     }
 }
 
+#[test]
+fn up_with_several_instances_refuses_to_start_without_redis() {
+    let output = Command::new(env!("CARGO_BIN_EXE_itinera"))
+        .args(["up", "--instances", "2", "--no-seed"])
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("itinera runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--instances 2 needs REDIS_URL"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_with_two_instances_runs_two_of_every_service_behind_the_gateway() {
     let prefix = format!("test_x{}_", uuid::Uuid::new_v4().simple());
@@ -56,7 +68,13 @@ async fn up_with_two_instances_runs_two_of_every_service_behind_the_gateway() {
         .env("LOG_LEVEL", "warn")
         .env("RATE_LIMIT_ENABLED", "false")
         .env_remove("KAFKA_BROKERS")
-        .env_remove("REDIS_URL")
+        // Several notification instances fan live updates out through Redis.
+        .env(
+            "REDIS_URL",
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        )
+        .env("DISCOVERY_PREFIX", format!("{prefix}discovery:"))
+        .env("LIVE_REDIS_PREFIX", format!("{prefix}live:"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for port in [
