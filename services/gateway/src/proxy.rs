@@ -266,11 +266,7 @@ impl Proxy {
                 false,
             ));
         }
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", PathAndQuery::as_str)
-            .to_owned();
+        let path = target_of(&parts);
         // Most reads have no body at all: nothing to buffer (decided before the hop-by-hop
         // headers, `Transfer-Encoding` among them, are removed).
         let bodiless = parts
@@ -484,11 +480,7 @@ impl Proxy {
     ) -> Result<Response, Problem> {
         let sid = crate::sessions::sid_of(parts.uri.query()).map(str::to_owned);
         let lease = self.session_lease(route, sid.as_deref())?;
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", PathAndQuery::as_str)
-            .to_owned();
+        let path = target_of(&parts);
         prepare_headers(&mut parts, peer);
         parts.version = axum::http::Version::HTTP_11;
         parts.uri = format!("{}{path}", lease.instance.base)
@@ -523,6 +515,15 @@ impl Proxy {
         }
         Ok(Response::from_parts(parts, Body::from(bytes)))
     }
+}
+
+/// The path and query a request asks for, to send on to an instance.
+fn target_of(parts: &request::Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map_or("/", PathAndQuery::as_str)
+        .to_owned()
 }
 
 /// The copy buffer of each direction of a tunnel.
@@ -564,11 +565,7 @@ impl Proxy {
                 .map_err(|unavailable| circuit_open(service, &unavailable))?,
         };
         let upgrade = parts.headers.get(header::UPGRADE).cloned();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or("/", PathAndQuery::as_str)
-            .to_owned();
+        let path = target_of(&parts);
         prepare_headers(&mut parts, peer);
         // The hop-by-hop headers that ask for the upgrade go on to the instance.
         parts

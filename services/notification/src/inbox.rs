@@ -139,18 +139,14 @@ async fn track_passengers(
     if latest.is_empty() {
         return Ok(());
     }
-    let mut booking_ids = Vec::with_capacity(latest.len());
-    let mut user_ids = Vec::with_capacity(latest.len());
-    let mut flight_ids = Vec::with_capacity(latest.len());
-    let mut codes = Vec::with_capacity(latest.len());
-    let mut statuses = Vec::with_capacity(latest.len());
-    for booking in latest.values() {
-        booking_ids.push(booking.booking_id);
-        user_ids.push(booking.user_id);
-        flight_ids.push(booking.flight_id);
-        codes.push(booking.flight_code.as_str());
-        statuses.push(booking.status.as_str());
-    }
+    let column = |f: fn(&BookingSnapshot) -> i64| latest.values().map(|b| f(b)).collect::<Vec<_>>();
+    let (booking_ids, user_ids, flight_ids) = (
+        column(|b| b.booking_id),
+        column(|b| b.user_id),
+        column(|b| b.flight_id),
+    );
+    let codes: Vec<&str> = latest.values().map(|b| b.flight_code.as_str()).collect();
+    let statuses: Vec<&str> = latest.values().map(|b| b.status.as_str()).collect();
     sqlx::query(
         "INSERT INTO passengers (booking_id, user_id, flight_id, flight_code, status) \
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \

@@ -152,6 +152,15 @@ impl LiveClient {
 
 const ANY_TRANSPORT: &str = "polling,websocket";
 
+/// A new flight tomorrow: its id and its code.
+async fn new_flight(platform: &Platform, admin: &str, number: &str) -> (i64, String) {
+    let flight = platform.small_flight(admin, number, 3, "AB").await;
+    (
+        flight["flightId"].as_i64().unwrap(),
+        flight["flightCode"].as_str().unwrap().to_owned(),
+    )
+}
+
 async fn patch_flight(platform: &Platform, token: &str, flight_id: i64, body: Value) {
     let response = platform
         .client
@@ -188,9 +197,7 @@ async fn sse_until(response: &mut reqwest::Response, seen: &mut String, needle: 
 async fn socket_io_clients_follow_a_flight_through_the_gateway() {
     let platform = Platform::spawn().await;
     let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "LV101", 3, "AB").await;
-    let flight_id = flight["flightId"].as_i64().unwrap();
-    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (flight_id, code) = new_flight(&platform, &admin, "LV101").await;
     let (alice_id, alice) = platform.customer("alice_live").await;
     let (_, bob) = platform.customer("bob_live").await;
     let gateway = platform.gateway.as_str();
@@ -372,9 +379,7 @@ async fn offline_subscribers_and_passengers_get_email_and_in_app_notifications()
     })
     .await;
     let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "LV202", 3, "AB").await;
-    let flight_id = flight["flightId"].as_i64().unwrap();
-    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (flight_id, code) = new_flight(&platform, &admin, "LV202").await;
     let (_, follower) = platform.customer("offline_follower").await;
     let (passenger_id, passenger) = platform.customer("offline_passenger").await;
     let (_, online) = platform.customer("online_follower").await;
@@ -486,9 +491,7 @@ async fn two_notification_instances_deliver_each_update_once_to_every_client() {
     })
     .await;
     let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "LV303", 3, "AB").await;
-    let flight_id = flight["flightId"].as_i64().unwrap();
-    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (flight_id, code) = new_flight(&platform, &admin, "LV303").await;
     let (_, alice) = platform.customer("alice_two").await;
     let (_, bob) = platform.customer("bob_two").await;
     let (_, carol) = platform.customer("carol_two").await;
@@ -567,9 +570,7 @@ async fn two_notification_instances_deliver_each_update_once_to_every_client() {
 async fn subscriptions_survive_a_restart_of_the_notification_service() {
     let platform = Platform::spawn().await;
     let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "LV404", 3, "AB").await;
-    let flight_id = flight["flightId"].as_i64().unwrap();
-    let code = flight["flightCode"].as_str().unwrap().to_owned();
+    let (flight_id, code) = new_flight(&platform, &admin, "LV404").await;
     let (alice_id, alice) = platform.customer("alice_restart").await;
 
     let mut socket =

@@ -151,29 +151,29 @@ impl<A: socketioxide::adapter::Adapter> socketioxide::handler::FromMessageParts<
 
 async fn on_subscribe(
     socket: SocketRef,
-    Extension(caller): Extension<Caller>,
-    Extension(live): Extension<Arc<Live>>,
-    TryData(data): TryData<Value>,
-    WantsAck(wants_ack): WantsAck,
+    caller: Extension<Caller>,
+    live: Extension<Arc<Live>>,
+    data: TryData<Value>,
+    wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    let body = match requested_code(&data) {
-        Err(message) => error(message, 400),
-        Ok(code) => match subscriptions::add(&live.db, caller.user_id, &code).await {
-            Ok(_) => {
-                socket.join(room(&code));
-                json!({ "message": format!("Subscribed to flight updates for {code}") })
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "subscription not stored");
-                error("Subscriptions are unavailable; retry shortly", 503)
-            }
-        },
-    };
-    reply(&socket, ack, wants_ack, body);
+    change_subscription(true, socket, caller, live, data, wants_ack, ack).await;
 }
 
 async fn on_unsubscribe(
+    socket: SocketRef,
+    caller: Extension<Caller>,
+    live: Extension<Arc<Live>>,
+    data: TryData<Value>,
+    wants_ack: WantsAck,
+    ack: AckSender,
+) {
+    change_subscription(false, socket, caller, live, data, wants_ack, ack).await;
+}
+
+/// `subscribe` and `unsubscribe`: the stored subscription, and this socket's room with it.
+async fn change_subscription(
+    subscribe: bool,
     socket: SocketRef,
     Extension(caller): Extension<Caller>,
     Extension(live): Extension<Arc<Live>>,
@@ -183,38 +183,52 @@ async fn on_unsubscribe(
 ) {
     let body = match requested_code(&data) {
         Err(message) => error(message, 400),
-        Ok(code) => match subscriptions::remove(&live.db, caller.user_id, &code).await {
-            Ok(_) => {
-                socket.leave(room(&code));
-                json!({ "message": format!("Unsubscribed from flight updates for {code}") })
+        Ok(code) => {
+            let stored = if subscribe {
+                subscriptions::add(&live.db, caller.user_id, &code).await
+            } else {
+                subscriptions::remove(&live.db, caller.user_id, &code).await
+            };
+            match stored {
+                Ok(_) if subscribe => {
+                    socket.join(room(&code));
+                    json!({ "message": format!("Subscribed to flight updates for {code}") })
+                }
+                Ok(_) => {
+                    socket.leave(room(&code));
+                    json!({ "message": format!("Unsubscribed from flight updates for {code}") })
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, subscribe, "subscription not changed");
+                    error("Subscriptions are unavailable; retry shortly", 503)
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "subscription not removed");
-                error("Subscriptions are unavailable; retry shortly", 503)
-            }
-        },
+        }
     };
     reply(&socket, ack, wants_ack, body);
 }
 
 async fn on_connect_room(
     socket: SocketRef,
-    TryData(data): TryData<Value>,
-    WantsAck(wants_ack): WantsAck,
+    data: TryData<Value>,
+    wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    let body = match requested_code(&data) {
-        Err(message) => error(message, 400),
-        Ok(code) => {
-            let room = room(&code);
-            socket.join(room.clone());
-            json!({ "message": format!("Connected to room {room} for flight updates.") })
-        }
-    };
-    reply(&socket, ack, wants_ack, body);
+    change_room(true, socket, data, wants_ack, ack);
 }
 
 async fn on_disconnect_room(
+    socket: SocketRef,
+    data: TryData<Value>,
+    wants_ack: WantsAck,
+    ack: AckSender,
+) {
+    change_room(false, socket, data, wants_ack, ack);
+}
+
+/// `connect-room` and `disconnect-room`: this socket's room only, nothing stored.
+fn change_room(
+    join: bool,
     socket: SocketRef,
     TryData(data): TryData<Value>,
     WantsAck(wants_ack): WantsAck,
@@ -224,8 +238,13 @@ async fn on_disconnect_room(
         Err(message) => error(message, 400),
         Ok(code) => {
             let room = room(&code);
-            socket.leave(room.clone());
-            json!({ "message": format!("Disconnected from room {room}.") })
+            if join {
+                socket.join(room.clone());
+                json!({ "message": format!("Connected to room {room} for flight updates.") })
+            } else {
+                socket.leave(room.clone());
+                json!({ "message": format!("Disconnected from room {room}.") })
+            }
         }
     };
     reply(&socket, ack, wants_ack, body);
