@@ -68,12 +68,23 @@ impl ServiceRouter {
         version: &'static str,
         db: &sqlx::PgPool,
     ) -> Self {
+        Self::standard_with_metrics(settings, version, db, |_| {})
+    }
+
+    /// [`ServiceRouter::standard`], with metrics of the service's own registered beside the HTTP
+    /// ones.
+    pub fn standard_with_metrics(
+        settings: &crate::config::Settings,
+        version: &'static str,
+        db: &sqlx::PgPool,
+        register: impl FnOnce(&mut prometheus_client::registry::Registry),
+    ) -> Self {
         Self::new(
             ServiceInfo {
                 name: settings.service_name.clone(),
                 version,
             },
-            Metrics::new(&settings.service_name, |_| {}),
+            Metrics::new(&settings.service_name, register),
         )
         .check(crate::readiness::PostgresCheck(db.clone()))
         .checks_for(settings)

@@ -144,18 +144,12 @@ impl Application {
             live: live.clone(),
         };
         // Socket.IO answers under /socket.io/ before the API router sees the request.
-        let router = ServiceRouter::new(
-            platform::http::ServiceInfo {
-                name: settings.service_name.clone(),
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            platform::metrics::Metrics::new(&settings.service_name, |registry| {
-                live_metrics.register(registry);
-            }),
+        let router = ServiceRouter::standard_with_metrics(
+            settings,
+            env!("CARGO_PKG_VERSION"),
+            &db,
+            |registry| live_metrics.register(registry),
         )
-        .check(platform::readiness::PostgresCheck(db.clone()))
-        .checks_for(settings)
-        .body_limit(settings.body_limit)
         .build(http::router(state))
         .layer(socket_layer)
         .layer(axum::middleware::map_request(live::detach_head));
