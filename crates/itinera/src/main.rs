@@ -1,15 +1,18 @@
 //! The `itinera` command: run the whole platform in one process, run one service, migrate, seed.
+//! Every command loops over the registry of services (`itinera::registry`).
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use platform::auth::Role;
-use platform::config::{ConfigSource, LogSettings, RunMode};
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
+use itinera::registry;
+use platform::config::{ConfigSource, LogSettings, RunMode, ServiceSpec};
 use platform::events::bus::Disconnected;
 use platform::events::{EventBus, MemoryBus};
+use platform::service::{Entry, Instance};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -24,7 +27,7 @@ enum Command {
     /// Run every service in this process, each on its own port with its own database, with the
     /// demo schedule and demo users.
     Up {
-        /// Do not create the demo administrator and customer.
+        /// Do not create the demo administrator, operator and customer.
         #[arg(long)]
         no_demo_users: bool,
         /// Do not load the demo flight schedule.
@@ -36,30 +39,20 @@ enum Command {
         instances: u16,
     },
     /// Run one service.
-    Serve { service: Service },
+    Serve {
+        #[arg(value_parser = PossibleValuesParser::new(registry::names()))]
+        service: String,
+    },
     /// Create each service's database if needed and apply its migrations, then exit.
     Migrate {
         /// Only these services (default: all that have a database).
-        services: Vec<Service>,
+        #[arg(value_parser = PossibleValuesParser::new(registry::names()))]
+        services: Vec<String>,
     },
     /// Load the demo flight schedule into the catalog if it has no flights; booking receives it
     /// the next time the platform runs.
     Seed,
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Service {
-    Identity,
-    Catalog,
-    Booking,
-    Notification,
-    Payment,
-    Gateway,
-}
-
-const DEMO_ADMIN: (&str, &str) = ("admin", "itinera-admin-1");
-const DEMO_OPS: (&str, &str) = ("ops", "itinera-ops-1");
-const DEMO_CUSTOMER: (&str, &str) = ("demo", "itinera-demo-1");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -85,7 +78,7 @@ fn main() -> ExitCode {
                 no_seed,
                 instances,
             } => Box::pin(up(&source, !no_demo_users, !no_seed, instances)).await,
-            Command::Serve { service } => serve(&source, service).await,
+            Command::Serve { service } => serve(&source, &service).await,
             Command::Migrate { services } => migrate(&source, &services).await,
             Command::Seed => seed(&source).await,
         }
@@ -105,12 +98,10 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-/// The configuration of instance `i` of a service: its port (and identity's gRPC port) moved by
-/// 10·i.
+/// The configuration of instance `i` of a service: its ports moved by 10·i.
 fn instance_source(
     source: &ConfigSource,
-    service: &str,
-    default_port: u16,
+    spec: ServiceSpec,
     i: u16,
 ) -> anyhow::Result<ConfigSource> {
     if i == 0 {
@@ -118,23 +109,28 @@ fn instance_source(
     }
     // Port 0 (any free port) stays 0 for every instance.
     let shift = |port: u16| if port == 0 { 0 } else { port + 10 * i };
-    let key = format!("{}_PORT", service.to_ascii_uppercase());
-    let base = source.parse::<u16>(&key)?.unwrap_or(default_port);
-    let mut moved = source.clone().with(key, shift(base).to_string());
-    if service == "identity" {
-        let grpc = source
-            .parse::<u16>("IDENTITY_GRPC_PORT")?
-            .unwrap_or(identity::DEFAULT_GRPC_PORT);
-        moved = moved.with("IDENTITY_GRPC_PORT", shift(grpc).to_string());
+    let upper = spec.name.to_ascii_uppercase();
+    let mut moved = source.clone();
+    for (key, default) in [
+        (format!("{upper}_PORT"), Some(spec.default_port)),
+        (format!("{upper}_GRPC_PORT"), spec.grpc_port),
+    ] {
+        if let Some(base) = source.parse::<u16>(&key)?.or(default) {
+            moved = moved.with(key, shift(base).to_string());
+        }
     }
     Ok(moved)
 }
 
-/// A service's running instances, ready to run.
-type Running = Vec<(
-    String,
-    std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>,
-)>;
+/// Every topic the platform uses, created on the broker at start if missing.
+const TOPICS: [&str; 4] = contracts::events::topics::ALL;
+
+/// An instance of a service in the start-up banner.
+struct Listed {
+    service: &'static str,
+    urls: Vec<String>,
+    notes: Vec<String>,
+}
 
 async fn up(
     source: &ConfigSource,
@@ -152,202 +148,103 @@ async fn up(
     // Kafka when KAFKA_BROKERS is set; otherwise one in-process bus that every service subscribes
     // to while it is built, before any of them publishes.
     let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-    let bus = async |settings: &platform::config::Settings| -> anyhow::Result<Arc<dyn EventBus>> {
-        Ok(
-            platform::events::kafka_transport(settings, &TOPICS, shutdown.clone())
-                .await?
-                .unwrap_or_else(|| memory.clone()),
-        )
-    };
-    let mut source = source.clone();
-    let source = &mut source;
-    let mut running: Running = Vec::new();
-    let mut urls: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    let mut demo = false;
-    let mut seeded = false;
-    let mut grpc_port = 0;
+    let mut source = source.clone().with("DEMO_USERS", demo_users.to_string());
+    let mut running: Vec<(String, Box<dyn Instance>)> = Vec::new();
+    let mut listed: Vec<Listed> = Vec::new();
+    let mut announcements: Vec<String> = Vec::new();
     for i in 0..instances {
-        let name = |service: &str| {
-            if instances == 1 {
-                service.to_owned()
+        for entry in registry::BACKENDS {
+            let name = entry.spec.name;
+            // The demo schedule is loaded once, by the first catalog.
+            let own = instance_source(&source, entry.spec, i)?
+                .with("DEMO_SCHEDULE", (demo_schedule && i == 0).to_string());
+            let bus = transport(&entry, &own, &memory, &shutdown).await?;
+            let instance = entry
+                .build(&own, RunMode::AllInOne, bus)
+                .await
+                .with_context(|| format!("starting {name}"))?;
+            // What one instance offers the services after it (identity: where its keys are).
+            for (key, value) in instance.exported() {
+                if source.get(key).is_none() {
+                    source = source.with(key.as_str(), value.as_str());
+                }
+            }
+            let url = format!("http://127.0.0.1:{}", instance.port());
+            match listed.iter_mut().find(|l| l.service == name) {
+                Some(l) => l.urls.push(url),
+                None => listed.push(Listed {
+                    service: name,
+                    urls: vec![url],
+                    notes: instance.notes().to_vec(),
+                }),
+            }
+            for line in instance.announcements() {
+                if !announcements.contains(line) {
+                    announcements.push(line.clone());
+                }
+            }
+            let label = if instances == 1 {
+                name.to_owned()
             } else {
-                format!("{service} {}", i + 1)
-            }
-        };
-
-        let mut config = identity::Config::load(
-            &instance_source(source, "identity", identity::SERVICE.default_port, i)?,
-            RunMode::AllInOne,
-        )?;
-        if i == 0 {
-            demo = demo_users && config.bootstrap.is_empty();
+                format!("{name} {}", i + 1)
+            };
+            running.push((label, instance));
         }
-        if demo {
-            for ((username, password), role) in [
-                (DEMO_ADMIN, Role::Admin),
-                (DEMO_OPS, Role::Ops),
-                (DEMO_CUSTOMER, Role::Customer),
-            ] {
-                config.bootstrap.push(identity::BootstrapUser {
-                    username: username.into(),
-                    email: format!("{username}@itinera.local"),
-                    password: password.into(),
-                    role,
-                });
-            }
-        }
-        let app = identity::Application::build(config.clone(), bus(&config.settings).await?)
-            .await
-            .context("starting identity")?;
-        if i == 0 {
-            grpc_port = app.grpc_port();
-            // Everyone else fetches the signing keys from the first identity instance (whose
-            // port is only known now when it was 0).
-            if source.get("JWT_JWKS_URL").is_none() {
-                *source = source.clone().with(
-                    "JWT_JWKS_URL",
-                    format!("http://127.0.0.1:{}/.well-known/jwks.json", app.port()),
-                );
-            }
-        }
-        urls.entry("identity")
-            .or_default()
-            .push(format!("http://127.0.0.1:{}", app.port()));
-        running.push((
-            name("identity"),
-            Box::pin(app.run_until_stopped(shutdown.clone())),
-        ));
-
-        let config = catalog::Config::load(
-            &instance_source(source, "catalog", catalog::SERVICE.default_port, i)?,
-            RunMode::AllInOne,
-        )?;
-        let app = catalog::Application::build(config.clone(), bus(&config.settings).await?)
-            .await
-            .context("starting catalog")?;
-        if i == 0 && demo_schedule {
-            seeded = app.seed_demo().await?;
-        }
-        urls.entry("catalog")
-            .or_default()
-            .push(format!("http://127.0.0.1:{}", app.port()));
-        running.push((
-            name("catalog"),
-            Box::pin(app.run_until_stopped(shutdown.clone())),
-        ));
-
-        let config = booking::Config::load(
-            &instance_source(source, "booking", booking::SERVICE.default_port, i)?,
-            RunMode::AllInOne,
-        )?;
-        let app = booking::Application::build(config.clone(), bus(&config.settings).await?)
-            .await
-            .context("starting booking")?;
-        urls.entry("booking")
-            .or_default()
-            .push(format!("http://127.0.0.1:{}", app.port()));
-        running.push((
-            name("booking"),
-            Box::pin(app.run_until_stopped(shutdown.clone())),
-        ));
-
-        let config = notification::Config::load(
-            &instance_source(
-                source,
-                "notification",
-                notification::SERVICE.default_port,
-                i,
-            )?,
-            RunMode::AllInOne,
-        )?;
-        let app = notification::Application::build(config.clone(), bus(&config.settings).await?)
-            .await
-            .context("starting notification")?;
-        urls.entry("notification")
-            .or_default()
-            .push(format!("http://127.0.0.1:{}", app.port()));
-        running.push((
-            name("notification"),
-            Box::pin(app.run_until_stopped(shutdown.clone())),
-        ));
-
-        let config = payment::Config::load(
-            &instance_source(source, "payment", payment::SERVICE.default_port, i)?,
-            RunMode::AllInOne,
-        )?;
-        let app = payment::Application::build(config.clone(), bus(&config.settings).await?)
-            .await
-            .context("starting payment")?;
-        urls.entry("payment")
-            .or_default()
-            .push(format!("http://127.0.0.1:{}", app.port()));
-        running.push((
-            name("payment"),
-            Box::pin(app.run_until_stopped(shutdown.clone())),
-        ));
     }
     // The gateway balances every instance (a service's own `<SERVICE>_UPSTREAMS` still wins).
     let mut gateway_source = source.clone();
-    for (service, list) in &urls {
-        let key = format!("{}_UPSTREAMS", service.to_ascii_uppercase());
+    for l in &listed {
+        let key = format!("{}_UPSTREAMS", l.service.to_ascii_uppercase());
         if source.get(&key).is_none() {
-            gateway_source = gateway_source.with(key, list.join(","));
+            gateway_source = gateway_source.with(key, l.urls.join(","));
         }
     }
-    let gateway =
-        gateway::Application::build(gateway::Config::load(&gateway_source, RunMode::AllInOne)?)
-            .await
-            .context("starting gateway")?;
+    let gateway = registry::GATEWAY
+        .build(&gateway_source, RunMode::AllInOne, Arc::new(Disconnected))
+        .await
+        .context("starting gateway")?;
     let gateway_port = gateway.port();
-    running.push((
-        "gateway".into(),
-        Box::pin(gateway.run_until_stopped(shutdown.clone())),
-    ));
+    running.push(("gateway".into(), gateway));
 
     say("Itinera is up. Point a browser or curl at the gateway:");
     say(&format!("  gateway      http://127.0.0.1:{gateway_port}"));
-    for (service, list) in &urls {
-        let note = match *service {
-            "identity" => format!("   (gRPC UserDirectory on 127.0.0.1:{grpc_port})"),
-            "notification" => format!(
-                "   (email: set SMTP_URL; live flight updates: Socket.IO at ws://127.0.0.1:{gateway_port}/socket.io/, SSE at /api/live/updates{})",
-                if source.get("REDIS_URL").is_some() {
-                    ", fanned out through Redis"
-                } else {
-                    ""
-                }
-            ),
-            "payment" => "   (simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines)".to_owned(),
-            _ => String::new(),
+    for l in &listed {
+        let notes = if l.notes.is_empty() {
+            String::new()
+        } else {
+            format!("   ({})", l.notes.join("; "))
         };
-        say(&format!("  {service:<12} {}{note}", list.join(", ")));
+        say(&format!("  {:<12} {}{notes}", l.service, l.urls.join(", ")));
     }
-    if seeded {
-        say(
-            "Demo schedule loaded: 60 airports, flights for the next 30 days (booking receives them within seconds).",
-        );
-    }
-    if demo {
-        say(&format!(
-            "Demo users (created on first start): {} / {} (admin), {} / {} (ops), {} / {} (customer)",
-            DEMO_ADMIN.0, DEMO_ADMIN.1, DEMO_OPS.0, DEMO_OPS.1, DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
-        ));
+    for line in &announcements {
+        say(line);
     }
     say("Try:");
     say(&format!(
         "  curl -s 'http://127.0.0.1:{gateway_port}/api/flight/search-flights?from=Paris&to=London'"
     ));
-    say(&format!(
-        "  curl -s -X POST http://127.0.0.1:{gateway_port}/api/auth/login -H 'content-type: application/json' \
-         -d '{{\"username\":\"{}\",\"password\":\"{}\"}}'",
-        DEMO_CUSTOMER.0, DEMO_CUSTOMER.1
-    ));
+    if demo_users {
+        say(&format!(
+            "  curl -s -X POST http://127.0.0.1:{gateway_port}/api/auth/login -H 'content-type: application/json' \
+             -d '{{\"username\":\"demo\",\"password\":\"itinera-demo-1\"}}'"
+        ));
+    }
     say("Stop with Ctrl-C.");
 
     let mut tasks = tokio::task::JoinSet::new();
-    for (name, service) in running {
+    for (name, instance) in running {
         let shutdown = shutdown.clone();
-        tasks.spawn(async move { run(&name, service, &shutdown).await });
+        tasks.spawn(async move {
+            let result = instance
+                .run_until_stopped(shutdown.clone())
+                .await
+                .with_context(|| format!("{name} stopped"));
+            // One service failing stops the whole process.
+            if result.is_err() {
+                shutdown.cancel();
+            }
+            result
+        });
     }
     let mut result = Ok(());
     while let Some(done) = tasks.join_next().await {
@@ -359,29 +256,37 @@ async fn up(
     result
 }
 
-/// Runs one service; if it stops with an error, the whole process shuts down.
-async fn run(
-    name: &str,
-    service: impl Future<Output = anyhow::Result<()>>,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    let result = service.await.with_context(|| format!("{name} stopped"));
-    if result.is_err() {
-        shutdown.cancel();
-    }
-    result
-}
-
-/// Every topic the platform uses, created on the broker at start if missing.
-const TOPICS: [&str; 4] = contracts::events::topics::ALL;
-
-/// The event transport of a service running alone: Kafka when `KAFKA_BROKERS` is set.
-async fn standalone_bus(
-    settings: &platform::config::Settings,
+/// The event transport of one service of `itinera up`: Kafka when `KAFKA_BROKERS` is set,
+/// otherwise the process's in-process bus.
+async fn transport(
+    entry: &Entry,
+    source: &ConfigSource,
+    memory: &Arc<dyn EventBus>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
+    if !entry.has_database() {
+        return Ok(Arc::new(Disconnected));
+    }
+    let settings = entry.settings(source, RunMode::AllInOne)?;
+    Ok(
+        platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone())
+            .await?
+            .unwrap_or_else(|| memory.clone()),
+    )
+}
+
+/// The event transport of a service running alone: Kafka when `KAFKA_BROKERS` is set.
+async fn standalone_transport(
+    entry: &Entry,
+    source: &ConfigSource,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    if !entry.has_database() {
+        return Ok(Arc::new(Disconnected));
+    }
+    let settings = entry.settings(source, RunMode::Single)?;
     if let Some(bus) =
-        platform::events::kafka_transport(settings, &TOPICS, shutdown.clone()).await?
+        platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone()).await?
     {
         return Ok(bus);
     }
@@ -392,97 +297,42 @@ async fn standalone_bus(
     Ok(Arc::new(Disconnected))
 }
 
-async fn serve(source: &ConfigSource, service: Service) -> anyhow::Result<()> {
+async fn serve(source: &ConfigSource, name: &str) -> anyhow::Result<()> {
+    let entry = registry::find(name).with_context(|| format!("no service is called {name}"))?;
     let shutdown = platform::shutdown::on_signal();
-    match service {
-        Service::Identity => {
-            let config = identity::Config::load(source, RunMode::Single)?;
-            let bus = standalone_bus(&config.settings, &shutdown).await?;
-            let app = identity::Application::build(config, bus).await?;
-            tracing::info!(
-                port = app.port(),
-                grpc_port = app.grpc_port(),
-                "identity listening"
-            );
-            app.run_until_stopped(shutdown).await
-        }
-        Service::Catalog => {
-            let config = catalog::Config::load(source, RunMode::Single)?;
-            let bus = standalone_bus(&config.settings, &shutdown).await?;
-            let app = catalog::Application::build(config, bus).await?;
-            tracing::info!(port = app.port(), "catalog listening");
-            app.run_until_stopped(shutdown).await
-        }
-        Service::Booking => {
-            let config = booking::Config::load(source, RunMode::Single)?;
-            let bus = standalone_bus(&config.settings, &shutdown).await?;
-            let app = booking::Application::build(config, bus).await?;
-            tracing::info!(port = app.port(), "booking listening");
-            app.run_until_stopped(shutdown).await
-        }
-        Service::Notification => {
-            let config = notification::Config::load(source, RunMode::Single)?;
-            let bus = standalone_bus(&config.settings, &shutdown).await?;
-            let app = notification::Application::build(config, bus).await?;
-            tracing::info!(port = app.port(), "notification listening");
-            app.run_until_stopped(shutdown).await
-        }
-        Service::Payment => {
-            let config = payment::Config::load(source, RunMode::Single)?;
-            let bus = standalone_bus(&config.settings, &shutdown).await?;
-            let app = payment::Application::build(config, bus).await?;
-            tracing::info!(port = app.port(), "payment listening");
-            app.run_until_stopped(shutdown).await
-        }
-        Service::Gateway => {
-            let app = gateway::Application::build(gateway::Config::load(source, RunMode::Single)?)
-                .await?;
-            tracing::info!(port = app.port(), "gateway listening");
-            app.run_until_stopped(shutdown).await
-        }
+    let bus = standalone_transport(&entry, source, &shutdown).await?;
+    let instance = entry.build(source, RunMode::Single, bus).await?;
+    match instance.grpc_port() {
+        0 => tracing::info!(port = instance.port(), "{name} listening"),
+        grpc_port => tracing::info!(port = instance.port(), grpc_port, "{name} listening"),
     }
+    instance.run_until_stopped(shutdown).await
 }
 
-async fn migrate(source: &ConfigSource, services: &[Service]) -> anyhow::Result<()> {
-    let all = services.is_empty();
+async fn migrate(source: &ConfigSource, names: &[String]) -> anyhow::Result<()> {
+    let all = names.is_empty();
     let mode = if all {
         RunMode::AllInOne
     } else {
         RunMode::Single
     };
-    let wanted = |service| all || services.contains(&service);
-    if wanted(Service::Identity) {
-        identity::migrate(&identity::Config::load(source, mode)?).await?;
-        say("identity: migrated");
-    }
-    if wanted(Service::Catalog) {
-        catalog::migrate(&catalog::Config::load(source, mode)?).await?;
-        say("catalog: migrated");
-    }
-    if wanted(Service::Booking) {
-        booking::migrate(&booking::Config::load(source, mode)?).await?;
-        say("booking: migrated");
-    }
-    if wanted(Service::Notification) {
-        notification::migrate(&notification::Config::load(source, mode)?).await?;
-        say("notification: migrated");
-    }
-    if wanted(Service::Payment) {
-        payment::migrate(&payment::Config::load(source, mode)?).await?;
-        say("payment: migrated");
-    }
-    if services.contains(&Service::Gateway) {
-        say("gateway: has no database");
+    for entry in registry::BACKENDS.into_iter().chain([registry::GATEWAY]) {
+        let name = entry.spec.name;
+        if !all && !names.iter().any(|n| n == name) {
+            continue;
+        }
+        if entry.migrate(source, mode).await? {
+            say(&format!("{name}: migrated"));
+        } else if !all {
+            say(&format!("{name}: has no database"));
+        }
     }
     Ok(())
 }
 
 async fn seed(source: &ConfigSource) -> anyhow::Result<()> {
-    let mut config = catalog::Config::load(source, RunMode::AllInOne)?;
-    // Only the database is needed; do not take the catalog's port.
-    config.settings.port = 0;
-    let app = catalog::Application::build(config, Arc::new(Disconnected)).await?;
-    if app.seed_demo().await? {
+    let config = catalog::Config::load(source, RunMode::AllInOne)?;
+    if catalog::load_demo_schedule(&config).await? {
         say("catalog: demo schedule loaded");
     } else {
         say("catalog: flights already exist; nothing loaded");

@@ -262,15 +262,9 @@ pub struct JwtSettings {
     pub jwks_url: String,
 }
 
-/// The identity of one service: its name and default port.
-#[derive(Clone, Copy, Debug)]
-pub struct ServiceSpec {
-    pub name: &'static str,
-    pub default_port: u16,
-}
+pub use contracts::services::ServiceSpec;
 
 pub const DEFAULT_DATABASE_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-pub const IDENTITY_DEFAULT_PORT: u16 = 5001;
 /// Info for Itinera, warnings only from the database driver (which reports every notice).
 pub const DEFAULT_LOG_LEVEL: &str = "info,sqlx=warn";
 
@@ -331,7 +325,7 @@ impl Settings {
 
         let identity_port = source
             .parse::<u16>("IDENTITY_PORT")?
-            .unwrap_or(IDENTITY_DEFAULT_PORT);
+            .unwrap_or(contracts::services::IDENTITY.default_port);
         let jwt = JwtSettings {
             issuer: source.get("JWT_ISSUER").unwrap_or("itinera").to_owned(),
             audience: source.get("JWT_AUDIENCE").unwrap_or("itinera").to_owned(),
@@ -510,10 +504,7 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     use super::*;
 
-    const IDENTITY: ServiceSpec = ServiceSpec {
-        name: "identity",
-        default_port: 5001,
-    };
+    const IDENTITY: ServiceSpec = contracts::services::IDENTITY;
 
     #[test]
     fn defaults_give_each_service_its_own_database_and_port() {

@@ -79,6 +79,18 @@ impl ServiceRouter {
         db: &sqlx::PgPool,
         register: impl FnOnce(&mut prometheus_client::registry::Registry),
     ) -> Self {
+        Self::with_metrics(settings, version, register)
+            .check(crate::readiness::PostgresCheck(db.clone()))
+            .checks_for(settings)
+    }
+
+    /// The edge of a service with its name, version and body limit from `settings`, and metrics
+    /// of its own beside the HTTP ones; no readiness checks yet.
+    pub fn with_metrics(
+        settings: &crate::config::Settings,
+        version: &'static str,
+        register: impl FnOnce(&mut prometheus_client::registry::Registry),
+    ) -> Self {
         Self::new(
             ServiceInfo {
                 name: settings.service_name.clone(),
@@ -86,8 +98,6 @@ impl ServiceRouter {
             },
             Metrics::new(&settings.service_name, register),
         )
-        .check(crate::readiness::PostgresCheck(db.clone()))
-        .checks_for(settings)
         .body_limit(settings.body_limit)
     }
 
@@ -152,12 +162,16 @@ async fn health(State(ops): State<OpsState>) -> impl IntoResponse {
 async fn ready(State(ops): State<OpsState>) -> Response {
     let mut all_ok = true;
     let mut results = serde_json::Map::new();
+    let mut failures = serde_json::Map::new();
     for check in ops.checks.iter() {
         let outcome = match tokio::time::timeout(Duration::from_secs(2), check.check()).await {
             Ok(Ok(())) => "ok".to_owned(),
             Ok(Err(e)) => {
                 tracing::warn!(check = check.name(), error = %e, "readiness check failed");
                 all_ok = false;
+                if check.explains() {
+                    failures.insert(check.name().to_owned(), serde_json::Value::String(e));
+                }
                 "unavailable".to_owned()
             }
             Err(_) => {
@@ -173,11 +187,14 @@ async fn ready(State(ops): State<OpsState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": if all_ok { "ready" } else { "unavailable" },
         "service": ops.info.name,
         "checks": results,
     });
+    if !failures.is_empty() {
+        body["failures"] = serde_json::Value::Object(failures);
+    }
     (status, AxumJson(body)).into_response()
 }
 

@@ -1,8 +1,9 @@
 //! What every Itinera service shares.
 //!
-//! A service is a library that builds an [`http::ServiceApp`] from its own router and runs it with
-//! [`http::serve`]; configuration, telemetry, errors, the database, authentication and shutdown come
-//! from here so that every service behaves the same at its edges.
+//! A service is a library that implements [`service::Service`]: it declares what it serves,
+//! consumes and runs, and the [`service::Host`] runs it the same way in every topology.
+//! Configuration, telemetry, errors, the database, authentication, events and shutdown come from
+//! here so that every service behaves the same at its edges.
 
 pub mod auth;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod money;
 pub mod readiness;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

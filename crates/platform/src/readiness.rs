@@ -16,6 +16,12 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Sen
 pub trait ReadinessCheck: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn check(&self) -> CheckFuture<'_>;
+
+    /// Whether `/ready` may show the check's error text (under `failures`). Errors that name
+    /// internal addresses stay in the log only.
+    fn explains(&self) -> bool {
+        false
+    }
 }
 
 /// The database answers a query.

@@ -14,24 +14,73 @@ mod watch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::events::EventBus;
-use platform::events::consumer::Consumer;
-use platform::events::relay::Relay;
-use platform::http::ServiceRouter;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
 
 use crate::bookings::Bookings;
 use crate::watch::StatusWatch;
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "booking",
-    default_port: 5002,
-};
+/// The booking service, as the host runs it.
+pub struct Booking;
+
+/// A booking instance, built and ready to run.
+pub type Application = Host<Booking>;
+
+/// The consumer groups (and inbox names) of the booking service.
+pub const FLIGHTS_CONSUMER: &str = "booking.flights";
+pub const PAYMENTS_CONSUMER: &str = "booking.payments";
+
+impl Service for Booking {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::BOOKING;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    fn migrator() -> Option<&'static sqlx::migrate::Migrator> {
+        Some(&MIGRATOR)
+    }
+
+    /// Serves bookings; keeps its flight replica from catalog's events and settles bookings from
+    /// payment's; wakes waiting requests when a booking settles; expires unpaid holds.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
+        let db = context.db()?;
+        let watch = Arc::new(StatusWatch::default());
+        let state = http::AppState {
+            bookings: Arc::new(Bookings {
+                db: db.clone(),
+                hold: config.hold,
+                confirm_wait: config.confirm_wait,
+                watch: watch.clone(),
+            }),
+            verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
+        };
+        let router = context
+            .edge(env!("CARGO_PKG_VERSION"))
+            .build(http::router(state));
+        let watched = db.clone();
+        Ok(Parts::new(router)
+            .publishes()
+            .consumes(FLIGHTS_CONSUMER, &[topics::FLIGHTS], replica::FlightReplica)
+            .consumes(PAYMENTS_CONSUMER, &[topics::PAYMENTS], saga::PaymentEvents)
+            .runs(Job::new("settlement watch", move |task| async move {
+                watch.run(watched, task.shutdown).await;
+            }))
+            .runs(
+                Job::new("hold expiry", move |task| {
+                    expire_holds(db, config.expiry_interval, task)
+                })
+                .stalls_after(config.expiry_interval.max(Duration::from_secs(1)) * 60),
+            ))
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -49,7 +98,7 @@ pub struct Config {
 impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
         Ok(Self {
-            settings: Settings::load(source, SERVICE, mode)?,
+            settings: Settings::load(source, Booking::SPEC, mode)?,
             hold: source
                 .seconds("BOOKING_HOLD_SECS")?
                 .unwrap_or(Duration::from_secs(15 * 60)),
@@ -64,112 +113,12 @@ impl Config {
     }
 }
 
-/// Creates the database if needed and applies migrations, without serving.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
-    Ok(())
-}
-
-pub struct Application {
-    /// This instance's entry in the service registry (with `REDIS_URL`).
-    registration: Option<platform::discovery::Registration>,
-    listener: TcpListener,
-    router: axum::Router,
-    db: sqlx::PgPool,
-    bus: Arc<dyn EventBus>,
-    flights: platform::events::Subscription,
-    payments: platform::events::Subscription,
-    watch: Arc<StatusWatch>,
-    expiry_interval: Duration,
-}
-
-/// The consumer groups (and inbox names) of the booking service.
-pub const FLIGHTS_CONSUMER: &str = "booking.flights";
-pub const PAYMENTS_CONSUMER: &str = "booking.payments";
-
-impl Application {
-    /// Builds the service and subscribes it to flight and payment events on `bus`.
-    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        let settings = &config.settings;
-        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let watch = Arc::new(StatusWatch::default());
-        let state = http::AppState {
-            bookings: Arc::new(Bookings {
-                db: db.clone(),
-                hold: config.hold,
-                confirm_wait: config.confirm_wait,
-                watch: watch.clone(),
-            }),
-            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
-        };
-        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state));
-        let flights = bus.subscribe(FLIGHTS_CONSUMER, &[topics::FLIGHTS]);
-        let payments = bus.subscribe(PAYMENTS_CONSUMER, &[topics::PAYMENTS]);
-        let listener = platform::http::bind(settings.host, settings.port).await?;
-        Ok(Self {
-            registration: platform::discovery::Registration::from_settings(
-                settings,
-                listener.local_addr()?.port(),
-            ),
-            listener,
-            router,
-            db,
-            bus,
-            flights,
-            payments,
-            watch,
-            expiry_interval: config.expiry_interval,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let registration = self
-            .registration
-            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
-        let relay =
-            tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
-        let flights = Consumer::new(
-            FLIGHTS_CONSUMER,
-            self.db.clone(),
-            Arc::new(replica::FlightReplica),
-        )
-        .with_bus(self.bus.clone());
-        let flights = tokio::spawn(flights.run(self.flights, shutdown.clone()));
-        let payments = Consumer::new(
-            PAYMENTS_CONSUMER,
-            self.db.clone(),
-            Arc::new(saga::PaymentEvents),
-        )
-        .with_bus(self.bus.clone());
-        let payments = tokio::spawn(payments.run(self.payments, shutdown.clone()));
-        let watch = {
-            let (watch, db, shutdown) = (self.watch.clone(), self.db.clone(), shutdown.clone());
-            tokio::spawn(async move { watch.run(db, shutdown).await })
-        };
-        let expiry = tokio::spawn(expire_holds(
-            self.db.clone(),
-            self.expiry_interval,
-            shutdown.clone(),
-        ));
-        let served = platform::http::serve(self.listener, self.router, shutdown).await;
-        let _ = tokio::join!(relay, flights, payments, watch, expiry);
-        if let Some(registration) = registration {
-            let _ = registration.await;
-        }
-        served.context("booking HTTP server")
-    }
-}
-
-/// Expires holds that ran out without payment, until `shutdown`. Several instances may run this:
+/// Expires holds that ran out without payment, until shutdown. Several instances may run this:
 /// each due booking is locked by one of them and skipped by the others.
-async fn expire_holds(db: sqlx::PgPool, interval: Duration, shutdown: CancellationToken) {
+async fn expire_holds(db: sqlx::PgPool, interval: Duration, task: TaskContext) {
     const BATCH: i64 = 200;
     loop {
+        task.heartbeat.beat();
         let pause = match bookings::expire_holds(&db, BATCH).await {
             Ok(n) if n as i64 == BATCH => Duration::ZERO,
             Ok(_) => interval,
@@ -179,7 +128,7 @@ async fn expire_holds(db: sqlx::PgPool, interval: Duration, shutdown: Cancellati
             }
         };
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = task.shutdown.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
         }
     }

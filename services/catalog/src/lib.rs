@@ -16,23 +16,72 @@ pub mod store;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::events::EventBus;
-use platform::events::consumer::Consumer;
-use platform::events::relay::Relay;
-use platform::http::ServiceRouter;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use platform::service::{Context, Host, Parts, Service};
 
-use crate::schedule::Catalog;
+use crate::schedule::Catalog as FlightCatalog;
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "catalog",
-    default_port: 5004,
-};
+/// The catalog service, as the host runs it.
+pub struct Catalog;
+
+/// A catalog instance, built and ready to run.
+pub type Application = Host<Catalog>;
+
+/// The consumer group (and inbox name) that keeps seats left current for search.
+pub const SEATS_LEFT_CONSUMER: &str = "catalog.seats-left";
+
+impl Service for Catalog {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::CATALOG;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    fn migrator() -> Option<&'static sqlx::migrate::Migrator> {
+        Some(&MIGRATOR)
+    }
+
+    /// Serves airports, aircraft, flights and search; publishes every flight change; keeps seats
+    /// left from booking's events.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
+        let db = context.db()?;
+        let catalog = Arc::new(FlightCatalog::new(db, config.search_cache_ttl));
+        let seed = http::SeedSize {
+            days: config.seed_days,
+            per_day: config.seed_flights_per_day,
+        };
+        let seeded = config.demo_schedule && seed_demo(&catalog, &seed).await?;
+        let state = http::AppState {
+            catalog,
+            verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
+            seed,
+        };
+        let router = context
+            .edge(env!("CARGO_PKG_VERSION"))
+            .build(http::router(state));
+        let parts = Parts::new(router).publishes().consumes(
+            SEATS_LEFT_CONSUMER,
+            &[topics::BOOKINGS],
+            projection::SeatsLeft,
+        );
+        Ok(if seeded {
+            parts.announce(format!(
+                "Demo schedule loaded: {} airports, flights for the next {} days (booking receives them within seconds).",
+                demo::AIRPORTS.len(),
+                config.seed_days
+            ))
+        } else {
+            parts
+        })
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -45,6 +94,8 @@ pub struct Config {
     pub seed_flights_per_day: u32,
     /// How long a search answer is reused; zero turns the cache off.
     pub search_cache_ttl: std::time::Duration,
+    /// `DEMO_SCHEDULE`: load the demo schedule at start when there are no flights (`itinera up`).
+    pub demo_schedule: bool,
 }
 
 impl Config {
@@ -66,100 +117,33 @@ impl Config {
             ));
         }
         Ok(Self {
-            settings: Settings::load(source, SERVICE, mode)?,
+            settings: Settings::load(source, Catalog::SPEC, mode)?,
             seed_days,
             seed_flights_per_day,
             search_cache_ttl: std::time::Duration::from_millis(
                 source.parse::<u64>("SEARCH_CACHE_TTL_MS")?.unwrap_or(1_000),
             ),
+            demo_schedule: source.flag("DEMO_SCHEDULE")?.unwrap_or(false),
         })
     }
 }
 
-/// Creates the database if needed and applies migrations, without serving.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
-    Ok(())
+/// Loads the demo schedule into the catalog's database if it has no flights (what `GET /seed`
+/// does); says whether it did.
+pub async fn load_demo_schedule(config: &Config) -> anyhow::Result<bool> {
+    let db = platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
+    let catalog = FlightCatalog::new(db, config.search_cache_ttl);
+    let seed = http::SeedSize {
+        days: config.seed_days,
+        per_day: config.seed_flights_per_day,
+    };
+    seed_demo(&catalog, &seed).await
 }
 
-pub struct Application {
-    /// This instance's entry in the service registry (with `REDIS_URL`).
-    registration: Option<platform::discovery::Registration>,
-    listener: TcpListener,
-    router: axum::Router,
-    catalog: Arc<Catalog>,
-    bus: Arc<dyn EventBus>,
-    subscription: platform::events::Subscription,
-    seed: http::SeedSize,
-}
-
-impl Application {
-    /// Builds the service and subscribes it to booking events on `bus`.
-    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        let settings = &config.settings;
-        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let catalog = Arc::new(Catalog::new(db.clone(), config.search_cache_ttl));
-        let state = http::AppState {
-            catalog: catalog.clone(),
-            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
-            seed: http::SeedSize {
-                days: config.seed_days,
-                per_day: config.seed_flights_per_day,
-            },
-        };
-        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state));
-        let subscription = bus.subscribe("catalog.seats-left", &[topics::BOOKINGS]);
-        let listener = platform::http::bind(settings.host, settings.port).await?;
-        Ok(Self {
-            registration: platform::discovery::Registration::from_settings(
-                settings,
-                listener.local_addr()?.port(),
-            ),
-            listener,
-            router,
-            catalog,
-            bus,
-            subscription,
-            seed: http::SeedSize {
-                days: config.seed_days,
-                per_day: config.seed_flights_per_day,
-            },
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map_or(0, |a| a.port())
-    }
-
-    /// Loads the demo schedule if there are no flights (what `GET /seed` does).
-    pub async fn seed_demo(&self) -> anyhow::Result<bool> {
-        let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-        self.catalog
-            .seed_demo(first_day, self.seed.days, self.seed.per_day)
-            .await
-            .map_err(|e| anyhow::anyhow!("loading the demo schedule: {e}"))
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let registration = self
-            .registration
-            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
-        let relay = tokio::spawn(
-            Relay::new(self.catalog.db.clone(), self.bus.clone()).run(shutdown.clone()),
-        );
-        let consumer = Consumer::new(
-            "catalog.seats-left",
-            self.catalog.db.clone(),
-            Arc::new(projection::SeatsLeft),
-        )
-        .with_bus(self.bus.clone());
-        let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
-        let served = platform::http::serve(self.listener, self.router, shutdown).await;
-        let _ = tokio::join!(relay, consumer);
-        if let Some(registration) = registration {
-            let _ = registration.await;
-        }
-        served.context("catalog HTTP server")
-    }
+async fn seed_demo(catalog: &FlightCatalog, seed: &http::SeedSize) -> anyhow::Result<bool> {
+    let first_day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    catalog
+        .seed_demo(first_day, seed.days, seed.per_day)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the demo schedule: {e}"))
 }

@@ -24,27 +24,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::http::{ServiceInfo, ServiceRouter};
-use platform::metrics::Metrics;
 use platform::readiness::{CheckFuture, ReadinessCheck};
+use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
 use serde::Serialize;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::metrics::GatewayMetrics;
 use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
 use crate::rate_limit::{LimitClass, LimitConfig, RateLimiter};
 use crate::upstream::{HealthState, InstanceStatus, Outcome, Source, Upstreams};
+use anyhow::Context as _;
+use contracts::services::BACKENDS;
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "gateway",
-    default_port: 4000,
-};
+/// The gateway, as the host runs it.
+pub struct Gateway;
 
-const CATALOG_DEFAULT_PORT: u16 = 5004;
-const BOOKING_DEFAULT_PORT: u16 = 5002;
-const NOTIFICATION_DEFAULT_PORT: u16 = 5003;
-const PAYMENT_DEFAULT_PORT: u16 = 5005;
+/// A gateway instance, built and ready to run.
+pub type Application = Host<Gateway>;
 /// How long a Socket.IO long-polling request may wait for its answer.
 const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -52,11 +47,8 @@ const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60
 #[derive(Clone, Debug)]
 pub struct Config {
     pub settings: Settings,
-    pub identity: Arc<Upstreams>,
-    pub catalog: Arc<Upstreams>,
-    pub booking: Arc<Upstreams>,
-    pub notification: Arc<Upstreams>,
-    pub payment: Arc<Upstreams>,
+    /// The instances of every service behind the gateway (`contracts::services::BACKENDS`).
+    pub upstreams: Vec<Arc<Upstreams>>,
     /// How long an upstream may take to answer.
     pub upstream_timeout: Duration,
     /// Per service, from `<SERVICE>_TIMEOUT_MS`, where it differs.
@@ -76,23 +68,23 @@ pub struct Config {
 
 impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        let mut settings = Settings::load(source, SERVICE, mode)?;
+        let mut settings = Settings::load(source, Gateway::SPEC, mode)?;
         // Bodies pass through the gateway to services that apply their own, smaller limits.
         settings.body_limit = source
             .parse("GATEWAY_BODY_LIMIT_BYTES")?
             .unwrap_or(1024 * 1024);
         Ok(Self {
             settings,
-            identity: Upstreams::load(source, "identity", platform::config::IDENTITY_DEFAULT_PORT)?,
-            catalog: Upstreams::load(source, "catalog", CATALOG_DEFAULT_PORT)?,
-            booking: Upstreams::load(source, "booking", BOOKING_DEFAULT_PORT)?,
-            notification: Upstreams::load(source, "notification", NOTIFICATION_DEFAULT_PORT)?,
-            payment: Upstreams::load(source, "payment", PAYMENT_DEFAULT_PORT)?,
+            upstreams: BACKENDS
+                .iter()
+                .map(|spec| Upstreams::load(source, spec.name, spec.default_port))
+                .collect::<Result<_, _>>()?,
             upstream_timeout: source
                 .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
-            service_timeouts: ["identity", "catalog", "booking", "notification", "payment"]
-                .into_iter()
+            service_timeouts: BACKENDS
+                .iter()
+                .map(|spec| spec.name)
                 .filter_map(|service| {
                     let key = format!("{}_TIMEOUT_MS", service.to_ascii_uppercase());
                     match source.parse::<u64>(&key) {
@@ -155,21 +147,39 @@ struct GatewayState {
     port: u16,
 }
 
-/// A built gateway, bound to its port.
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-    client: HttpClient,
-    upstreams: Vec<Arc<Upstreams>>,
-    health_interval: Duration,
-    discovery: Option<Discovery>,
+impl Config {
+    /// The instances of one service behind the gateway.
+    fn upstream(&self, service: &str) -> anyhow::Result<Arc<Upstreams>> {
+        self.upstreams
+            .iter()
+            .find(|u| u.service == service)
+            .cloned()
+            .with_context(|| format!("{service} is not among the gateway's upstreams"))
+    }
 }
 
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+impl Service for Gateway {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::GATEWAY;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    /// The gateway keeps no database.
+    fn migrator() -> Option<&'static platform::service::Migrator> {
+        None
+    }
+
+    /// Routes every public path to the service that owns it; checks the health of every
+    /// instance, and looks instances up in the registry or DNS.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
         let settings = &config.settings;
-        let listener = platform::http::bind(settings.host, settings.port).await?;
-        let port = listener.local_addr()?.port();
+        let port = context.port;
         let client = proxy::http_client();
         let gateway_metrics = GatewayMetrics::default();
         let proxy = Arc::new(Proxy {
@@ -182,49 +192,42 @@ impl Application {
                 .await?,
             sessions: sessions::Sessions::default(),
         });
-        let upstreams = vec![
-            config.identity.clone(),
-            config.catalog.clone(),
-            config.booking.clone(),
-            config.notification.clone(),
-            config.payment.clone(),
-        ];
+        let upstreams = config.upstreams.clone();
         let state = GatewayState {
             proxy,
             upstreams: upstreams.clone(),
             started: Instant::now(),
             port,
         };
-        let route = |upstreams: &Arc<Upstreams>, access, limit| Route {
-            upstreams: upstreams.clone(),
-            access,
-            limit,
-            timeout: config
-                .service_timeouts
-                .get(upstreams.service)
-                .copied()
-                .unwrap_or(config.upstream_timeout),
-            sessions: false,
+        let route = |service: &str, access, limit| -> anyhow::Result<Route> {
+            let upstreams = config.upstream(service)?;
+            Ok(Route {
+                timeout: config
+                    .service_timeouts
+                    .get(upstreams.service)
+                    .copied()
+                    .unwrap_or(config.upstream_timeout),
+                upstreams,
+                access,
+                limit,
+                sessions: false,
+            })
         };
-        let login = route(&config.identity, Access::Public, LimitClass::Login);
-        let identity_public = route(&config.identity, Access::Public, LimitClass::Default);
-        let identity_private = route(&config.identity, Access::Authenticated, LimitClass::Default);
-        let catalog_public = route(&config.catalog, Access::Public, LimitClass::Search);
-        let catalog_reads = route(&config.catalog, Access::PublicReads, LimitClass::Search);
-        let booking = route(&config.booking, Access::Authenticated, LimitClass::Default);
-        let notification = route(
-            &config.notification,
-            Access::Authenticated,
-            LimitClass::Default,
-        );
-        let payment = route(&config.payment, Access::Authenticated, LimitClass::Default);
+        let login = route("identity", Access::Public, LimitClass::Login)?;
+        let identity_public = route("identity", Access::Public, LimitClass::Default)?;
+        let identity_private = route("identity", Access::Authenticated, LimitClass::Default)?;
+        let catalog_public = route("catalog", Access::Public, LimitClass::Search)?;
+        let catalog_reads = route("catalog", Access::PublicReads, LimitClass::Search)?;
+        let booking = route("booking", Access::Authenticated, LimitClass::Default)?;
+        let notification = route("notification", Access::Authenticated, LimitClass::Default)?;
+        let payment = route("payment", Access::Authenticated, LimitClass::Default)?;
         // Socket.IO checks the token itself when a client connects (browsers send it in the
         // Socket.IO `auth` payload, which the gateway never sees). A long-polling request is held
         // until there is something to send, up to the ping interval (25 s).
         let live = Route {
             sessions: true,
             timeout: notification.timeout.max(LIVE_POLL_TIMEOUT),
-            ..route(&config.notification, Access::Public, LimitClass::Default)
+            ..route("notification", Access::Public, LimitClass::Default)?
         };
         let api = Router::new()
             .route("/api/gateway/status", get(status))
@@ -268,80 +271,41 @@ impl Application {
             .route("/api/payments/{*rest}", forward(&payment))
             .with_state(state);
 
-        let metrics = Metrics::new(&settings.service_name, |registry| {
-            gateway_metrics.register(registry);
-        });
-        let router = ServiceRouter::new(
-            ServiceInfo {
-                name: settings.service_name.clone(),
-                version: env!("CARGO_PKG_VERSION"),
+        // Ready while every service behind it has an instance that answers.
+        let edge = upstreams.iter().fold(
+            context.edge_with_metrics(env!("CARGO_PKG_VERSION"), |registry| {
+                gateway_metrics.register(registry);
+            }),
+            |edge, upstreams| {
+                edge.check(UpstreamCheck {
+                    client: client.clone(),
+                    upstreams: upstreams.clone(),
+                })
             },
-            metrics,
-        )
-        .check(UpstreamCheck {
-            client: client.clone(),
-            upstreams: config.identity.clone(),
-        })
-        .check(UpstreamCheck {
-            client: client.clone(),
-            upstreams: config.catalog.clone(),
-        })
-        .check(UpstreamCheck {
-            client: client.clone(),
-            upstreams: config.booking.clone(),
-        })
-        .check(UpstreamCheck {
-            client: client.clone(),
-            upstreams: config.notification.clone(),
-        })
-        .check(UpstreamCheck {
-            client: client.clone(),
-            upstreams: config.payment.clone(),
-        })
-        .checks_for(settings)
-        .body_limit(settings.body_limit)
-        .build(api);
-        let router = with_edge_layers(router, &config);
+        );
+        let router = with_edge_layers(edge.build(api), &config);
+        let mut parts = Parts::new(router);
+        if !config.health_interval.is_zero() {
+            for upstreams in &upstreams {
+                let (upstreams, client) = (upstreams.clone(), client.clone());
+                let interval = config.health_interval;
+                parts = parts.runs(Job::new(
+                    format!("health checks of {}", upstreams.service),
+                    move |task| check_health(upstreams, client, interval, task),
+                ));
+            }
+        }
         // Instances from the registry or DNS are looked up once before the first request.
-        let discovery = if upstreams.iter().any(|u| u.is_dynamic()) {
+        if upstreams.iter().any(|u| u.is_dynamic()) {
             let mut discovery = Discovery::connect(settings, config.discovery_interval).await?;
             for upstreams in &upstreams {
                 discovery.refresh(upstreams).await;
             }
-            Some(discovery)
-        } else {
-            None
-        };
-        Ok(Self {
-            listener,
-            router,
-            client,
-            upstreams,
-            health_interval: config.health_interval,
-            discovery,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        if !self.health_interval.is_zero() {
-            for upstreams in &self.upstreams {
-                tokio::spawn(check_health(
-                    upstreams.clone(),
-                    self.client.clone(),
-                    self.health_interval,
-                    shutdown.clone(),
-                ));
-            }
+            parts = parts.runs(Job::new("discovery", move |task| {
+                discovery.run(upstreams, task)
+            }));
         }
-        if let Some(discovery) = self.discovery {
-            tokio::spawn(discovery.run(self.upstreams.clone(), shutdown.clone()));
-        }
-        platform::http::serve(self.listener, self.router, shutdown).await?;
-        Ok(())
+        Ok(parts)
     }
 }
 
@@ -464,10 +428,11 @@ impl Discovery {
         }
     }
 
-    async fn run(mut self, upstreams: Vec<Arc<Upstreams>>, shutdown: CancellationToken) {
+    async fn run(mut self, upstreams: Vec<Arc<Upstreams>>, task: TaskContext) {
         loop {
+            task.heartbeat.beat();
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = task.shutdown.cancelled() => return,
                 () = tokio::time::sleep(self.interval) => {}
             }
             for upstreams in upstreams.iter().filter(|u| u.is_dynamic()) {
@@ -483,11 +448,12 @@ async fn check_health(
     upstreams: Arc<Upstreams>,
     client: HttpClient,
     interval: Duration,
-    shutdown: CancellationToken,
+    task: TaskContext,
 ) {
     loop {
+        task.heartbeat.beat();
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = task.shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
         for instance in upstreams.instances().iter() {

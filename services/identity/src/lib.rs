@@ -1,8 +1,8 @@
 //! Itinera's identity service: users, credentials, roles, refresh tokens and signing keys.
 //!
-//! [`Application::build`] binds the HTTP and gRPC ports, connects to (and migrates) the service's
-//! database and prepares the signing keys; [`Application::run_until_stopped`] serves until the
-//! shutdown token is cancelled. `itinera up`, `itinera serve identity` and the tests all use it.
+//! [`Identity`] is the service as the platform's host runs it: HTTP and gRPC, the signing keys
+//! (reloaded in the background so a rotation made by another instance is picked up) and the
+//! users' events. `itinera up`, `itinera serve identity` and the tests all run it the same way.
 
 pub mod accounts;
 pub mod domain;
@@ -18,24 +18,149 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
 use platform::auth::{JwtVerifier, Role};
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::events::EventBus;
-use platform::events::relay::Relay;
-use platform::http::ServiceRouter;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
 
 use crate::accounts::{Accounts, LoginPolicy};
 use crate::tokens::{KeyRing, LocalKeys, TokenIssuer};
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "identity",
-    default_port: 5001,
-};
-pub const DEFAULT_GRPC_PORT: u16 = 9091;
+/// The identity service, as the host runs it.
+pub struct Identity;
+
+/// An identity instance, built and ready to run.
+pub type Application = Host<Identity>;
+
+/// The demo users of `itinera up` (`DEMO_USERS=true`): name, password, role.
+pub const DEMO_USERS: [(&str, &str, Role); 3] = [
+    ("admin", "itinera-admin-1", Role::Admin),
+    ("ops", "itinera-ops-1", Role::Ops),
+    ("demo", "itinera-demo-1", Role::Customer),
+];
+
+impl Service for Identity {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::IDENTITY;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    fn migrator() -> Option<&'static sqlx::migrate::Migrator> {
+        Some(&MIGRATOR)
+    }
+
+    /// Serves accounts and tokens over HTTP and the user directory over gRPC, publishes users'
+    /// events, and reloads the signing keys in the background.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
+        let settings = &config.settings;
+        let db = context.db()?;
+        let ring = KeyRing::load_or_create(db.clone(), settings.jwt.access_ttl)
+            .await
+            .context("loading token signing keys")?;
+        let verifier = Arc::new(JwtVerifier::new(&settings.jwt, LocalKeys(ring.clone())));
+        let accounts = Arc::new(Accounts {
+            db,
+            tokens: TokenIssuer::new(ring.clone(), settings.jwt.clone()),
+            login_policy: config.login_policy.clone(),
+        });
+        let mut demo_users = Vec::new();
+        for user in &config.bootstrap {
+            let created = accounts
+                .ensure_user(&user.username, &user.email, &user.password, user.role)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating bootstrap user {}: {e}", user.username))?;
+            if created {
+                tracing::info!(username = %user.username, role = %user.role, "bootstrap user created");
+            }
+            if DEMO_USERS.iter().any(|demo| demo.0 == user.username) {
+                demo_users.push(format!(
+                    "{} / {} ({})",
+                    user.username, user.password, user.role
+                ));
+            }
+        }
+
+        let state = http::AppState {
+            accounts: accounts.clone(),
+            verifier: verifier.clone(),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+        };
+        let switch = Arc::new(http::failure::FailureSwitch::new(config.simulated_failure));
+        let router = context
+            .edge(env!("CARGO_PKG_VERSION"))
+            .build(http::router(state).route(
+                http::failure::PATH,
+                axum::routing::get(http::failure::simulate).with_state(switch.clone()),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                switch,
+                http::failure::fail_while_switched_on,
+            ));
+
+        let grpc = platform::http::bind(settings.host, config.grpc_port).await?;
+        let grpc_port = grpc.local_addr()?.port();
+        let directory = UserDirectoryServer::new(grpc::Directory { accounts, verifier });
+        let parts = Parts::new(router)
+            .publishes()
+            .serves_grpc(
+                grpc_port,
+                Job::server("gRPC UserDirectory", move |task| async move {
+                    let served = tonic::transport::Server::builder()
+                        .add_service(directory)
+                        .serve_with_incoming_shutdown(
+                            tonic::transport::server::TcpIncoming::from(grpc),
+                            task.shutdown.cancelled_owned(),
+                        )
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "identity gRPC server failed");
+                    }
+                }),
+            )
+            .runs(
+                Job::new("signing-key reload", move |task| reload_keys(ring, task))
+                    .stalls_after(KeyRing::RELOAD_EVERY * 4),
+            )
+            // The other services of the same process fetch the signing keys from here.
+            .exports(
+                "JWT_JWKS_URL",
+                format!("http://127.0.0.1:{}/.well-known/jwks.json", context.port),
+            )
+            .note(format!("gRPC UserDirectory on 127.0.0.1:{grpc_port}"));
+        Ok(if demo_users.is_empty() {
+            parts
+        } else {
+            parts.announce(format!(
+                "Demo users (created on first start): {}",
+                demo_users.join(", ")
+            ))
+        })
+    }
+}
+
+/// Reloads the key ring periodically, so that a rotation made by another instance is picked up.
+async fn reload_keys(ring: Arc<KeyRing>, task: TaskContext) {
+    let mut every = tokio::time::interval(KeyRing::RELOAD_EVERY);
+    // The first tick is immediate, and the keys were loaded a moment ago.
+    every.tick().await;
+    loop {
+        task.heartbeat.beat();
+        tokio::select! {
+            () = task.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = ring.reload().await {
+            tracing::warn!(error = %format!("{e:#}"), "reloading signing keys failed");
+        }
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -63,8 +188,8 @@ pub struct Config {
     pub settings: Settings,
     pub grpc_port: u16,
     pub login_policy: LoginPolicy,
-    /// Users created at start when missing (`ITINERA_ADMIN_USERNAME` / `ITINERA_ADMIN_PASSWORD`,
-    /// and the demo users of `itinera up`).
+    /// Users created at start when missing: the administrator of `ITINERA_ADMIN_USERNAME` /
+    /// `ITINERA_ADMIN_PASSWORD`, or else, with `DEMO_USERS=true` (`itinera up`), the demo users.
     pub bootstrap: Vec<BootstrapUser>,
     pub trusted_proxies: Vec<IpAddr>,
     /// How long `GET /api/auth/simulate-failure` makes this instance fail (zero: turned off).
@@ -73,10 +198,11 @@ pub struct Config {
 
 impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        let settings = Settings::load(source, SERVICE, mode)?;
+        let settings = Settings::load(source, Identity::SPEC, mode)?;
         let grpc_port = source
             .parse::<u16>("IDENTITY_GRPC_PORT")?
-            .unwrap_or(DEFAULT_GRPC_PORT);
+            .or(Identity::SPEC.grpc_port)
+            .unwrap_or_default();
         let defaults = LoginPolicy::default();
         let login_policy = LoginPolicy {
             window_secs: source
@@ -140,7 +266,18 @@ impl Config {
                             .into(),
                 });
             }
-            (None, None) => {}
+            (None, None) => {
+                if source.flag("DEMO_USERS")?.unwrap_or(false) {
+                    bootstrap.extend(DEMO_USERS.iter().map(|&(username, password, role)| {
+                        BootstrapUser {
+                            username: username.into(),
+                            email: format!("{username}@itinera.local"),
+                            password: password.into(),
+                            role,
+                        }
+                    }));
+                }
+            }
         }
         let trusted_proxies = match source.get("TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -164,141 +301,5 @@ impl Config {
                 .seconds("SIMULATED_FAILURE_SECS")?
                 .unwrap_or(Duration::from_secs(30)),
         })
-    }
-}
-
-/// Creates the service's database if needed and applies its migrations, without serving.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
-    Ok(())
-}
-
-/// A built identity service, bound to its ports and ready to serve.
-pub struct Application {
-    /// This instance's entry in the service registry (with `REDIS_URL`).
-    registration: Option<platform::discovery::Registration>,
-    http: TcpListener,
-    grpc: TcpListener,
-    router: axum::Router,
-    directory: UserDirectoryServer<grpc::Directory>,
-    ring: Arc<KeyRing>,
-    accounts: Arc<Accounts>,
-    bus: Arc<dyn EventBus>,
-}
-
-impl Application {
-    /// Builds the service; its events go out through `bus`.
-    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        let settings = &config.settings;
-        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let ring = KeyRing::load_or_create(db.clone(), settings.jwt.access_ttl)
-            .await
-            .context("loading token signing keys")?;
-        let verifier = Arc::new(JwtVerifier::new(&settings.jwt, LocalKeys(ring.clone())));
-        let accounts = Arc::new(Accounts {
-            db: db.clone(),
-            tokens: TokenIssuer::new(ring.clone(), settings.jwt.clone()),
-            login_policy: config.login_policy.clone(),
-        });
-        for user in &config.bootstrap {
-            let created = accounts
-                .ensure_user(&user.username, &user.email, &user.password, user.role)
-                .await
-                .map_err(|e| anyhow::anyhow!("creating bootstrap user {}: {e}", user.username))?;
-            if created {
-                tracing::info!(username = %user.username, role = %user.role, "bootstrap user created");
-            }
-        }
-
-        let state = http::AppState {
-            accounts: accounts.clone(),
-            verifier: verifier.clone(),
-            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-        };
-        let switch = Arc::new(http::failure::FailureSwitch::new(config.simulated_failure));
-        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state).route(
-                http::failure::PATH,
-                axum::routing::get(http::failure::simulate).with_state(switch.clone()),
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                switch,
-                http::failure::fail_while_switched_on,
-            ));
-
-        let http = platform::http::bind(settings.host, settings.port).await?;
-        let grpc = platform::http::bind(settings.host, config.grpc_port).await?;
-        Ok(Self {
-            registration: platform::discovery::Registration::from_settings(
-                settings,
-                http.local_addr()?.port(),
-            ),
-            http,
-            grpc,
-            router,
-            directory: UserDirectoryServer::new(grpc::Directory {
-                accounts: accounts.clone(),
-                verifier,
-            }),
-            ring,
-            accounts,
-            bus,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.http.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub fn grpc_port(&self) -> u16 {
-        self.grpc.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub fn accounts(&self) -> Arc<Accounts> {
-        self.accounts.clone()
-    }
-
-    /// Serves HTTP and gRPC until `shutdown` is cancelled, reloading the key ring periodically so
-    /// that a rotation made by another instance is picked up.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let registration = self
-            .registration
-            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
-        let ring = self.ring.clone();
-        let reload_stop = shutdown.clone();
-        let reload = tokio::spawn(async move {
-            let mut every = tokio::time::interval(KeyRing::RELOAD_EVERY);
-            every.tick().await;
-            loop {
-                tokio::select! {
-                    () = reload_stop.cancelled() => break,
-                    _ = every.tick() => {
-                        if let Err(e) = ring.reload().await {
-                            tracing::warn!(error = %format!("{e:#}"), "reloading signing keys failed");
-                        }
-                    }
-                }
-            }
-        });
-        let grpc_stop = shutdown.clone();
-        let grpc = tonic::transport::Server::builder()
-            .add_service(self.directory)
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(self.grpc),
-                async move { grpc_stop.cancelled().await },
-            );
-        let relay = tokio::spawn(
-            Relay::new(self.accounts.db.clone(), self.bus.clone()).run(shutdown.clone()),
-        );
-        let http = platform::http::serve(self.http, self.router, shutdown.clone());
-        let (http, grpc) = tokio::join!(http, grpc);
-        reload.abort();
-        let _ = relay.await;
-        if let Some(registration) = registration {
-            let _ = registration.await;
-        }
-        http.context("identity HTTP server")?;
-        grpc.context("identity gRPC server")?;
-        Ok(())
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use platform::service::TaskContext;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 /// Attempts before a notification is marked failed.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -61,8 +61,10 @@ impl Deliverer {
         }
     }
 
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self, task: TaskContext) {
+        let shutdown = task.shutdown;
         loop {
+            task.heartbeat.beat();
             let delivered = match self.deliver_due().await {
                 Ok(n) => n,
                 Err(e) => {

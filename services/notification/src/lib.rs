@@ -12,22 +12,99 @@ pub mod templates;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::events::EventBus;
-use platform::events::consumer::Consumer;
-use platform::http::ServiceRouter;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use platform::service::{Context, Host, Job, Parts, Service};
 
 pub use delivery::Channels;
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "notification",
-    default_port: 5003,
-};
+/// The notification service, as the host runs it.
+pub struct Notification;
+
+/// A notification instance, built and ready to run.
+pub type Application = Host<Notification>;
+
+/// The consumer group (and inbox name) of the notification service.
+pub const CONSUMER: &str = "notification.events";
+
+impl Service for Notification {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::NOTIFICATION;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    fn migrator() -> Option<&'static sqlx::migrate::Migrator> {
+        Some(&MIGRATOR)
+    }
+
+    /// Serves the inbox, subscriptions, Socket.IO and SSE; turns user, flight and booking events
+    /// into notifications and live updates; delivers email and webhooks; fans live updates out
+    /// to the other instances.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
+        let settings = &config.settings;
+        let db = context.db()?;
+        let verifier = Arc::new(JwtVerifier::remote(&settings.jwt));
+        let fanout = match &settings.redis_url {
+            Some(url) => Some(
+                live::Fanout::new(url, &config.live_prefix)
+                    .map_err(|e| ConfigError::invalid("REDIS_URL", url, e))?,
+            ),
+            None => None,
+        };
+        let live_metrics = live::LiveMetrics::default();
+        let (live, socket_layer) =
+            live::Live::new(db.clone(), verifier.clone(), fanout, live_metrics.clone());
+        let state = http::AppState {
+            db: db.clone(),
+            verifier,
+            live: live.clone(),
+        };
+        // Socket.IO answers under /socket.io/ before the API router sees the request.
+        let router = context
+            .edge_with_metrics(env!("CARGO_PKG_VERSION"), |registry| {
+                live_metrics.register(registry)
+            })
+            .build(http::router(state))
+            .layer(socket_layer)
+            .layer(axum::middleware::map_request(live::detach_head));
+        let notifier = inbox::Notifier {
+            email: config.channels.smtp.is_some(),
+            webhook: config.channels.webhook.is_some(),
+            live: live.clone(),
+        };
+        let deliverer = delivery::Deliverer::new(db, config.channels.clone());
+        let email = match &config.channels.smtp {
+            Some((host, port)) => format!("email through smtp://{host}:{port}"),
+            None => "email: set SMTP_URL".to_owned(),
+        };
+        let fanned_out = if settings.redis_url.is_some() {
+            ", fanned out through Redis"
+        } else {
+            ""
+        };
+        Ok(Parts::new(router)
+            .note(format!(
+                "{email}; live flight updates: Socket.IO at /socket.io/ and SSE at /api/live/updates through the gateway{fanned_out}"
+            ))
+            .consumes(
+                CONSUMER,
+                &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],
+                notifier,
+            )
+            .runs(Job::new("delivery", move |task| deliverer.run(task)))
+            // Live connections close with the listener, so long polls do not hold up the drain.
+            .runs(Job::server("live connections", move |task| {
+                live.run(task.shutdown)
+            })))
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -91,112 +168,12 @@ impl Config {
             .to_owned();
         Ok(Self {
             live_prefix,
-            settings: Settings::load(source, SERVICE, mode)?,
+            settings: Settings::load(source, Notification::SPEC, mode)?,
             channels: Channels {
                 smtp,
                 from,
                 webhook,
             },
         })
-    }
-}
-
-/// Creates the database if needed and applies migrations, without serving.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
-    Ok(())
-}
-
-/// The consumer group (and inbox name) of the notification service.
-pub const CONSUMER: &str = "notification.events";
-
-pub struct Application {
-    /// This instance's entry in the service registry (with `REDIS_URL`).
-    registration: Option<platform::discovery::Registration>,
-    listener: TcpListener,
-    router: axum::Router,
-    db: sqlx::PgPool,
-    config: Config,
-    bus: Arc<dyn EventBus>,
-    subscription: platform::events::Subscription,
-    live: Arc<live::Live>,
-}
-
-impl Application {
-    /// Builds the service and subscribes it to user and booking events on `bus`.
-    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        let settings = &config.settings;
-        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let verifier = Arc::new(JwtVerifier::remote(&settings.jwt));
-        let fanout = match &settings.redis_url {
-            Some(url) => Some(
-                live::Fanout::new(url, &config.live_prefix)
-                    .map_err(|e| ConfigError::invalid("REDIS_URL", url, e))?,
-            ),
-            None => None,
-        };
-        let live_metrics = live::LiveMetrics::default();
-        let (live, socket_layer) =
-            live::Live::new(db.clone(), verifier.clone(), fanout, live_metrics.clone());
-        let state = http::AppState {
-            db: db.clone(),
-            verifier,
-            live: live.clone(),
-        };
-        // Socket.IO answers under /socket.io/ before the API router sees the request.
-        let router = ServiceRouter::standard_with_metrics(
-            settings,
-            env!("CARGO_PKG_VERSION"),
-            &db,
-            |registry| live_metrics.register(registry),
-        )
-        .build(http::router(state))
-        .layer(socket_layer)
-        .layer(axum::middleware::map_request(live::detach_head));
-        let subscription = bus.subscribe(
-            CONSUMER,
-            &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],
-        );
-        let listener = platform::http::bind(settings.host, settings.port).await?;
-        Ok(Self {
-            registration: platform::discovery::Registration::from_settings(
-                settings,
-                listener.local_addr()?.port(),
-            ),
-            listener,
-            router,
-            db,
-            config,
-            bus,
-            subscription,
-            live,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let registration = self
-            .registration
-            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
-        let notifier = inbox::Notifier {
-            email: self.config.channels.smtp.is_some(),
-            webhook: self.config.channels.webhook.is_some(),
-            live: self.live.clone(),
-        };
-        let live = tokio::spawn(self.live.clone().run(shutdown.clone()));
-        let consumer =
-            Consumer::new(CONSUMER, self.db.clone(), Arc::new(notifier)).with_bus(self.bus.clone());
-        let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
-        let deliverer = delivery::Deliverer::new(self.db.clone(), self.config.channels.clone());
-        let deliverer = tokio::spawn(deliverer.run(shutdown.clone()));
-        let served = platform::http::serve(self.listener, self.router, shutdown).await;
-        let _ = tokio::join!(consumer, deliverer, live);
-        if let Some(registration) = registration {
-            let _ = registration.await;
-        }
-        served.context("notification HTTP server")
     }
 }

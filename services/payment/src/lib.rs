@@ -15,28 +15,72 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::events::EventBus;
-use platform::events::consumer::Consumer;
-use platform::events::relay::Relay;
-use platform::http::ServiceRouter;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use platform::service::{Context, Host, Job, Parts, Service};
 
 use crate::processor::{CardProcessor, SimulatedProcessor};
 use crate::refunds::RefundPolicy;
 use crate::worker::{Worker, WorkerConfig};
 
-pub const SERVICE: ServiceSpec = ServiceSpec {
-    name: "payment",
-    default_port: 5005,
-};
+/// The payment service, as the host runs it.
+pub struct Payment;
+
+/// A payment instance, built and ready to run.
+pub type Application = Host<Payment>;
 
 /// The consumer group (and inbox name) of the payment service.
 pub const CONSUMER: &str = "payment.bookings";
+
+impl Service for Payment {
+    type Config = Config;
+    const SPEC: ServiceSpec = contracts::services::PAYMENT;
+
+    fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(source, mode)
+    }
+
+    fn settings(config: &Config) -> &Settings {
+        &config.settings
+    }
+
+    fn migrator() -> Option<&'static sqlx::migrate::Migrator> {
+        Some(&MIGRATOR)
+    }
+
+    /// Serves cards, wallets, payments and receipts; records a payment for each new booking and
+    /// voids or refunds it when the booking ends; the worker charges and refunds what is due.
+    async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
+        let db = context.db()?;
+        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor { db: db.clone() });
+        let state = http::AppState {
+            db: db.clone(),
+            verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
+            processor: processor.clone(),
+            processor_timeout: config.worker.processor_timeout,
+        };
+        let router = context
+            .edge(env!("CARGO_PKG_VERSION"))
+            .build(http::router(state));
+        let bookings = saga::BookingEvents {
+            processor: processor.clone(),
+            policy: config.refunds,
+        };
+        // A charge may take the processor's whole timeout; the worker beats between jobs.
+        let stall = config.worker.processor_timeout * 4 + Duration::from_secs(60);
+        let worker = Worker {
+            db,
+            processor,
+            config: config.worker,
+        };
+        Ok(Parts::new(router)
+            .note("simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines")
+            .publishes()
+            .consumes(CONSUMER, &[topics::BOOKINGS], bookings)
+            .runs(Job::new("payment worker", move |task| worker.run(task)).stalls_after(stall)))
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -83,7 +127,7 @@ impl Config {
             ));
         }
         Ok(Self {
-            settings: Settings::load(source, SERVICE, mode)?,
+            settings: Settings::load(source, Payment::SPEC, mode)?,
             worker: WorkerConfig {
                 processor_timeout: millis(
                     "PAYMENT_PROCESSOR_TIMEOUT_MS",
@@ -102,86 +146,5 @@ impl Config {
                 late_fee_percent,
             },
         })
-    }
-}
-
-/// Creates the database if needed and applies migrations, without serving.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    platform::events::prepare_database(&config.settings.database, &MIGRATOR).await?;
-    Ok(())
-}
-
-pub struct Application {
-    /// This instance's entry in the service registry (with `REDIS_URL`).
-    registration: Option<platform::discovery::Registration>,
-    listener: TcpListener,
-    router: axum::Router,
-    db: sqlx::PgPool,
-    config: Config,
-    processor: Arc<dyn CardProcessor>,
-    bus: Arc<dyn EventBus>,
-    subscription: platform::events::Subscription,
-}
-
-impl Application {
-    /// Builds the service and subscribes it to booking events on `bus`.
-    pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        let settings = &config.settings;
-        let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor { db: db.clone() });
-        let state = http::AppState {
-            db: db.clone(),
-            verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
-            processor: processor.clone(),
-            processor_timeout: config.worker.processor_timeout,
-        };
-        let router = ServiceRouter::standard(settings, env!("CARGO_PKG_VERSION"), &db)
-            .build(http::router(state));
-        let subscription = bus.subscribe(CONSUMER, &[topics::BOOKINGS]);
-        let listener = platform::http::bind(settings.host, settings.port).await?;
-        Ok(Self {
-            registration: platform::discovery::Registration::from_settings(
-                settings,
-                listener.local_addr()?.port(),
-            ),
-            listener,
-            router,
-            db,
-            config,
-            processor,
-            bus,
-            subscription,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map_or(0, |a| a.port())
-    }
-
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let registration = self
-            .registration
-            .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
-        let relay =
-            tokio::spawn(Relay::new(self.db.clone(), self.bus.clone()).run(shutdown.clone()));
-        let handler = saga::BookingEvents {
-            processor: self.processor.clone(),
-            policy: self.config.refunds,
-        };
-        let consumer =
-            Consumer::new(CONSUMER, self.db.clone(), Arc::new(handler)).with_bus(self.bus.clone());
-        let consumer = tokio::spawn(consumer.run(self.subscription, shutdown.clone()));
-        let worker = Worker {
-            db: self.db.clone(),
-            processor: self.processor,
-            config: self.config.worker,
-        };
-        let worker = tokio::spawn(worker.run(shutdown.clone()));
-        let served = platform::http::serve(self.listener, self.router, shutdown).await;
-        let _ = tokio::join!(relay, consumer, worker);
-        if let Some(registration) = registration {
-            let _ = registration.await;
-        }
-        served.context("payment HTTP server")
     }
 }

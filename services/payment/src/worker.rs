@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contracts::events::types;
+use platform::service::TaskContext;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::processor::{CardProcessor, Charge, ProcessorError};
 use crate::store::{self, COLUMNS, JOBS_CHANNEL, PaymentRow};
@@ -74,9 +74,12 @@ fn qualified(alias: &str) -> String {
 }
 
 impl Worker {
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Charges and refunds what is due until shutdown, woken by new jobs or the poll interval.
+    pub async fn run(self, task: TaskContext) {
+        let shutdown = task.shutdown;
         let mut listener: Option<PgListener> = None;
         loop {
+            task.heartbeat.beat();
             if shutdown.is_cancelled() {
                 return;
             }

@@ -1,8 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use itinera::registry;
 use platform::config::{ConfigSource, RunMode};
+use platform::events::bus::Disconnected;
 use platform::events::{EventBus, MemoryBus};
+use platform::service::Entry;
 use platform::testing::TestDatabase;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -11,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 pub const PASSWORD: &str = "securepassword123";
 pub const ADMIN: (&str, &str) = ("root", "rootpassword1");
 
-/// The whole platform, as `itinera up` runs it.
+/// The whole platform, as `itinera up` runs it: every service of the registry, then the gateway.
 pub struct Platform {
     pub gateway: String,
     /// Every notification instance's own URL (the first is the restartable one).
@@ -22,15 +25,14 @@ pub struct Platform {
     pub notification_db: sqlx::PgPool,
     pub payment_db: sqlx::PgPool,
     shutdown: CancellationToken,
-    /// Booking, notification and payment run under tokens of their own, so a test can stop and
-    /// restart them.
-    restartable: Vec<(Restartable, ServiceHandle)>,
+    /// Every service runs under a token of its own, so a test can stop and restart it.
+    services: Vec<ServiceHandle>,
     memory: Arc<dyn EventBus>,
     options: Options,
     _databases: Vec<TestDatabase>,
 }
 
-/// The services a test can stop and start again.
+/// The services a test stops and starts again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restartable {
     Booking,
@@ -38,16 +40,27 @@ pub enum Restartable {
     Payment,
 }
 
+impl Restartable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Booking => "booking",
+            Self::Notification => "notification",
+            Self::Payment => "payment",
+        }
+    }
+}
+
 struct ServiceHandle {
+    entry: Entry,
     /// Its configuration, with the port it first got, so the gateway finds it again.
-    source: std::sync::Mutex<ConfigSource>,
+    source: ConfigSource,
     shutdown: std::sync::Mutex<CancellationToken>,
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        for (_, handle) in &self.restartable {
+        for handle in &self.services {
             handle.shutdown.lock().unwrap().cancel();
         }
     }
@@ -76,72 +89,56 @@ pub struct Options {
 
 async fn bus_for(
     options: &Options,
+    entry: &Entry,
     source: &ConfigSource,
-    service: &str,
     memory: &Arc<dyn EventBus>,
     shutdown: &CancellationToken,
 ) -> Arc<dyn EventBus> {
     if !options.kafka {
         return memory.clone();
     }
-    let settings = platform::config::Settings::load(
-        source,
-        platform::config::ServiceSpec {
-            name: leak(service),
-            default_port: 0,
-        },
-        RunMode::Single,
-    )
-    .unwrap();
+    let settings = entry.settings(source, RunMode::Single).unwrap();
     platform::events::kafka_transport(&settings, &contracts::events::topics::ALL, shutdown.clone())
         .await
         .expect("the test broker is running (scripts/kafka.sh start)")
         .expect("KAFKA_BROKERS is set")
 }
 
-fn leak(name: &str) -> &'static str {
-    Box::leak(name.to_owned().into_boxed_str())
-}
-
-/// Builds and starts one restartable service; returns its port. A restarted service takes the port
-/// its previous run had, once that run has let go of it.
+/// Builds and starts one service; returns its port and the settings it offers the services
+/// after it. A restarted service takes the port its previous run had, once that run has let go
+/// of it.
 async fn start_service(
-    kind: Restartable,
+    entry: &Entry,
     source: &ConfigSource,
     bus: Arc<dyn EventBus>,
     shutdown: &CancellationToken,
-) -> u16 {
+) -> (u16, Vec<(String, String)>) {
+    let name = entry.spec.name;
     for attempt in 0.. {
-        // Each service has the same shape: build from its configuration and the bus, run.
-        macro_rules! start {
-            ($service:ident) => {
-                $service::Application::build(
-                    $service::Config::load(source, RunMode::Single).unwrap(),
-                    bus.clone(),
-                )
-                .await
-                .map(|app| {
-                    let port = app.port();
-                    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-                    port
-                })
-            };
-        }
-        let started = match kind {
-            Restartable::Booking => start!(booking),
-            Restartable::Notification => start!(notification),
-            Restartable::Payment => start!(payment),
-        };
-        match started {
-            Ok(port) => return port,
+        match entry.build(source, RunMode::Single, bus.clone()).await {
+            Ok(instance) => {
+                let started = (instance.port(), instance.exported().to_vec());
+                tokio::spawn(instance.run_until_stopped(shutdown.clone()));
+                return started;
+            }
             Err(e) if attempt < 100 => {
-                tracing::debug!(error = %e, "{kind:?} not started yet; retrying");
+                tracing::debug!(error = %e, "{name} not started yet; retrying");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(e) => panic!("{kind:?} starts: {e:#}"),
+            Err(e) => panic!("{name} starts: {e:#}"),
         }
     }
     unreachable!()
+}
+
+/// The URL of the test database of `service`.
+fn database_of<'a>(databases: &'a [TestDatabase], service: &str) -> &'a str {
+    registry::BACKENDS
+        .iter()
+        .zip(databases)
+        .find(|(entry, _)| entry.spec.name == service)
+        .map(|(_, database)| database.url.as_str())
+        .expect("a service with a database")
 }
 
 impl Platform {
@@ -151,10 +148,10 @@ impl Platform {
 
     pub async fn spawn_with(options: Options) -> Self {
         platform::telemetry::init_for_tests();
-        let databases: Vec<TestDatabase> =
-            ["identity", "catalog", "booking", "notification", "payment"]
-                .map(TestDatabase::new)
-                .into();
+        let databases: Vec<TestDatabase> = registry::BACKENDS
+            .iter()
+            .map(|entry| TestDatabase::new(entry.spec.name))
+            .collect();
         let mut base = ConfigSource::from_pairs([
             ("SERVICE_PORT", "0"),
             ("IDENTITY_GRPC_PORT", "0"),
@@ -183,88 +180,73 @@ impl Platform {
         for (key, value) in &options.settings {
             base = base.with(*key, value.as_str());
         }
-        let with_db = |i: usize| base.clone().with("DATABASE_URL", databases[i].url.as_str());
         let shutdown = CancellationToken::new();
         let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
 
-        let identity_source = with_db(0);
-        let identity = identity::Application::build(
-            identity::Config::load(&identity_source, RunMode::Single).unwrap(),
-            bus_for(&options, &identity_source, "identity", &memory, &shutdown).await,
-        )
-        .await
-        .expect("identity starts");
-        let identity_url = format!("http://127.0.0.1:{}", identity.port());
-        let jwks = format!("{identity_url}/.well-known/jwks.json");
-        let catalog_source = with_db(1).with("JWT_JWKS_URL", jwks.as_str());
-        let catalog = catalog::Application::build(
-            catalog::Config::load(&catalog_source, RunMode::Single).unwrap(),
-            bus_for(&options, &catalog_source, "catalog", &memory, &shutdown).await,
-        )
-        .await
-        .expect("catalog starts");
-
-        let mut restartable = Vec::new();
-        let mut ports = Vec::new();
-        for (kind, name, db) in [
-            (Restartable::Booking, "booking", 2),
-            (Restartable::Notification, "notification", 3),
-            (Restartable::Payment, "payment", 4),
-        ] {
-            let source = with_db(db).with("JWT_JWKS_URL", jwks.as_str());
+        // Every service in the registry's order, as `itinera up` starts them.
+        let mut services = Vec::new();
+        let mut upstreams: Vec<(&str, Vec<String>)> = Vec::new();
+        for (entry, database) in registry::BACKENDS.iter().zip(&databases) {
+            let source = base.clone().with("DATABASE_URL", database.url.as_str());
             let token = CancellationToken::new();
-            let bus = bus_for(&options, &source, name, &memory, &token).await;
-            let port = start_service(kind, &source, bus, &token).await;
-            ports.push(format!("http://127.0.0.1:{port}"));
-            restartable.push((
-                kind,
-                ServiceHandle {
-                    source: std::sync::Mutex::new(source.with("SERVICE_PORT", port.to_string())),
-                    shutdown: std::sync::Mutex::new(token),
-                },
-            ));
+            let bus = bus_for(&options, entry, &source, &memory, &token).await;
+            let (port, exported) = start_service(entry, &source, bus, &token).await;
+            for (key, value) in exported {
+                if base.get(&key).is_none() {
+                    base = base.with(key, value);
+                }
+            }
+            upstreams.push((entry.spec.name, vec![format!("http://127.0.0.1:{port}")]));
+            services.push(ServiceHandle {
+                entry: *entry,
+                source: source.with("SERVICE_PORT", port.to_string()),
+                shutdown: std::sync::Mutex::new(token),
+            });
         }
-        let mut notification_urls = vec![ports[1].clone()];
+        let notification = registry::find("notification").unwrap();
         for _ in 0..options.extra_notification_instances {
-            let source = with_db(3)
-                .with("JWT_JWKS_URL", jwks.as_str())
+            let source = base
+                .clone()
+                .with("DATABASE_URL", database_of(&databases, "notification"))
                 .with("SERVICE_PORT", "0");
-            let bus = bus_for(&options, &source, "notification", &memory, &shutdown).await;
-            let port = start_service(Restartable::Notification, &source, bus, &shutdown).await;
-            notification_urls.push(format!("http://127.0.0.1:{port}"));
+            let bus = bus_for(&options, &notification, &source, &memory, &shutdown).await;
+            let (port, _) = start_service(&notification, &source, bus, &shutdown).await;
+            for (service, urls) in &mut upstreams {
+                if *service == "notification" {
+                    urls.push(format!("http://127.0.0.1:{port}"));
+                }
+            }
         }
-        let gateway_source = base
-            .clone()
-            .with("JWT_JWKS_URL", jwks.as_str())
-            .with("IDENTITY_UPSTREAMS", identity_url.as_str())
-            .with(
-                "CATALOG_UPSTREAMS",
-                format!("http://127.0.0.1:{}", catalog.port()),
-            )
-            .with("BOOKING_UPSTREAMS", ports[0].as_str())
-            .with("NOTIFICATION_UPSTREAMS", notification_urls.join(","))
-            .with("PAYMENT_UPSTREAMS", ports[2].as_str());
-        let gateway = gateway::Application::build(
-            gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
+        let mut gateway_source = base.clone();
+        for (service, urls) in &upstreams {
+            gateway_source = gateway_source.with(
+                format!("{}_UPSTREAMS", service.to_ascii_uppercase()),
+                urls.join(","),
+            );
+        }
+        let (gateway_port, _) = start_service(
+            &registry::GATEWAY,
+            &gateway_source,
+            Arc::new(Disconnected),
+            &shutdown,
         )
-        .await
-        .expect("gateway starts");
-        let gateway_url = format!("http://127.0.0.1:{}", gateway.port());
-
-        tokio::spawn(identity.run_until_stopped(shutdown.clone()));
-        tokio::spawn(catalog.run_until_stopped(shutdown.clone()));
-        tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+        .await;
+        let notification_urls = upstreams
+            .iter()
+            .find(|(service, _)| *service == "notification")
+            .map(|(_, urls)| urls.clone())
+            .unwrap_or_default();
 
         Self {
-            gateway: gateway_url,
+            gateway: format!("http://127.0.0.1:{gateway_port}"),
             notification_urls,
             client: reqwest::Client::new(),
-            catalog_db: pool(&databases[1].url).await,
-            booking_db: pool(&databases[2].url).await,
-            notification_db: pool(&databases[3].url).await,
-            payment_db: pool(&databases[4].url).await,
+            catalog_db: pool(database_of(&databases, "catalog")).await,
+            booking_db: pool(database_of(&databases, "booking")).await,
+            notification_db: pool(database_of(&databases, "notification")).await,
+            payment_db: pool(database_of(&databases, "payment")).await,
             shutdown,
-            restartable,
+            services,
             memory,
             options,
             _databases: databases,
@@ -272,16 +254,14 @@ impl Platform {
     }
 
     fn handle(&self, kind: Restartable) -> &ServiceHandle {
-        &self
-            .restartable
+        self.services
             .iter()
-            .find(|(k, _)| *k == kind)
-            .expect("restartable service")
-            .1
+            .find(|handle| handle.entry.spec.name == kind.name())
+            .expect("a service of the registry")
     }
 
-    /// Stops a service as a crash would: its consumers stop at once and nothing is drained on
-    /// purpose.
+    /// Stops a service: it leaves the gateway's view as its listener closes, and its consumers
+    /// stop after it (an event they hold unacknowledged is delivered again).
     pub fn stop(&self, kind: Restartable) {
         self.handle(kind).shutdown.lock().unwrap().cancel();
     }
@@ -289,15 +269,16 @@ impl Platform {
     /// Starts a new instance of a stopped service on the same database, topics and port.
     pub async fn start(&self, kind: Restartable) {
         let handle = self.handle(kind);
-        let source = handle.source.lock().unwrap().clone();
         let token = CancellationToken::new();
-        let name = match kind {
-            Restartable::Booking => "booking",
-            Restartable::Notification => "notification",
-            Restartable::Payment => "payment",
-        };
-        let bus = bus_for(&self.options, &source, name, &self.memory, &token).await;
-        start_service(kind, &source, bus, &token).await;
+        let bus = bus_for(
+            &self.options,
+            &handle.entry,
+            &handle.source,
+            &self.memory,
+            &token,
+        )
+        .await;
+        start_service(&handle.entry, &handle.source, bus, &token).await;
         *handle.shutdown.lock().unwrap() = token;
     }
 

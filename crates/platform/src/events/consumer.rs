@@ -12,9 +12,12 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, Envelope, EventBus, Message, Subscription};
+use crate::service::Heartbeat;
 
 /// Most events applied in one transaction.
 const MAX_BATCH: usize = 256;
+/// How often an idle consumer beats its heartbeat.
+const IDLE_BEAT: Duration = Duration::from_secs(1);
 
 pub type HandleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandleError>> + Send + 'a>>;
 
@@ -69,6 +72,8 @@ pub struct Consumer {
     pub max_attempts: u32,
     /// Where dead letters are also published (the transport's dead-letter topic), if anywhere.
     pub bus: Option<Arc<dyn EventBus>>,
+    /// Beaten at least every second while the consumer is healthy, waiting or working.
+    pub heartbeat: Option<Heartbeat>,
 }
 
 enum Outcome {
@@ -84,6 +89,20 @@ impl Consumer {
             handler,
             max_attempts: 5,
             bus: None,
+            heartbeat: None,
+        }
+    }
+
+    /// Beats `heartbeat` while it runs (for the host's supervision).
+    #[must_use]
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    fn beat(&self) {
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.beat();
         }
     }
 
@@ -98,8 +117,10 @@ impl Consumer {
     /// acknowledged, so it is delivered again later.
     pub async fn run(self, mut subscription: Subscription, shutdown: CancellationToken) {
         loop {
+            self.beat();
             let first = tokio::select! {
                 () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(IDLE_BEAT) => continue,
                 delivery = subscription.receiver.recv() => match delivery {
                     Some(delivery) => delivery,
                     None => return,
@@ -162,6 +183,7 @@ impl Consumer {
         let mut backoff = Duration::from_millis(50);
         loop {
             attempts += 1;
+            self.beat();
             let error = match self.apply(&message.envelope).await {
                 Ok(Outcome::Applied | Outcome::AlreadyProcessed) => return true,
                 Err(error) => error,

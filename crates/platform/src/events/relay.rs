@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::outbox::NOTIFY_CHANNEL;
 use super::{Envelope, EventBus, Message};
+use crate::service::Heartbeat;
 
 const BATCH: i64 = 512;
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -28,6 +29,8 @@ pub struct Relay {
     bus: Arc<dyn EventBus>,
     /// The advisory lock that elects the active relay of this database.
     lock_key: i64,
+    /// Beaten at least every second while the relay is healthy.
+    heartbeat: Option<Heartbeat>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +47,29 @@ impl Relay {
             db,
             bus,
             lock_key: 7_321_002,
+            heartbeat: None,
         }
     }
 
-    /// Runs until `shutdown` is cancelled.
+    /// Beats `heartbeat` while it runs (for the host's supervision).
+    #[must_use]
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    fn beat(&self) {
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.beat();
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled; the active relay then publishes what is left in the
+    /// outbox before it returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
+            self.beat();
             match self.lead(&shutdown).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(e) => {
@@ -98,8 +117,9 @@ impl Relay {
         let mut backoff = Duration::from_millis(100);
         let mut last_cleanup = std::time::Instant::now();
         loop {
+            self.beat();
             if shutdown.is_cancelled() {
-                return Ok(());
+                return self.flush(connection).await;
             }
             match self.publish_batch(connection).await {
                 Ok(0) => {
@@ -112,7 +132,7 @@ impl Relay {
                         last_cleanup = std::time::Instant::now();
                     }
                     tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
+                        () = shutdown.cancelled() => return self.flush(connection).await,
                         notified = listener.recv() => {
                             notified?;
                             // Let the commits that arrive together leave together: under load a
@@ -132,6 +152,16 @@ impl Relay {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Publishes what is left in the outbox, at shutdown. Rows the bus does not take stay for
+    /// the next run.
+    async fn flush(&self, connection: &mut PgConnection) -> Result<(), RelayError> {
+        loop {
+            if self.publish_batch(connection).await? == 0 {
+                return Ok(());
             }
         }
     }

@@ -69,10 +69,12 @@ impl Platform {
                 "JWT_JWKS_URL",
                 format!("{identity_address}/.well-known/jwks.json"),
             );
-        let gateway =
-            gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
-                .await
-                .expect("gateway starts");
+        let gateway = gateway::Application::build(
+            gateway::Config::load(&source, RunMode::Single).unwrap(),
+            std::sync::Arc::new(platform::events::bus::Disconnected),
+        )
+        .await
+        .expect("gateway starts");
         let gateway_address = format!("http://127.0.0.1:{}", gateway.port());
         let gateway_shutdown = CancellationToken::new();
         tokio::spawn(gateway.run_until_stopped(gateway_shutdown.clone()));

@@ -103,10 +103,12 @@ async fn two_gateways_sharing_redis_share_the_limit() {
             ("IDENTITY_UPSTREAMS", platform.identity.as_str()),
             ("GATEWAY_HEALTH_INTERVAL_MS", "0"),
         ]);
-        let gateway =
-            gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
-                .await
-                .expect("gateway starts with Redis (the test script starts Redis if needed)");
+        let gateway = gateway::Application::build(
+            gateway::Config::load(&source, RunMode::Single).unwrap(),
+            std::sync::Arc::new(platform::events::bus::Disconnected),
+        )
+        .await
+        .expect("gateway starts with Redis (the test script starts Redis if needed)");
         gateways.push(format!("http://127.0.0.1:{}", gateway.port()));
         tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
     }

@@ -87,6 +87,7 @@ impl Cluster {
             .with("JWT_JWKS_URL", format!("{}/.well-known/jwks.json", urls[0]));
         let gateway = gateway::Application::build(
             gateway::Config::load(&gateway_source, RunMode::Single).unwrap(),
+            std::sync::Arc::new(platform::events::bus::Disconnected),
         )
         .await
         .unwrap();
@@ -376,10 +377,12 @@ async fn only_idempotent_requests_are_retried_and_never_on_the_same_instance() {
         ("GATEWAY_EJECT_AFTER_FAILURES", "1000"),
         ("RATE_LIMIT_ENABLED", "false"),
     ]);
-    let gateway =
-        gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
-            .await
-            .unwrap();
+    let gateway = gateway::Application::build(
+        gateway::Config::load(&source, RunMode::Single).unwrap(),
+        std::sync::Arc::new(platform::events::bus::Disconnected),
+    )
+    .await
+    .unwrap();
     let base = format!("http://127.0.0.1:{}", gateway.port());
     let shutdown = CancellationToken::new();
     tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
@@ -559,10 +562,12 @@ async fn a_dns_name_gives_the_instances_and_a_slow_service_times_out_on_its_own_
         ),
         ("CATALOG_TIMEOUT_MS", "200"),
     ]);
-    let gateway =
-        gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
-            .await
-            .unwrap();
+    let gateway = gateway::Application::build(
+        gateway::Config::load(&source, RunMode::Single).unwrap(),
+        std::sync::Arc::new(platform::events::bus::Disconnected),
+    )
+    .await
+    .unwrap();
     let base = format!("http://127.0.0.1:{}", gateway.port());
     let shutdown = CancellationToken::new();
     tokio::spawn(gateway.run_until_stopped(shutdown.clone()));

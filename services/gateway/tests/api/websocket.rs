@@ -59,10 +59,12 @@ async fn websockets_are_tunnelled_to_the_same_instance_per_user_and_need_a_token
             format!("{}/.well-known/jwks.json", platform.identity).as_str(),
         ),
     ]);
-    let gateway =
-        gateway::Application::build(gateway::Config::load(&source, RunMode::Single).unwrap())
-            .await
-            .unwrap();
+    let gateway = gateway::Application::build(
+        gateway::Config::load(&source, RunMode::Single).unwrap(),
+        std::sync::Arc::new(platform::events::bus::Disconnected),
+    )
+    .await
+    .unwrap();
     let url = format!("ws://127.0.0.1:{}/api/notifications/live", gateway.port());
     let shutdown = CancellationToken::new();
     tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
