@@ -614,9 +614,9 @@ impl Tasks {
                         && !stopping
                     {
                         problems.push(format!(
-                            "{} made no progress for {} s",
+                            "{} made no progress for {:.1} s",
                             entry.name,
-                            stalled.as_secs()
+                            stalled.as_secs_f64()
                         ));
                     }
                 }
@@ -641,9 +641,9 @@ impl Tasks {
                         tracing::error!(
                             service = self.inner.service,
                             task = %entry.name,
-                            "{} made no progress for {} s; /ready now reports it",
+                            "{} made no progress for {:.1} s; /ready now reports it",
                             entry.name,
-                            for_how_long.as_secs()
+                            for_how_long.as_secs_f64()
                         );
                         entry.stall_logged.store(true, Ordering::Relaxed);
                     }
