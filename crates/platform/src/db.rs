@@ -150,16 +150,6 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The problem a failed query becomes at the edge: 503 when the database is unavailable (the
-/// client may retry), 500 otherwise (the cause goes to the log, not the body).
-pub fn problem(error: sqlx::Error) -> crate::Problem {
-    if is_unavailable(&error) {
-        crate::Problem::dependency_unavailable("database", error)
-    } else {
-        crate::Problem::internal(error)
-    }
-}
-
 /// True when an error is a PostgreSQL unique-constraint violation.
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     error

@@ -137,6 +137,23 @@ impl Problem {
         problem
     }
 
+    /// What a database error means to the caller: 503 while the database is unreachable, 409
+    /// when the request would duplicate something unique, 500 otherwise (the cause is logged,
+    /// never shown).
+    pub fn database(error: &sqlx::Error) -> Self {
+        if crate::db::is_unavailable(error) {
+            return Self::dependency_unavailable("database", error);
+        }
+        match error {
+            sqlx::Error::Database(e) if e.is_unique_violation() => {
+                let mut problem = Self::conflict("This already exists.");
+                problem.cause = Some(Arc::from(format!("{error:#}")));
+                problem
+            }
+            _ => Self::internal(error),
+        }
+    }
+
     /// A 503 for a dependency that is down; the cause goes to the log, not to the client.
     pub fn dependency_unavailable(dependency: &str, cause: impl std::fmt::Display) -> Self {
         let mut problem = Self::service_unavailable(format!(
@@ -172,6 +189,12 @@ impl IntoResponse for Problem {
             response.extensions_mut().insert(ErrorCause(cause));
         }
         response
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(error: sqlx::Error) -> Self {
+        Self::database(&error)
     }
 }
 

@@ -382,6 +382,64 @@ pub async fn serve(
     }
 }
 
+/// Which page of a list a request asks for: `page` from 1, `pageSize` from 1 to
+/// [`PageRequest::MAX_SIZE`] (default [`PageRequest::DEFAULT_SIZE`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_SIZE: u32 = 20;
+    pub const MAX_SIZE: u32 = 100;
+
+    /// From a request's `page` and `pageSize`, refusing values out of range with a 400.
+    pub fn new(page: Option<u32>, page_size: Option<u32>) -> Result<Self, Problem> {
+        let page = page.unwrap_or(1);
+        let page_size = page_size.unwrap_or(Self::DEFAULT_SIZE);
+        if page == 0 || !(1..=Self::MAX_SIZE).contains(&page_size) {
+            return Err(Problem::bad_request(format!(
+                "page starts at 1 and pageSize is 1 to {}",
+                Self::MAX_SIZE
+            )));
+        }
+        Ok(Self { page, page_size })
+    }
+
+    /// Rows to return (SQL `LIMIT`).
+    pub fn limit(&self) -> i64 {
+        i64::from(self.page_size)
+    }
+
+    /// Rows to skip (SQL `OFFSET`).
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.page_size)
+    }
+}
+
+/// One page of a list, in the one shape every list has: `items`, `page`, `pageSize`, `total`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub page_size: u32,
+    /// Rows in the whole list.
+    pub total: i64,
+}
+
+impl<T> Paged<T> {
+    pub fn new(items: Vec<T>, request: PageRequest, total: i64) -> Self {
+        Self {
+            items,
+            page: request.page,
+            page_size: request.page_size,
+            total,
+        }
+    }
+}
+
 /// JSON body extractor whose rejections are problem+json with a message that says what is wrong.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);

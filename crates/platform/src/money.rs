@@ -68,6 +68,15 @@ impl Money {
         Self { minor, currency }
     }
 
+    /// Money as a service stored it (minor units and a currency code it validated when it was
+    /// written); an unreadable code shows as `XXX` rather than failing the read.
+    pub fn stored(minor: i64, currency: &str) -> Self {
+        Self::from_minor(
+            minor,
+            Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
+        )
+    }
+
     /// Parses a decimal amount in major units (`"199.99"`, `"200"`) with at most as many decimals
     /// as the currency has.
     pub fn parse_major(amount: &str, currency: Currency) -> Result<Self, String> {
@@ -192,5 +201,31 @@ mod tests {
             let money = Money::from_minor(minor, usd());
             prop_assert_eq!(Money::parse_major(&money.major_text(), usd()).unwrap(), money);
         }
+    }
+}
+
+/// Money on the wire: exact decimal text, minor units and currency, e.g.
+/// `{"amount": "199.99", "amountMinor": 19999, "currency": "USD"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyView {
+    pub amount: String,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyView {
+    fn from(money: Money) -> Self {
+        Self {
+            amount: money.major_text(),
+            amount_minor: money.minor(),
+            currency: money.currency().to_string(),
+        }
+    }
+}
+
+impl From<&Money> for MoneyView {
+    fn from(money: &Money) -> Self {
+        Self::from(*money)
     }
 }

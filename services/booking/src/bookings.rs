@@ -11,6 +11,7 @@ use chrono::Utc;
 use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
 use platform::auth::Caller;
 use platform::events::{Envelope, outbox};
+use platform::http::PageRequest;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
@@ -437,11 +438,9 @@ impl Bookings {
     pub async fn list(
         &self,
         user_id: i64,
-        page: u32,
-        page_size: u32,
+        page: PageRequest,
     ) -> Result<(Vec<BookingRow>, i64), BookingError> {
-        let offset = i64::from(page - 1) * i64::from(page_size);
-        Ok(store::bookings::list_for_user(&self.db, user_id, i64::from(page_size), offset).await?)
+        Ok(store::bookings::list_for_user(&self.db, user_id, page.limit(), page.offset()).await?)
     }
 }
 

@@ -45,10 +45,7 @@ impl IntoResponse for BookingError {
             Self::IdempotencyMismatch => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
                 .with_type("idempotency-key-reused"),
             Self::Refused(problem) => problem,
-            Self::Database(e) if platform::db::is_unavailable(&e) => {
-                Problem::dependency_unavailable("database", &e)
-            }
-            Self::Database(e) => Problem::internal(&e),
+            Self::Database(e) => Problem::database(&e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }
         .into_response()

@@ -26,10 +26,7 @@ impl IntoResponse for CatalogError {
             Self::NotFound(detail) => Problem::not_found(detail),
             Self::Conflict(detail) => Problem::conflict(detail),
             Self::Refused(problem) => problem,
-            Self::Database(e) if platform::db::is_unavailable(&e) => {
-                Problem::dependency_unavailable("database", &e)
-            }
-            Self::Database(e) => Problem::internal(&e),
+            Self::Database(e) => Problem::database(&e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }
         .into_response()

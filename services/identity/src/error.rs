@@ -75,10 +75,7 @@ impl IdentityError {
             Self::UserNotFound => Problem::not_found(self.to_string()),
             Self::LastAdmin => Problem::conflict(self.to_string()),
             Self::Refused(problem) => problem.clone(),
-            Self::Database(e) if platform::db::is_unavailable(e) => {
-                Problem::dependency_unavailable("database", e)
-            }
-            Self::Database(e) => Problem::internal(e),
+            Self::Database(e) => Problem::database(e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }
     }

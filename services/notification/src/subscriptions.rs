@@ -65,9 +65,7 @@ pub async fn user_subscriptions(
             "You may only read your own subscriptions",
         ));
     }
-    let flights = of_user(&state.db, user_id)
-        .await
-        .map_err(platform::db::problem)?;
+    let flights = of_user(&state.db, user_id).await?;
     Ok(JsonResponse(UserSubscriptions { user_id, flights }))
 }
 
@@ -93,8 +91,7 @@ pub async fn list(
     )
     .bind(caller.user_id)
     .fetch_all(&state.db)
-    .await
-    .map_err(platform::db::problem)?;
+    .await?;
     Ok(JsonResponse(SubscriptionList { items }))
 }
 
@@ -106,7 +103,7 @@ async fn find(db: &PgPool, user_id: i64, code: &str) -> Result<Option<Subscripti
     .bind(code)
     .fetch_optional(db)
     .await
-    .map_err(platform::db::problem)
+    .map_err(platform::Problem::from)
 }
 
 /// `PUT /api/subscriptions/{flight_code}`: 201 when new, 200 when it already existed.
@@ -116,9 +113,7 @@ pub async fn put(
     Path(raw): Path<String>,
 ) -> Result<Response, Problem> {
     let code = flight_code(&raw).map_err(Problem::bad_request)?;
-    let added = add(&state.db, caller.user_id, &code)
-        .await
-        .map_err(platform::db::problem)?;
+    let added = add(&state.db, caller.user_id, &code).await?;
     let view = find(&state.db, caller.user_id, &code)
         .await?
         .ok_or_else(|| Problem::conflict("The subscription was removed meanwhile"))?;
@@ -137,10 +132,7 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let code = flight_code(&raw).map_err(Problem::bad_request)?;
-    if remove(&state.db, caller.user_id, &code)
-        .await
-        .map_err(platform::db::problem)?
-    {
+    if remove(&state.db, caller.user_id, &code).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!(

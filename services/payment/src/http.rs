@@ -11,9 +11,8 @@ use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Datelike, Utc};
 use platform::Problem;
 use platform::auth::{Caller, JwtVerifier};
-use platform::db::problem as db_problem;
-use platform::http::{Json, Path, Query};
-use platform::money::{Currency, Money};
+use platform::http::{Json, PageRequest, Path, Query};
+use platform::money::{Currency, Money, MoneyView};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -47,24 +46,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MoneyView {
-    amount: String,
-    amount_minor: i64,
-    currency: String,
-}
-
 fn money(minor: i64, currency: &str) -> MoneyView {
-    let money = Money::from_minor(
-        minor,
-        Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
-    );
-    MoneyView {
-        amount: money.major_text(),
-        amount_minor: money.minor(),
-        currency: money.currency().to_string(),
-    }
+    Money::stored(minor, currency).into()
 }
 
 // ---- cards ----
@@ -136,8 +119,7 @@ async fn add_card(
     .bind(i16::try_from(exp_year).unwrap_or(i16::MAX))
     .bind(token)
     .fetch_one(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     tracing::info!(user_id = caller.user_id, card = %card, "card saved");
     Ok((StatusCode::CREATED, JsonResponse(view)))
 }
@@ -157,8 +139,7 @@ async fn cards(
     )
     .bind(caller.user_id)
     .fetch_all(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     Ok(JsonResponse(Cards { cards }))
 }
 
@@ -173,8 +154,7 @@ async fn remove_card(
     .bind(&card_id)
     .bind(caller.user_id)
     .execute(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     if removed.rows_affected() == 0 {
         return Err(Problem::not_found("Card not found"));
     }
@@ -218,16 +198,14 @@ async fn wallet_view(db: &PgPool, user_id: i64) -> Result<WalletView, Problem> {
     )
     .bind(user_id)
     .fetch_all(db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     let entries: Vec<EntryRow> = sqlx::query_as(
         "SELECT id, kind, amount_minor, currency, payment_id, created_at FROM wallet_entries \
          WHERE user_id = $1 ORDER BY id DESC LIMIT 50",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     Ok(WalletView {
         balances: balances.iter().map(|(m, c)| money(*m, c)).collect(),
         entries: entries
@@ -302,8 +280,7 @@ async fn top_up(
     .bind(caller.user_id)
     .bind(body.card_id.as_deref())
     .fetch_optional(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     let token = match (&card, &body.card_id) {
         (Some((token, _)), _) => token.clone(),
         (None, Some(_)) => return Err(Problem::not_found("Card not found")),
@@ -325,7 +302,7 @@ async fn top_up(
         .await
         .unwrap_or(Err(ProcessorError::Timeout))
         .map_err(|e| declined(&e))?;
-    let mut tx = state.db.begin().await.map_err(db_problem)?;
+    let mut tx = state.db.begin().await?;
     let recorded = sqlx::query(
         "INSERT INTO wallet_entries (user_id, currency, amount_minor, kind, request_key, processor_reference) \
          VALUES ($1, $2, $3, 'top_up', $4, $5) ON CONFLICT (user_id, request_key) WHERE request_key IS NOT NULL DO NOTHING",
@@ -336,8 +313,7 @@ async fn top_up(
     .bind(&request_key)
     .bind(&reference)
     .execute(&mut *tx)
-    .await
-    .map_err(db_problem)?
+    .await?
     .rows_affected()
         == 1;
     // A replayed top-up (same Idempotency-Key) credits nothing more.
@@ -350,10 +326,9 @@ async fn top_up(
         .bind(currency.as_str())
         .bind(amount.minor())
         .execute(&mut *tx)
-        .await
-        .map_err(db_problem)?;
+        .await?;
     }
-    tx.commit().await.map_err(db_problem)?;
+    tx.commit().await?;
     Ok(JsonResponse(wallet_view(&state.db, caller.user_id).await?))
 }
 
@@ -444,7 +419,7 @@ async fn refunds_of(db: &PgPool, ids: &[i64]) -> Result<Vec<RefundRow>, Problem>
     .bind(ids)
     .fetch_all(db)
     .await
-    .map_err(db_problem)
+    .map_err(Problem::from)
 }
 
 #[derive(Deserialize)]
@@ -472,13 +447,7 @@ async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<JsonResponse<PaymentPage>, Problem> {
-    let page = query.page.unwrap_or(1);
-    let page_size = query.page_size.unwrap_or(20);
-    if page == 0 || !(1..=100).contains(&page_size) {
-        return Err(Problem::bad_request(
-            "page starts at 1 and pageSize is 1 to 100",
-        ));
-    }
+    let page = PageRequest::new(query.page, query.page_size)?;
     let user_id = query.user_id.unwrap_or(caller.user_id);
     caller.require_self_or_staff(user_id)?;
     let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
@@ -487,19 +456,17 @@ async fn list(
     ))
     .bind(user_id)
     .bind(query.booking_id)
-    .bind(i64::from(page_size))
-    .bind(i64::from(page - 1) * i64::from(page_size))
+    .bind(page.limit())
+    .bind(page.offset())
     .fetch_all(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     let total: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM payments WHERE user_id = $1 AND ($2::bigint IS NULL OR booking_id = $2)",
     )
     .bind(user_id)
     .bind(query.booking_id)
     .fetch_one(&state.db)
-    .await
-    .map_err(db_problem)?;
+    .await?;
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
     let mut refunds = refunds_of(&state.db, &ids).await?;
     let payments = rows
@@ -514,8 +481,8 @@ async fn list(
         .collect();
     Ok(JsonResponse(PaymentPage {
         payments,
-        page,
-        page_size,
+        page: page.page,
+        page_size: page.page_size,
         total,
     }))
 }
@@ -530,8 +497,7 @@ async fn visible(
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
             .bind(id)
             .fetch_optional(db)
-            .await
-            .map_err(db_problem)?
+            .await?
             .filter(|p: &PaymentRow| p.user_id == caller.user_id || caller.is_staff())
             .ok_or_else(|| Problem::not_found("Payment not found"))?;
     let refund = refunds_of(db, &[id]).await?.pop();

@@ -7,8 +7,8 @@ use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
 use platform::auth::Caller;
-use platform::http::{Json, Path, Query};
-use platform::money::{Currency, Money};
+use platform::http::{Json, PageRequest, Paged, Path, Query};
+use platform::money::{Money, MoneyView};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -22,14 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/bookings", post(create).get(list))
         .route("/api/bookings/{booking_id}", get(one))
         .route("/api/bookings/{booking_id}/cancel", post(cancel))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MoneyView {
-    amount: String,
-    amount_minor: i64,
-    currency: String,
 }
 
 #[derive(Serialize)]
@@ -83,26 +75,9 @@ struct PaymentSummary {
     refunded_at: Option<DateTime<Utc>>,
 }
 
-impl MoneyView {
-    fn of(money: &Money) -> Self {
-        Self {
-            amount: money.major_text(),
-            amount_minor: money.minor(),
-            currency: money.currency().to_string(),
-        }
-    }
-}
-
-pub fn money(minor: i64, currency: &str) -> Money {
-    Money::from_minor(
-        minor,
-        Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
-    )
-}
-
 impl From<BookingRow> for BookingView {
     fn from(b: BookingRow) -> Self {
-        let price = money(b.amount_minor, &b.currency);
+        let price = Money::stored(b.amount_minor, &b.currency);
         let holding = b.status == BookingStatus::PendingPayment.as_str();
         Self {
             booking_id: b.id,
@@ -127,13 +102,13 @@ impl From<BookingRow> for BookingView {
                 .zip(b.seats)
                 .map(|(name, seat)| Passenger { name, seat })
                 .collect(),
-            price: MoneyView::of(&price),
+            price: MoneyView::from(price),
             payment: PaymentSummary {
                 method: b.payment_method,
                 card_id: b.payment_card_id,
                 payment_id: b.payment_id,
                 paid_at: b.paid_at,
-                refunded: MoneyView::of(&money(b.refunded_minor, &b.currency)),
+                refunded: Money::stored(b.refunded_minor, &b.currency).into(),
                 refunded_at: b.refunded_at,
             },
             hold_expires_at: b.hold_expires_at.filter(|_| holding),
@@ -318,34 +293,18 @@ struct ListQuery {
     user_id: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BookingPage {
-    items: Vec<BookingView>,
-    page: u32,
-    page_size: u32,
-    total: i64,
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ListQuery>,
-) -> Result<JsonResponse<BookingPage>, BookingError> {
+) -> Result<JsonResponse<Paged<BookingView>>, BookingError> {
     let user_id = query.user_id.unwrap_or(caller.user_id);
     caller.require_self_or_staff(user_id)?;
-    let page = query.page.unwrap_or(1);
-    let page_size = query.page_size.unwrap_or(20);
-    if page == 0 || !(1..=100).contains(&page_size) {
-        return Err(BookingError::Invalid(
-            "page starts at 1 and pageSize is 1 to 100".into(),
-        ));
-    }
-    let (rows, total) = state.bookings.list(user_id, page, page_size).await?;
-    Ok(JsonResponse(BookingPage {
-        items: rows.into_iter().map(BookingView::from).collect(),
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let (rows, total) = state.bookings.list(user_id, page).await?;
+    Ok(JsonResponse(Paged::new(
+        rows.into_iter().map(BookingView::from).collect(),
         page,
-        page_size,
         total,
-    }))
+    )))
 }

@@ -5,12 +5,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Json as JsonResponse, Router};
 use platform::auth::Caller;
-use platform::http::{Json, Path};
+use platform::http::{Json, PageRequest, Path};
+use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::bookings::{money, waits_for_payment};
+use super::bookings::waits_for_payment;
 use crate::bookings::{BookingRequest, Created, FlightRef};
 use crate::domain::{BookingStatus, PaymentMethod};
 use crate::error::BookingError;
@@ -85,7 +86,7 @@ async fn book_flight(
     {
         Created::New(booking) | Created::Replayed(booking) => booking,
     };
-    let price = money(booking.amount_minor, &booking.currency);
+    let price = Money::stored(booking.amount_minor, &booking.currency);
     Ok((
         StatusCode::CREATED,
         JsonResponse(Booked {
@@ -109,7 +110,11 @@ async fn user_bookings(
     Path(user_id): Path<i64>,
 ) -> Result<JsonResponse<Value>, BookingError> {
     caller.require_self_or_staff(user_id)?;
-    let (rows, _) = state.bookings.list(user_id, 1, 100).await?;
+    let everything = PageRequest {
+        page: 1,
+        page_size: PageRequest::MAX_SIZE,
+    };
+    let (rows, _) = state.bookings.list(user_id, everything).await?;
     if rows.is_empty() {
         return Err(platform::Problem::not_found("No bookings found for this user").into());
     }

@@ -6,15 +6,16 @@ use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use platform::auth::{Caller, Role};
-use platform::http::{Json, Path, Query};
+use platform::http::{Json, Paged, Path, Query};
 use platform::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
-use super::{AppState, MoneyView, stored_money};
+use super::AppState;
 use crate::domain::{Cabin, FlightNumber, FlightStatus, IataCode};
 use crate::error::CatalogError;
 use crate::schedule::{FlightDetail, FlightPatch, MAX_SEARCH_DAYS, ScheduleFlight, SearchRequest};
 use crate::store::search::{SearchRow, Sort};
+use platform::money::MoneyView;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -119,7 +120,7 @@ impl From<FlightDetail> for FlightView {
                 .cabins
                 .into_iter()
                 .map(|c| CabinView {
-                    fare: stored_money(c.fare_minor, &c.currency).into(),
+                    fare: Money::stored(c.fare_minor, &c.currency).into(),
                     cabin: c.cabin,
                     capacity: c.capacity,
                     seats_left: c.seats_left,
@@ -299,7 +300,7 @@ pub struct SearchResultView {
 }
 
 fn result_view(row: SearchRow, passengers: i32) -> SearchResultView {
-    let fare = stored_money(row.fare_minor, &row.currency);
+    let fare = Money::stored(row.fare_minor, &row.currency);
     SearchResultView {
         schedule: ScheduleView::new(
             row.id,
@@ -325,19 +326,10 @@ fn result_view(row: SearchRow, passengers: i32) -> SearchResultView {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchResults {
-    items: Vec<SearchResultView>,
-    page: u32,
-    page_size: u32,
-    total: i64,
-}
-
 async fn search(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
-) -> Result<JsonResponse<SearchResults>, CatalogError> {
+) -> Result<JsonResponse<Paged<SearchResultView>>, CatalogError> {
     let request = query.parse()?;
     let Some(page) = state.catalog.search(&request).await? else {
         return Err(CatalogError::Invalid(format!(
@@ -345,7 +337,7 @@ async fn search(
             unknown_place(&state, &request).await?
         )));
     };
-    Ok(JsonResponse(SearchResults {
+    Ok(JsonResponse(Paged {
         items: page
             .rows
             .iter()

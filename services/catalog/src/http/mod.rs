@@ -9,8 +9,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use platform::auth::JwtVerifier;
-use platform::money::{Currency, Money};
-use serde::Serialize;
 
 use crate::schedule::Catalog;
 
@@ -40,31 +38,4 @@ pub fn router(state: AppState) -> Router {
         .merge(reference::router())
         .merge(seed_api::router())
         .with_state(state)
-}
-
-/// Money on the wire: exact decimal text, minor units, currency.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MoneyView {
-    pub amount: String,
-    pub amount_minor: i64,
-    pub currency: String,
-}
-
-impl From<Money> for MoneyView {
-    fn from(money: Money) -> Self {
-        Self {
-            amount: money.major_text(),
-            amount_minor: money.minor(),
-            currency: money.currency().to_string(),
-        }
-    }
-}
-
-/// A stored fare as money (stored currencies are always valid codes).
-pub fn stored_money(minor: i64, currency: &str) -> Money {
-    Money::from_minor(
-        minor,
-        Currency::parse(currency.trim()).unwrap_or(Currency::UNKNOWN),
-    )
 }

@@ -10,11 +10,12 @@ use platform::http::Query;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AppState, stored_money};
+use super::AppState;
 use crate::domain::Cabin;
 use crate::error::CatalogError;
 use crate::schedule::SearchRequest;
 use crate::store::search::Sort;
+use platform::money::Money;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -122,7 +123,7 @@ async fn search_flights(
         .iter()
         .cloned()
         .map(|row| {
-            let fare = stored_money(row.fare_minor, &row.currency);
+            let fare = Money::stored(row.fare_minor, &row.currency);
             SeedFlight {
                 departure: platform::time::local_minutes(row.departure_at, &row.origin_time_zone),
                 arrival: platform::time::local_minutes(row.arrival_at, &row.destination_time_zone),

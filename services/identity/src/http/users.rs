@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use chrono::{DateTime, Utc};
 use platform::Problem;
 use platform::auth::{Caller, Role};
-use platform::http::{Json, Path, Query};
+use platform::http::{Json, PageRequest, Paged, Path, Query};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -105,43 +105,20 @@ struct PageQuery {
     page_size: Option<u32>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserPage {
-    items: Vec<Profile>,
-    page: u32,
-    page_size: u32,
-    total: i64,
-}
-
-const MAX_PAGE_SIZE: u32 = 100;
-
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<PageQuery>,
-) -> Result<JsonResponse<UserPage>, IdentityError> {
+) -> Result<JsonResponse<Paged<Profile>>, IdentityError> {
     caller.require(&[Role::Admin])?;
-    let page = query.page.unwrap_or(1);
-    let page_size = query.page_size.unwrap_or(20);
-    if page == 0 {
-        return Err(Problem::bad_request("page starts at 1").into());
-    }
-    if page_size == 0 || page_size > MAX_PAGE_SIZE {
-        return Err(Problem::bad_request(format!(
-            "pageSize must be between 1 and {MAX_PAGE_SIZE}"
-        ))
-        .into());
-    }
-    let offset = i64::from(page - 1) * i64::from(page_size);
+    let page = PageRequest::new(query.page, query.page_size)?;
     let (users, total) =
-        store::users::list(&state.accounts.db, offset, i64::from(page_size)).await?;
-    Ok(JsonResponse(UserPage {
-        items: users.into_iter().map(Profile::from).collect(),
+        store::users::list(&state.accounts.db, page.offset(), page.limit()).await?;
+    Ok(JsonResponse(Paged::new(
+        users.into_iter().map(Profile::from).collect(),
         page,
-        page_size,
         total,
-    }))
+    )))
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
 use platform::Problem;
 use platform::auth::{Caller, JwtVerifier};
-use platform::http::{Path, Query};
+use platform::http::{PageRequest, Paged, Path, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -74,10 +74,8 @@ struct PageQuery {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page {
-    items: Vec<NotificationView>,
-    page: u32,
-    page_size: u32,
-    total: i64,
+    #[serde(flatten)]
+    page: Paged<NotificationView>,
     unread: i64,
 }
 
@@ -86,37 +84,26 @@ async fn list(
     caller: Caller,
     Query(query): Query<PageQuery>,
 ) -> Result<JsonResponse<Page>, Problem> {
-    let page = query.page.unwrap_or(1);
-    let page_size = query.page_size.unwrap_or(20);
-    if page == 0 || !(1..=100).contains(&page_size) {
-        return Err(Problem::bad_request(
-            "page starts at 1 and pageSize is 1 to 100",
-        ));
-    }
+    let page = PageRequest::new(query.page, query.page_size)?;
     let items: Vec<NotificationView> = sqlx::query_as(
         "SELECT id, kind, subject, body, created_at, read_at FROM notifications \
          WHERE user_id = $1 AND channel = 'in_app' \
          ORDER BY read_at IS NOT NULL, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(caller.user_id)
-    .bind(i64::from(page_size))
-    .bind(i64::from(page - 1) * i64::from(page_size))
+    .bind(page.limit())
+    .bind(page.offset())
     .fetch_all(&state.db)
-    .await
-    .map_err(platform::db::problem)?;
+    .await?;
     let (total, unread): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE read_at IS NULL) FROM notifications \
          WHERE user_id = $1 AND channel = 'in_app'",
     )
     .bind(caller.user_id)
     .fetch_one(&state.db)
-    .await
-    .map_err(platform::db::problem)?;
+    .await?;
     Ok(JsonResponse(Page {
-        items,
-        page,
-        page_size,
-        total,
+        page: Paged::new(items, page, total),
         unread,
     }))
 }
@@ -135,8 +122,7 @@ async fn mark_read(
     .bind(id)
     .bind(caller.user_id)
     .fetch_optional(&state.db)
-    .await
-    .map_err(platform::db::problem)?
+    .await?
     .map(JsonResponse)
     .ok_or_else(|| Problem::not_found("Notification not found"))
 }
