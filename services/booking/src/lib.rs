@@ -3,6 +3,7 @@
 //! transaction, so no seat is ever sold twice; every change is published through the outbox.
 
 pub mod bookings;
+mod config;
 pub mod domain;
 pub mod error;
 mod http;
@@ -21,6 +22,8 @@ use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
 
 use crate::bookings::Bookings;
 use crate::watch::StatusWatch;
+
+pub use config::Config;
 
 /// The booking service, as the host runs it.
 pub struct Booking;
@@ -83,35 +86,6 @@ impl Service for Booking {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub settings: Settings,
-    /// How long a booking awaiting payment holds its seats.
-    pub hold: Duration,
-    /// How long a booking request waits for its payment to settle.
-    pub confirm_wait: Duration,
-    /// How often to look for holds that have run out.
-    pub expiry_interval: Duration,
-}
-
-impl Config {
-    pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        Ok(Self {
-            settings: Settings::load(source, Booking::SPEC, mode)?,
-            hold: source
-                .seconds("BOOKING_HOLD_SECS")?
-                .unwrap_or(Duration::from_secs(15 * 60)),
-            confirm_wait: source
-                .parse::<u64>("BOOKING_CONFIRM_WAIT_MS")?
-                .map_or(Duration::from_secs(3), Duration::from_millis),
-            expiry_interval: source
-                .parse::<u64>("BOOKING_EXPIRY_INTERVAL_MS")?
-                .map_or(Duration::from_secs(1), Duration::from_millis)
-                .max(Duration::from_millis(10)),
-        })
-    }
-}
 
 /// Expires holds that ran out without payment, until shutdown. Several instances may run this:
 /// each due booking is locked by one of them and skipped by the others.

@@ -5,6 +5,7 @@
 //! `flight.status-changed`) through the transactional outbox.
 
 mod cache;
+mod config;
 pub mod demo;
 mod directory;
 pub mod domain;
@@ -22,6 +23,8 @@ use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings
 use platform::service::{Context, Host, Parts, Service};
 
 use crate::schedule::Catalog as FlightCatalog;
+
+pub use config::Config;
 
 /// The catalog service, as the host runs it.
 pub struct Catalog;
@@ -84,49 +87,6 @@ impl Service for Catalog {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub settings: Settings,
-    /// Days of flights the demo schedule covers.
-    pub seed_days: u32,
-    /// Flights a day on each demo route (1 to 4).
-    pub seed_flights_per_day: u32,
-    /// How long a search answer is reused; zero turns the cache off.
-    pub search_cache_ttl: std::time::Duration,
-    /// `DEMO_SCHEDULE`: load the demo schedule at start when there are no flights (`itinera up`).
-    pub demo_schedule: bool,
-}
-
-impl Config {
-    pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        let seed_days = source.parse::<u32>("SEED_DAYS")?.unwrap_or(30);
-        if !(1..=366).contains(&seed_days) {
-            return Err(ConfigError::invalid(
-                "SEED_DAYS",
-                &seed_days.to_string(),
-                "must be 1 to 366",
-            ));
-        }
-        let seed_flights_per_day = source.parse::<u32>("SEED_FLIGHTS_PER_DAY")?.unwrap_or(1);
-        if !(1..=4).contains(&seed_flights_per_day) {
-            return Err(ConfigError::invalid(
-                "SEED_FLIGHTS_PER_DAY",
-                &seed_flights_per_day.to_string(),
-                "must be 1 to 4",
-            ));
-        }
-        Ok(Self {
-            settings: Settings::load(source, Catalog::SPEC, mode)?,
-            seed_days,
-            seed_flights_per_day,
-            search_cache_ttl: std::time::Duration::from_millis(
-                source.parse::<u64>("SEARCH_CACHE_TTL_MS")?.unwrap_or(1_000),
-            ),
-            demo_schedule: source.flag("DEMO_SCHEDULE")?.unwrap_or(false),
-        })
-    }
-}
 
 /// Loads the demo schedule into the catalog's database if it has no flights (what `GET /seed`
 /// does); says whether it did.
