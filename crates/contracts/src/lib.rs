@@ -12,3 +12,4 @@ pub mod identity {
 }
 
 pub mod events;
+pub mod states;
