@@ -7,6 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::states::{
+    BookingStatus, Cabin, CancelReason, FlightStatus, PaymentFailure, PaymentMethod, PaymentStatus,
+    UserRole,
+};
+
 /// Topics, one per aggregate family.
 pub mod topics {
     pub const USERS: &str = "identity.users";
@@ -57,7 +62,7 @@ pub struct UserSnapshot {
     pub user_id: i64,
     pub username: String,
     pub email: String,
-    pub role: String,
+    pub role: UserRole,
     /// Grows with every change; older snapshots are ignored.
     pub updated_at: DateTime<Utc>,
 }
@@ -74,8 +79,7 @@ pub struct MoneyAmount {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CabinSnapshot {
-    /// `economy`, `premium_economy`, `business` or `first`.
-    pub cabin: String,
+    pub cabin: Cabin,
     pub first_row: i32,
     pub last_row: i32,
     /// Seat letters in each row, e.g. `ABCDEF`.
@@ -97,8 +101,7 @@ pub struct FlightSnapshot {
     pub arrival_at: DateTime<Utc>,
     pub origin_time_zone: String,
     pub destination_time_zone: String,
-    /// `On Time`, `Delayed`, `Boarding`, `Departed`, `Landed` or `Cancelled`.
-    pub status: String,
+    pub status: FlightStatus,
     pub gate: Option<String>,
     pub cabins: Vec<CabinSnapshot>,
     /// Grows with every change of the flight.
@@ -110,7 +113,7 @@ pub struct FlightSnapshot {
 #[serde(rename_all = "camelCase")]
 pub struct InventorySnapshot {
     pub flight_id: i64,
-    pub cabin: String,
+    pub cabin: Cabin,
     pub capacity: i32,
     pub seats_left: i32,
     /// Grows with every change of this cabin's inventory.
@@ -128,23 +131,22 @@ pub struct BookingSnapshot {
     pub flight_id: i64,
     pub flight_code: String,
     pub departure_at: DateTime<Utc>,
-    pub cabin: String,
+    pub cabin: Cabin,
     pub seats: Vec<String>,
     pub passengers: Vec<String>,
     pub price: MoneyAmount,
-    /// `PENDING_PAYMENT`, `CONFIRMED`, `CANCELLED` or `EXPIRED`.
-    pub status: String,
-    pub payment_method: Option<String>,
+    pub status: BookingStatus,
+    pub payment_method: Option<PaymentMethod>,
     /// The saved card (payment service's id) to charge, if the customer chose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_card_id: Option<String>,
     /// On `booking.cancelled` and `booking.expired`: the status the booking had before, which
     /// decides the refund (a booking cancelled before it was confirmed is refunded in full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_status: Option<String>,
-    /// Why a booking was cancelled: `customer`, `payment-failed`, `flight-cancelled`.
+    pub previous_status: Option<BookingStatus>,
+    /// Why a booking ended (cancelled or expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
+    pub cancel_reason: Option<CancelReason>,
     pub inventory: InventorySnapshot,
 }
 
@@ -156,15 +158,13 @@ pub struct PaymentSnapshot {
     pub payment_id: i64,
     pub booking_id: i64,
     pub user_id: i64,
-    /// `credit_card`, `debit_card` or `wallet`.
-    pub method: String,
+    pub method: PaymentMethod,
     pub amount: MoneyAmount,
     /// `SUCCEEDED`, `FAILED` or `VOIDED`.
-    pub status: String,
-    /// On `payment.failed`: `card_declined`, `insufficient_funds`, `processor_timeout`,
-    /// `processor_error` or `card_not_found`.
+    pub status: PaymentStatus,
+    /// On `payment.failed`: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<PaymentFailure>,
     /// Everything refunded so far (on `payment.refunded`, including this refund).
     pub refunded: MoneyAmount,
     /// The fee kept by the fare rule on `payment.refunded`.
@@ -172,6 +172,201 @@ pub struct PaymentSnapshot {
     pub refund_fee: Option<MoneyAmount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_last4: Option<String>,
+}
+
+/// Declares a topic's typed events: one variant per event type, each with its payload.
+macro_rules! topic_events {
+    (
+        $(#[$meta:meta])*
+        $name:ident ($topic:path) {
+            $($(#[$variant_meta:meta])* $variant:ident = $kind:path => $payload:ty,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant($payload),)+
+        }
+
+        impl $name {
+            /// The topic these events are published to.
+            pub const TOPIC: &'static str = $topic;
+
+            /// Every event type of the topic.
+            pub const KINDS: [&'static str; [$($kind),+].len()] = [$($kind),+];
+
+            /// The event of type `kind` with payload `data` (an envelope's `type` and `data`).
+            ///
+            /// `Ok(None)` when `kind` is not an event type of this topic: the caller decides
+            /// whether to ignore it. A known type whose payload does not fit is an error.
+            pub fn decode(
+                kind: &str,
+                data: &serde_json::Value,
+            ) -> Result<Option<Self>, serde_json::Error> {
+                Ok(Some(match kind {
+                    $($kind => $name::$variant(<$payload>::deserialize(data)?),)+
+                    _ => return Ok(None),
+                }))
+            }
+
+            /// The event type (the envelope's `type`).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => $kind,)+
+                }
+            }
+
+            /// The payload as the envelope's `data`.
+            pub fn data(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self {
+                    $($name::$variant(payload) => serde_json::to_value(payload),)+
+                }
+            }
+        }
+    };
+}
+
+topic_events! {
+    /// The events of `identity.users`.
+    UserEvent (topics::USERS) {
+        Registered = types::USER_REGISTERED => UserSnapshot,
+        Updated = types::USER_UPDATED => UserSnapshot,
+    }
+}
+
+impl UserEvent {
+    pub fn user(&self) -> &UserSnapshot {
+        match self {
+            UserEvent::Registered(user) | UserEvent::Updated(user) => user,
+        }
+    }
+}
+
+topic_events! {
+    /// The events of `catalog.flights`.
+    FlightEvent (topics::FLIGHTS) {
+        Scheduled = types::FLIGHT_SCHEDULED => FlightSnapshot,
+        /// A change of the schedule, gate or fares.
+        Updated = types::FLIGHT_UPDATED => FlightSnapshot,
+        StatusChanged = types::FLIGHT_STATUS_CHANGED => FlightSnapshot,
+    }
+}
+
+impl FlightEvent {
+    pub fn flight(&self) -> &FlightSnapshot {
+        match self {
+            FlightEvent::Scheduled(flight)
+            | FlightEvent::Updated(flight)
+            | FlightEvent::StatusChanged(flight) => flight,
+        }
+    }
+
+    pub fn into_flight(self) -> FlightSnapshot {
+        match self {
+            FlightEvent::Scheduled(flight)
+            | FlightEvent::Updated(flight)
+            | FlightEvent::StatusChanged(flight) => flight,
+        }
+    }
+}
+
+topic_events! {
+    /// The events of `booking.bookings`.
+    BookingEvent (topics::BOOKINGS) {
+        /// Created awaiting payment; asks the payment service for it.
+        Created = types::BOOKING_CREATED => BookingSnapshot,
+        Confirmed = types::BOOKING_CONFIRMED => BookingSnapshot,
+        Cancelled = types::BOOKING_CANCELLED => BookingSnapshot,
+        Expired = types::BOOKING_EXPIRED => BookingSnapshot,
+    }
+}
+
+impl BookingEvent {
+    pub fn booking(&self) -> &BookingSnapshot {
+        match self {
+            BookingEvent::Created(booking)
+            | BookingEvent::Confirmed(booking)
+            | BookingEvent::Cancelled(booking)
+            | BookingEvent::Expired(booking) => booking,
+        }
+    }
+
+    pub fn into_booking(self) -> BookingSnapshot {
+        match self {
+            BookingEvent::Created(booking)
+            | BookingEvent::Confirmed(booking)
+            | BookingEvent::Cancelled(booking)
+            | BookingEvent::Expired(booking) => booking,
+        }
+    }
+}
+
+topic_events! {
+    /// The events of `payment.payments`.
+    PaymentEvent (topics::PAYMENTS) {
+        Succeeded = types::PAYMENT_SUCCEEDED => PaymentSnapshot,
+        Failed = types::PAYMENT_FAILED => PaymentSnapshot,
+        Refunded = types::PAYMENT_REFUNDED => PaymentSnapshot,
+    }
+}
+
+impl PaymentEvent {
+    pub fn payment(&self) -> &PaymentSnapshot {
+        match self {
+            PaymentEvent::Succeeded(payment)
+            | PaymentEvent::Failed(payment)
+            | PaymentEvent::Refunded(payment) => payment,
+        }
+    }
+}
+
+/// Any event of the platform, by topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    User(UserEvent),
+    Flight(FlightEvent),
+    Booking(BookingEvent),
+    Payment(PaymentEvent),
+}
+
+impl Event {
+    /// The event of type `kind` with payload `data`, whichever its topic.
+    ///
+    /// `Ok(None)` when `kind` is no event type of the platform (one a newer producer publishes,
+    /// say): the caller decides whether to ignore it. A known type whose payload does not fit is
+    /// an error.
+    pub fn decode(kind: &str, data: &serde_json::Value) -> Result<Option<Self>, serde_json::Error> {
+        if let Some(event) = UserEvent::decode(kind, data)? {
+            return Ok(Some(Event::User(event)));
+        }
+        if let Some(event) = FlightEvent::decode(kind, data)? {
+            return Ok(Some(Event::Flight(event)));
+        }
+        if let Some(event) = BookingEvent::decode(kind, data)? {
+            return Ok(Some(Event::Booking(event)));
+        }
+        Ok(PaymentEvent::decode(kind, data)?.map(Event::Payment))
+    }
+
+    /// The event type (the envelope's `type`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::User(event) => event.kind(),
+            Event::Flight(event) => event.kind(),
+            Event::Booking(event) => event.kind(),
+            Event::Payment(event) => event.kind(),
+        }
+    }
+
+    /// The topic the event is published to.
+    pub fn topic(&self) -> &'static str {
+        match self {
+            Event::User(_) => UserEvent::TOPIC,
+            Event::Flight(_) => FlightEvent::TOPIC,
+            Event::Booking(_) => BookingEvent::TOPIC,
+            Event::Payment(_) => PaymentEvent::TOPIC,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +394,7 @@ mod tests {
     fn payloads_use_camel_case_on_the_wire() {
         let inventory = InventorySnapshot {
             flight_id: 1,
-            cabin: "economy".into(),
+            cabin: Cabin::Economy,
             capacity: 10,
             seats_left: 9,
             version: 3,
@@ -210,5 +405,90 @@ mod tests {
             serde_json::from_value::<InventorySnapshot>(json).unwrap(),
             inventory
         );
+    }
+
+    fn booking() -> BookingSnapshot {
+        BookingSnapshot {
+            booking_id: 7,
+            reference: "ABCD2345".into(),
+            user_id: 3,
+            flight_id: 1,
+            flight_code: "IT101-20261201".into(),
+            departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+            cabin: Cabin::PremiumEconomy,
+            seats: vec!["14C".into()],
+            passengers: vec!["Jane Doe".into()],
+            price: MoneyAmount {
+                amount_minor: 19_999,
+                currency: "USD".into(),
+            },
+            status: BookingStatus::Cancelled,
+            payment_method: Some(PaymentMethod::CreditCard),
+            payment_card_id: None,
+            previous_status: Some(BookingStatus::PendingPayment),
+            cancel_reason: Some(CancelReason::PaymentFailed),
+            inventory: InventorySnapshot {
+                flight_id: 1,
+                cabin: Cabin::PremiumEconomy,
+                capacity: 10,
+                seats_left: 9,
+                version: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn payload_codes_keep_their_wire_values() {
+        let json = serde_json::to_value(booking()).unwrap();
+        assert_eq!(json["cabin"], "premium_economy");
+        assert_eq!(json["status"], "CANCELLED");
+        assert_eq!(json["paymentMethod"], "credit_card");
+        assert_eq!(json["previousStatus"], "PENDING_PAYMENT");
+        assert_eq!(json["cancelReason"], "payment-failed");
+        assert_eq!(json["inventory"]["cabin"], "premium_economy");
+        assert!(json.get("paymentCardId").is_none());
+        let mut unknown = json.clone();
+        unknown["status"] = "LOST".into();
+        assert!(serde_json::from_value::<BookingSnapshot>(unknown).is_err());
+    }
+
+    #[test]
+    fn every_event_type_decodes_to_its_variant_and_back() {
+        let mut kinds: Vec<&str> = Vec::new();
+        kinds.extend(UserEvent::KINDS);
+        kinds.extend(FlightEvent::KINDS);
+        kinds.extend(BookingEvent::KINDS);
+        kinds.extend(PaymentEvent::KINDS);
+        assert_eq!(kinds, types::ALL);
+
+        let data = serde_json::to_value(booking()).unwrap();
+        for kind in BookingEvent::KINDS {
+            let event = BookingEvent::decode(kind, &data).unwrap().unwrap();
+            assert_eq!(event.kind(), kind);
+            assert_eq!(event.booking(), &booking());
+            assert_eq!(event.data().unwrap(), data);
+            let any = Event::decode(kind, &data).unwrap().unwrap();
+            assert_eq!(any, Event::Booking(event));
+            assert_eq!(any.topic(), topics::BOOKINGS);
+        }
+        assert_eq!(
+            BookingEvent::decode(types::BOOKING_CREATED, &data)
+                .unwrap()
+                .map(BookingEvent::into_booking),
+            Some(booking())
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_none_and_bad_payloads_errors() {
+        let data = serde_json::to_value(booking()).unwrap();
+        assert_eq!(BookingEvent::decode("booking.lost", &data).unwrap(), None);
+        assert_eq!(
+            BookingEvent::decode(types::PAYMENT_SUCCEEDED, &data).unwrap(),
+            None
+        );
+        assert_eq!(Event::decode("booking.lost", &data).unwrap(), None);
+        assert!(PaymentEvent::decode(types::PAYMENT_SUCCEEDED, &data).is_err());
+        assert!(Event::decode(types::USER_UPDATED, &serde_json::json!({})).is_err());
     }
 }

@@ -13,3 +13,4 @@ pub mod identity {
 
 pub mod events;
 pub mod services;
+pub mod states;

@@ -606,7 +606,9 @@ impl Tasks {
         let stopping = self.inner.stopping.load(Ordering::SeqCst);
         let mut problems = Vec::new();
         for entry in lock(&self.inner.entries).iter() {
-            match &*lock(&entry.state) {
+            // A copy: `stalled_for` takes the state's lock again.
+            let state = lock(&entry.state).clone();
+            match state {
                 TaskState::Died(reason) => problems.push(format!("{} {reason}", entry.name)),
                 TaskState::Stopped => {}
                 TaskState::Running => {

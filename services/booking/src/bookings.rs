@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use chrono::Utc;
-use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
+use contracts::events::{BookingEvent, BookingSnapshot, InventorySnapshot, MoneyAmount};
+use contracts::states::{Cabin, CancelReason, FlightStatus};
 use platform::auth::Caller;
 use platform::events::{Envelope, outbox};
 use platform::http::PageRequest;
@@ -43,7 +44,7 @@ pub enum FlightRef {
 #[derive(Clone, Debug)]
 pub struct BookingRequest {
     pub flight: FlightRef,
-    pub cabin: String,
+    pub cabin: Cabin,
     /// Each passenger's name and the seat they asked for, if any.
     pub passengers: Vec<(String, Option<Seat>)>,
     pub payment_method: Option<PaymentMethod>,
@@ -101,7 +102,7 @@ fn new_reference() -> String {
 fn inventory_snapshot(inventory: &Inventory) -> InventorySnapshot {
     InventorySnapshot {
         flight_id: inventory.flight_id,
-        cabin: inventory.cabin.clone(),
+        cabin: inventory.cabin,
         capacity: inventory.capacity,
         seats_left: inventory.capacity - inventory.taken,
         version: inventory.version,
@@ -111,7 +112,7 @@ fn inventory_snapshot(inventory: &Inventory) -> InventorySnapshot {
 fn snapshot(
     booking: &BookingRow,
     inventory: InventorySnapshot,
-    previous_status: Option<&str>,
+    previous_status: Option<BookingStatus>,
 ) -> BookingSnapshot {
     BookingSnapshot {
         booking_id: booking.id,
@@ -120,48 +121,54 @@ fn snapshot(
         flight_id: booking.flight_id,
         flight_code: booking.flight_code.clone(),
         departure_at: booking.departure_at,
-        cabin: booking.cabin.clone(),
+        cabin: booking.cabin,
         seats: booking.seats.clone(),
         passengers: booking.passengers.0.clone(),
         price: MoneyAmount {
             amount_minor: booking.amount_minor,
             currency: booking.currency.clone(),
         },
-        status: booking.status.clone(),
-        payment_method: booking.payment_method.clone(),
+        status: booking.status,
+        payment_method: booking.payment_method,
         payment_card_id: booking.payment_card_id.clone(),
-        previous_status: previous_status.map(str::to_owned),
-        cancel_reason: booking.cancel_reason.clone(),
+        previous_status,
+        cancel_reason: booking.cancel_reason,
         inventory,
     }
 }
 
+/// Which event a booking's change is, given its snapshot.
+type Kind = fn(BookingSnapshot) -> BookingEvent;
+
 fn event(
-    kind: &str,
+    kind: Kind,
     booking: &BookingRow,
     inventory: InventorySnapshot,
-    previous_status: Option<&str>,
+    previous_status: Option<BookingStatus>,
 ) -> Result<(String, Envelope), BookingError> {
-    let data = serde_json::to_value(snapshot(booking, inventory, previous_status))
-        .map_err(anyhow::Error::from)?;
+    let event = kind(snapshot(booking, inventory, previous_status));
+    let data = event.data().map_err(anyhow::Error::from)?;
     let key = booking.id.to_string();
-    Ok((key.clone(), Envelope::new("booking", kind, key, data)))
+    Ok((
+        key.clone(),
+        Envelope::new("booking", event.kind(), key, data),
+    ))
 }
 
 async fn publish(
     tx: &mut PgConnection,
-    kind: &str,
+    kind: Kind,
     booking: &BookingRow,
     inventory: InventorySnapshot,
-    previous_status: Option<&str>,
+    previous_status: Option<BookingStatus>,
 ) -> Result<(), BookingError> {
     let (key, envelope) = event(kind, booking, inventory, previous_status)?;
-    outbox::enqueue(tx, topics::BOOKINGS, &key, &envelope).await?;
+    outbox::enqueue(tx, BookingEvent::TOPIC, &key, &envelope).await?;
     Ok(())
 }
 
 fn departed(flight: &store::flights::Flight) -> bool {
-    matches!(flight.status.as_str(), "Departed" | "Landed") || flight.departure_at <= Utc::now()
+    flight.status.has_departed() || flight.departure_at <= Utc::now()
 }
 
 impl Bookings {
@@ -198,7 +205,7 @@ impl Bookings {
         booking: BookingRow,
         changed: Option<oneshot::Receiver<()>>,
     ) -> Result<BookingRow, BookingError> {
-        if booking.status != BookingStatus::PendingPayment.as_str() || self.confirm_wait.is_zero() {
+        if booking.status != BookingStatus::PendingPayment || self.confirm_wait.is_zero() {
             return Ok(booking);
         }
         let changed = match changed {
@@ -209,7 +216,7 @@ impl Bookings {
                 let current = store::bookings::find(&self.db, booking.id)
                     .await?
                     .ok_or(BookingError::BookingNotFound)?;
-                if current.status != BookingStatus::PendingPayment.as_str() {
+                if current.status != BookingStatus::PendingPayment {
                     self.watch.forget(booking.id);
                     return Ok(current);
                 }
@@ -273,18 +280,18 @@ impl Bookings {
             FlightRef::Id(id) => (Some(*id), None),
             FlightRef::Code(code) => (None, Some(code.as_str())),
         };
-        let found = store::inventory::take_on_flight(&mut *tx, id, code, &request.cabin, count)
+        let found = store::inventory::take_on_flight(&mut *tx, id, code, request.cabin, count)
             .await?
             .ok_or(BookingError::FlightNotFound)?;
         let flight = found.flight.clone();
         let Some(inventory) = found.inventory() else {
-            if flight.status == "Cancelled" {
+            if flight.status == FlightStatus::Cancelled {
                 return Err(BookingError::FlightCancelled);
             }
             if departed(&flight) {
                 return Err(BookingError::Departed);
             }
-            return match store::inventory::find(&mut *tx, flight.flight_id, &request.cabin).await? {
+            return match store::inventory::find(&mut *tx, flight.flight_id, request.cabin).await? {
                 Some(_) => Err(BookingError::SoldOut),
                 None => Err(BookingError::Invalid(format!(
                     "This flight has no {} cabin",
@@ -334,13 +341,13 @@ impl Bookings {
             reference: &reference,
             user_id: caller.user_id,
             flight_id: flight.flight_id,
-            cabin: &request.cabin,
+            cabin: request.cabin,
             passengers: &passengers,
             seats: &seats,
-            status: BookingStatus::PendingPayment.as_str(),
+            status: BookingStatus::PendingPayment,
             amount_minor,
             currency: &inventory.currency,
-            payment_method: request.payment_method.map(PaymentMethod::as_str),
+            payment_method: request.payment_method,
             payment_card_id: request.payment_card_id.as_deref(),
             idempotency_key,
             request_hash: idempotency_key.map(|_| fingerprint),
@@ -352,13 +359,13 @@ impl Bookings {
             reference: reference.clone(),
             user_id: caller.user_id,
             flight_id: flight.flight_id,
-            cabin: request.cabin.clone(),
+            cabin: request.cabin,
             passengers: sqlx::types::Json(passengers),
             seats: seats.clone(),
-            status: BookingStatus::PendingPayment.as_str().to_owned(),
+            status: BookingStatus::PendingPayment,
             amount_minor,
             currency: inventory.currency.clone(),
-            payment_method: request.payment_method.map(|m| m.as_str().to_owned()),
+            payment_method: request.payment_method,
             request_hash: idempotency_key.map(|_| fingerprint.to_vec()),
             hold_expires_at: Some(hold_expires_at),
             created_at,
@@ -375,11 +382,11 @@ impl Bookings {
             departure_at: flight.departure_at,
             arrival_at: flight.arrival_at,
             origin_time_zone: flight.origin_time_zone.clone(),
-            flight_status: flight.status.clone(),
+            flight_status: flight.status,
         };
         publish(
             &mut tx,
-            types::BOOKING_CREATED,
+            BookingEvent::Created,
             &booking,
             inventory_snapshot(&inventory),
             None,
@@ -418,7 +425,7 @@ impl Bookings {
         if booking.user_id != caller.user_id && !caller.is_staff() {
             return Err(BookingError::BookingNotFound);
         }
-        if !parse_status(&booking)?.holds_seats() {
+        if !booking.status.holds_seats() {
             return Ok(booking);
         }
         let flight = store::flights::find(&mut *tx, booking.flight_id)
@@ -427,7 +434,13 @@ impl Bookings {
         if departed(&flight) {
             return Err(BookingError::Departed);
         }
-        end(&mut tx, booking, BookingStatus::Cancelled, "customer").await?;
+        end(
+            &mut tx,
+            booking,
+            BookingStatus::Cancelled,
+            CancelReason::Customer,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(booking_id = id, "booking cancelled");
         store::bookings::find(&self.db, id)
@@ -452,17 +465,6 @@ fn replay(existing: BookingRow, fingerprint: &[u8]) -> Result<Created, BookingEr
     }
 }
 
-fn parse_status(booking: &BookingRow) -> Result<BookingStatus, BookingError> {
-    BookingStatus::parse(&booking.status).ok_or_else(|| {
-        anyhow::anyhow!(
-            "booking {} has unknown status {}",
-            booking.id,
-            booking.status
-        )
-        .into()
-    })
-}
-
 /// Ends a booking that holds seats (cancelled or expired): gives the seats back, records why, and
 /// publishes the ending with the status it had, which decides its refund. The booking row must be
 /// locked by the caller's transaction.
@@ -470,9 +472,9 @@ pub(crate) async fn end(
     tx: &mut PgConnection,
     mut booking: BookingRow,
     next: BookingStatus,
-    reason: &str,
+    reason: CancelReason,
 ) -> Result<(), BookingError> {
-    let previous = parse_status(&booking)?;
+    let previous = booking.status;
     if !previous.can_become(next) {
         return Err(
             anyhow::anyhow!("booking {} cannot go from {previous} to {next}", booking.id).into(),
@@ -482,24 +484,24 @@ pub(crate) async fn end(
     let inventory = store::inventory::release(
         &mut *tx,
         booking.flight_id,
-        &booking.cabin,
+        booking.cabin,
         booking.seats.len() as i32,
     )
     .await?
     .ok_or_else(|| anyhow::anyhow!("booking {} has no inventory row", booking.id))?;
-    store::bookings::set_status(&mut *tx, booking.id, next.as_str(), Some(reason)).await?;
-    booking.status = next.as_str().to_owned();
-    booking.cancel_reason = Some(reason.to_owned());
-    let kind = match next {
-        BookingStatus::Expired => types::BOOKING_EXPIRED,
-        _ => types::BOOKING_CANCELLED,
+    store::bookings::set_status(&mut *tx, booking.id, next, Some(reason)).await?;
+    booking.status = next;
+    booking.cancel_reason = Some(reason);
+    let kind: Kind = match next {
+        BookingStatus::Expired => BookingEvent::Expired,
+        _ => BookingEvent::Cancelled,
     };
     publish(
         tx,
         kind,
         &booking,
         inventory_snapshot(&inventory),
-        Some(previous.as_str()),
+        Some(previous),
     )
     .await
 }
@@ -516,14 +518,14 @@ pub(crate) async fn confirm(
         .into_iter()
         .map(|(booking, inventory)| {
             event(
-                types::BOOKING_CONFIRMED,
+                BookingEvent::Confirmed,
                 &booking,
                 inventory,
-                Some(BookingStatus::PendingPayment.as_str()),
+                Some(BookingStatus::PendingPayment),
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    outbox::enqueue_many(tx, topics::BOOKINGS, &events).await?;
+    outbox::enqueue_many(tx, BookingEvent::TOPIC, &events).await?;
     tracing::debug!(count = events.len(), "bookings confirmed");
     Ok(())
 }
@@ -539,10 +541,16 @@ pub(crate) async fn payment_failed(
     let Some(booking) = store::bookings::find(&mut *tx, booking_id).await? else {
         return Err(BookingError::BookingNotFound);
     };
-    if parse_status(&booking)? != BookingStatus::PendingPayment {
+    if booking.status != BookingStatus::PendingPayment {
         return Ok(());
     }
-    end(tx, booking, BookingStatus::Cancelled, "payment-failed").await?;
+    end(
+        tx,
+        booking,
+        BookingStatus::Cancelled,
+        CancelReason::PaymentFailed,
+    )
+    .await?;
     tracing::info!(booking_id, "booking cancelled: payment failed");
     Ok(())
 }
@@ -553,7 +561,13 @@ pub async fn expire_holds(db: &PgPool, limit: i64) -> Result<usize, BookingError
     let due = store::bookings::lock_expired_holds(&mut *tx, limit).await?;
     for id in &due {
         if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
-            end(&mut tx, booking, BookingStatus::Expired, "hold-expired").await?;
+            end(
+                &mut tx,
+                booking,
+                BookingStatus::Expired,
+                CancelReason::HoldExpired,
+            )
+            .await?;
         }
     }
     tx.commit().await?;

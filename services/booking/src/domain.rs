@@ -1,78 +1,9 @@
-//! Booking's domain values: the booking life cycle, seats, passengers and payment methods.
+//! Booking's domain values: the booking life cycle and payment methods (from the contracts),
+//! seats and passengers.
 
 use std::fmt;
 
-/// Where a booking is in its life.
-///
-/// ```text
-/// PENDING_PAYMENT ──pay──▶ CONFIRMED ──cancel──▶ CANCELLED
-///        │ └──cancel / payment failed──▶ CANCELLED
-///        └──hold expired──▶ EXPIRED
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BookingStatus {
-    PendingPayment,
-    Confirmed,
-    Cancelled,
-    Expired,
-}
-
-impl BookingStatus {
-    pub const ALL: [BookingStatus; 4] = [
-        BookingStatus::PendingPayment,
-        BookingStatus::Confirmed,
-        BookingStatus::Cancelled,
-        BookingStatus::Expired,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BookingStatus::PendingPayment => "PENDING_PAYMENT",
-            BookingStatus::Confirmed => "CONFIRMED",
-            BookingStatus::Cancelled => "CANCELLED",
-            BookingStatus::Expired => "EXPIRED",
-        }
-    }
-
-    /// How seed 002 writes it (`Confirmed`).
-    pub fn display(self) -> &'static str {
-        match self {
-            BookingStatus::PendingPayment => "Pending Payment",
-            BookingStatus::Confirmed => "Confirmed",
-            BookingStatus::Cancelled => "Cancelled",
-            BookingStatus::Expired => "Expired",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// Whether the booking still holds its seats.
-    pub fn holds_seats(self) -> bool {
-        matches!(
-            self,
-            BookingStatus::PendingPayment | BookingStatus::Confirmed
-        )
-    }
-
-    pub fn can_become(self, next: BookingStatus) -> bool {
-        use BookingStatus::*;
-        matches!(
-            (self, next),
-            (PendingPayment, Confirmed)
-                | (PendingPayment, Cancelled)
-                | (PendingPayment, Expired)
-                | (Confirmed, Cancelled)
-        )
-    }
-}
-
-impl fmt::Display for BookingStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use contracts::states::{BookingStatus, PaymentMethod};
 
 /// A seat such as `14C`: a row number and a letter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -165,43 +96,6 @@ pub enum SeatError {
     NotInCabin(String),
     Taken(String),
     SoldOut,
-}
-
-/// How a booking is paid. Seed 002's free-text `paymentMethod` is mapped onto these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PaymentMethod {
-    CreditCard,
-    DebitCard,
-    Wallet,
-}
-
-impl PaymentMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::CreditCard => "credit_card",
-            PaymentMethod::DebitCard => "debit_card",
-            PaymentMethod::Wallet => "wallet",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let normalised: String = value
-            .trim()
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect();
-        match normalised.as_str() {
-            "creditcard" | "credit" | "card" | "visa" | "mastercard" | "amex" => {
-                Ok(PaymentMethod::CreditCard)
-            }
-            "debitcard" | "debit" => Ok(PaymentMethod::DebitCard),
-            "wallet" | "itinerawallet" => Ok(PaymentMethod::Wallet),
-            _ => Err(format!(
-                "Unknown payment method {value:?}; use credit_card, debit_card or wallet"
-            )),
-        }
-    }
 }
 
 /// A passenger's name as on their travel document: 1 to 100 characters, no control characters.

@@ -1,7 +1,7 @@
 //! Keeps booking's copy of each flight (schedule, status, seat maps, fares) current from catalog's
 //! flight events, and creates the seat inventory of new flights.
 
-use contracts::events::FlightSnapshot;
+use contracts::events::FlightEvent;
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
@@ -11,11 +11,16 @@ pub struct FlightReplica;
 impl EventHandler for FlightReplica {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
         Box::pin(async move {
-            if !event.kind.starts_with("flight.") {
+            // Event types this build does not know are not for this replica.
+            let Some(event) = FlightEvent::decode(&event.kind, &event.data)? else {
                 return Ok(());
-            }
-            let flight: FlightSnapshot = event.payload()?;
-            crate::store::flights::apply(tx, &flight).await?;
+            };
+            let flight = match &event {
+                FlightEvent::Scheduled(flight)
+                | FlightEvent::Updated(flight)
+                | FlightEvent::StatusChanged(flight) => flight,
+            };
+            crate::store::flights::apply(tx, flight).await?;
             Ok(())
         })
     }

@@ -2,7 +2,7 @@
 //! `payment.succeeded` confirms it, `payment.failed` cancels it and releases its seats, and
 //! `payment.refunded` records the refund on it.
 
-use contracts::events::{PaymentSnapshot, types};
+use contracts::events::PaymentEvent;
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
@@ -26,29 +26,11 @@ fn handle_error(error: BookingError) -> HandleError {
 impl EventHandler for PaymentEvents {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
         Box::pin(async move {
-            let result = match event.kind.as_str() {
-                types::PAYMENT_SUCCEEDED => {
-                    let payment: PaymentSnapshot = event.payload()?;
-                    bookings::confirm(tx, &[(payment.booking_id, payment.payment_id)]).await
-                }
-                types::PAYMENT_FAILED => {
-                    let payment: PaymentSnapshot = event.payload()?;
-                    bookings::payment_failed(tx, payment.booking_id).await
-                }
-                types::PAYMENT_REFUNDED => {
-                    let payment: PaymentSnapshot = event.payload()?;
-                    crate::store::bookings::set_refunded(
-                        &mut *tx,
-                        payment.booking_id,
-                        payment.payment_id,
-                        payment.refunded.amount_minor,
-                    )
-                    .await
-                    .map_err(BookingError::from)
-                }
-                _ => Ok(()),
+            // Event types this build does not know move no booking.
+            let Some(event) = PaymentEvent::decode(&event.kind, &event.data)? else {
+                return Ok(());
             };
-            result.map_err(handle_error)
+            apply(tx, event).await
         })
     }
 
@@ -60,26 +42,44 @@ impl EventHandler for PaymentEvents {
         tx: &'a mut PgConnection,
     ) -> HandleFuture<'a> {
         Box::pin(async move {
-            let (succeeded, rest): (Vec<&Envelope>, Vec<&Envelope>) = events
-                .into_iter()
-                .partition(|event| event.kind == types::PAYMENT_SUCCEEDED);
-            let payments = succeeded
-                .into_iter()
-                .map(|event| {
-                    event
-                        .payload::<PaymentSnapshot>()
-                        .map(|p| (p.booking_id, p.payment_id))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut payments = Vec::new();
+            let mut rest = Vec::new();
+            for event in events {
+                match PaymentEvent::decode(&event.kind, &event.data)? {
+                    Some(PaymentEvent::Succeeded(payment)) => {
+                        payments.push((payment.booking_id, payment.payment_id));
+                    }
+                    Some(event) => rest.push(event),
+                    None => {}
+                }
+            }
             if !payments.is_empty() {
                 bookings::confirm(tx, &payments)
                     .await
                     .map_err(handle_error)?;
             }
             for event in rest {
-                self.handle(event, tx).await?;
+                apply(tx, event).await?;
             }
             Ok(())
         })
     }
+}
+
+async fn apply(tx: &mut PgConnection, event: PaymentEvent) -> Result<(), HandleError> {
+    let result = match event {
+        PaymentEvent::Succeeded(payment) => {
+            bookings::confirm(tx, &[(payment.booking_id, payment.payment_id)]).await
+        }
+        PaymentEvent::Failed(payment) => bookings::payment_failed(tx, payment.booking_id).await,
+        PaymentEvent::Refunded(payment) => crate::store::bookings::set_refunded(
+            &mut *tx,
+            payment.booking_id,
+            payment.payment_id,
+            payment.refunded.amount_minor,
+        )
+        .await
+        .map_err(BookingError::from),
+    };
+    result.map_err(handle_error)
 }

@@ -1,7 +1,5 @@
 //! Catalog's configuration: the shared settings plus its own, from `ConfigSource`.
 
-use std::time::Duration;
-
 use platform::config::{ConfigError, ConfigSource, RunMode, Settings};
 use platform::service::Service;
 

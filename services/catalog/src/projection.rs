@@ -1,18 +1,23 @@
 //! Keeps the search read model's seats-left current from booking's events.
 
-use contracts::events::{BookingSnapshot, InventorySnapshot, types};
+use contracts::events::{BookingEvent, InventorySnapshot};
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
 
-/// Applies the inventory carried by the `booking.*` events that change seats (a booking made,
+/// Applies the inventory carried by the booking events that change seats (a booking made,
 /// cancelled or expired; confirmation changes none); older reports than the one applied are
 /// ignored, so redelivery and reordering leave the right number.
 pub struct SeatsLeft;
 
-/// Whether the event changes seats left.
-fn changes_seats(event: &Envelope) -> bool {
-    event.kind.starts_with("booking.") && event.kind != types::BOOKING_CONFIRMED
+/// The seats left the event reports, if it changes them.
+fn seats_left(event: BookingEvent) -> Option<InventorySnapshot> {
+    match event {
+        BookingEvent::Created(booking)
+        | BookingEvent::Cancelled(booking)
+        | BookingEvent::Expired(booking) => Some(booking.inventory),
+        BookingEvent::Confirmed(_) => None,
+    }
 }
 
 impl EventHandler for SeatsLeft {
@@ -27,13 +32,14 @@ impl EventHandler for SeatsLeft {
         tx: &'a mut PgConnection,
     ) -> HandleFuture<'a> {
         Box::pin(async move {
-            let bookings = events
-                .into_iter()
-                .filter(|event| changes_seats(event))
-                .map(|event| event.payload::<BookingSnapshot>())
-                .collect::<Result<Vec<_>, _>>()?;
-            let inventories: Vec<&InventorySnapshot> =
-                bookings.iter().map(|booking| &booking.inventory).collect();
+            let mut inventories = Vec::new();
+            for event in events {
+                // Event types this build does not know change no seats.
+                if let Some(event) = BookingEvent::decode(&event.kind, &event.data)? {
+                    inventories.extend(seats_left(event));
+                }
+            }
+            let inventories: Vec<&InventorySnapshot> = inventories.iter().collect();
             crate::store::flights::apply_inventories(&mut *tx, &inventories).await?;
             Ok(())
         })

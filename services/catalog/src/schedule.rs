@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use contracts::events::{FlightSnapshot, topics, types};
+use contracts::events::{FlightEvent, FlightSnapshot};
 use platform::events::{Envelope, outbox};
 use platform::money::Money;
 use sqlx::{PgConnection, PgPool};
@@ -94,18 +94,25 @@ impl SearchRequest {
 /// The longest date range one search may cover.
 pub const MAX_SEARCH_DAYS: i64 = 31;
 
-fn flight_event(kind: &str, snapshot: &FlightSnapshot) -> Result<(String, Envelope), CatalogError> {
-    let data = serde_json::to_value(snapshot).map_err(anyhow::Error::from)?;
+/// Which event a flight's change is, given its snapshot.
+type Kind = fn(FlightSnapshot) -> FlightEvent;
+
+fn flight_event(kind: Kind, snapshot: FlightSnapshot) -> Result<(String, Envelope), CatalogError> {
     let key = snapshot.flight_id.to_string();
-    Ok((key.clone(), Envelope::new("catalog", kind, key, data)))
+    let event = kind(snapshot);
+    let data = event.data().map_err(anyhow::Error::from)?;
+    Ok((
+        key.clone(),
+        Envelope::new("catalog", event.kind(), key, data),
+    ))
 }
 
-async fn publish(tx: &mut PgConnection, kind: &str, flight_id: i64) -> Result<(), CatalogError> {
+async fn publish(tx: &mut PgConnection, kind: Kind, flight_id: i64) -> Result<(), CatalogError> {
     let snapshot = store::flights::snapshot(&mut *tx, flight_id)
         .await?
         .ok_or_else(|| CatalogError::NotFound("Flight not found".into()))?;
-    let (key, envelope) = flight_event(kind, &snapshot)?;
-    outbox::enqueue(tx, topics::FLIGHTS, &key, &envelope).await?;
+    let (key, envelope) = flight_event(kind, snapshot)?;
+    outbox::enqueue(tx, FlightEvent::TOPIC, &key, &envelope).await?;
     Ok(())
 }
 
@@ -255,7 +262,7 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         };
-        publish(&mut tx, types::FLIGHT_SCHEDULED, id).await?;
+        publish(&mut tx, FlightEvent::Scheduled, id).await?;
         tx.commit().await?;
         self.searches.clear();
         tracing::info!(flight_id = id, flight_code, "flight scheduled");
@@ -279,7 +286,7 @@ impl Catalog {
             departure_at.unwrap_or(flight.departure_at),
             arrival_at.unwrap_or(flight.arrival_at),
         )?;
-        let status_changed = patch.status.is_some_and(|s| s.as_str() != flight.status)
+        let status_changed = patch.status.is_some_and(|s| s != flight.status)
             || patch.gate.as_ref().is_some_and(|g| *g != flight.gate)
             || departure_at.is_some_and(|t| t != flight.departure_at)
             || arrival_at.is_some_and(|t| t != flight.arrival_at);
@@ -310,16 +317,16 @@ impl Catalog {
             &FlightChange {
                 departure_at,
                 arrival_at,
-                status: patch.status.map(|s| s.as_str().to_owned()),
+                status: patch.status,
                 gate: patch.gate,
             },
         )
         .await?;
         if status_changed {
-            publish(&mut tx, types::FLIGHT_STATUS_CHANGED, id).await?;
+            publish(&mut tx, FlightEvent::StatusChanged, id).await?;
         }
         if !patch.fares.is_empty() {
-            publish(&mut tx, types::FLIGHT_UPDATED, id).await?;
+            publish(&mut tx, FlightEvent::Updated, id).await?;
         }
         tx.commit().await?;
         self.searches.clear();
@@ -435,12 +442,7 @@ impl Catalog {
                             .iter()
                             .find(|l| l.cabin == *cabin)
                             .map_or(0, CabinLayout::capacity);
-                        (
-                            cabin.as_str().to_owned(),
-                            dollars * 100,
-                            "USD".to_owned(),
-                            capacity,
-                        )
+                        (*cabin, dollars * 100, "USD".to_owned(), capacity)
                     })
                     .collect(),
             })
@@ -459,7 +461,7 @@ impl Catalog {
                 departure_at: new.departure_at,
                 arrival_at: new.arrival_at,
                 aircraft_type_id: aircraft.id,
-                status: FlightStatus::OnTime.as_str().to_owned(),
+                status: FlightStatus::OnTime,
                 gate: None,
                 version: 1,
                 origin_time_zone: zones.get(new.origin).copied().unwrap_or("UTC").to_owned(),
@@ -473,7 +475,7 @@ impl Catalog {
                 .cabins
                 .iter()
                 .map(|(cabin, fare, currency, capacity)| FlightCabin {
-                    cabin: cabin.clone(),
+                    cabin: *cabin,
                     fare_minor: *fare,
                     currency: currency.clone(),
                     capacity: *capacity,
@@ -481,9 +483,9 @@ impl Catalog {
                 })
                 .collect();
             let snapshot = store::flights::snapshot_of(&flight, &aircraft.cabins, &cabins);
-            events.push(flight_event(types::FLIGHT_SCHEDULED, &snapshot)?);
+            events.push(flight_event(FlightEvent::Scheduled, snapshot)?);
         }
-        outbox::enqueue_many(&mut tx, topics::FLIGHTS, &events).await?;
+        outbox::enqueue_many(&mut tx, FlightEvent::TOPIC, &events).await?;
         tx.commit().await?;
         self.airports.reload(&self.db).await?;
         self.searches.clear();
@@ -523,7 +525,7 @@ fn validate_times(
 fn fares_for(
     aircraft: &AircraftType,
     fares: &[(Cabin, Money)],
-) -> Result<Vec<(String, i64, String, i32)>, CatalogError> {
+) -> Result<Vec<(Cabin, i64, String, i32)>, CatalogError> {
     let mut rows = Vec::new();
     for layout in &aircraft.cabins {
         let matching: Vec<&Money> = fares
@@ -533,7 +535,7 @@ fn fares_for(
             .collect();
         match matching.as_slice() {
             [fare] if fare.minor() >= 0 => rows.push((
-                layout.cabin.as_str().to_owned(),
+                layout.cabin,
                 fare.minor(),
                 fare.currency().as_str().to_owned(),
                 layout.capacity(),

@@ -7,7 +7,8 @@ use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use contracts::events::{UserSnapshot, topics, types};
+use contracts::events::{UserEvent, UserSnapshot};
+use contracts::states::UserRole;
 use platform::auth::Role;
 use platform::events::{Envelope, outbox};
 use rand_core::OsRng;
@@ -163,7 +164,7 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
-        publish(&mut tx, types::USER_REGISTERED, &user).await?;
+        publish(&mut tx, UserEvent::Registered, &user).await?;
         tx.commit().await?;
         tracing::info!(user_id = user.id, username = %user.username, "user registered");
         Ok(user)
@@ -350,7 +351,7 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         };
         if change.email.is_some() {
-            publish(&mut tx, types::USER_UPDATED, &user).await?;
+            publish(&mut tx, UserEvent::Updated, &user).await?;
         }
         tx.commit().await?;
         Ok(user)
@@ -366,7 +367,7 @@ impl Accounts {
         let user = store::users::set_role(&mut *tx, user_id, role)
             .await?
             .ok_or(IdentityError::UserNotFound)?;
-        publish(&mut tx, types::USER_UPDATED, &user).await?;
+        publish(&mut tx, UserEvent::Updated, &user).await?;
         tx.commit().await?;
         tracing::info!(user_id, role = %role, "role changed");
         Ok(user)
@@ -398,21 +399,30 @@ impl Accounts {
 /// Adds a user event to the outbox in the caller's transaction.
 async fn publish(
     tx: &mut sqlx::PgConnection,
-    kind: &str,
+    kind: fn(UserSnapshot) -> UserEvent,
     user: &User,
 ) -> Result<(), IdentityError> {
-    let snapshot = UserSnapshot {
+    let event = kind(UserSnapshot {
         user_id: user.id,
         username: user.username.clone(),
         email: user.email.clone(),
-        role: user.role.as_str().to_owned(),
+        role: user_role(user.role),
         updated_at: user.updated_at,
-    };
-    let data = serde_json::to_value(&snapshot).map_err(anyhow::Error::from)?;
+    });
+    let data = event.data().map_err(anyhow::Error::from)?;
     let key = user.id.to_string();
-    let envelope = Envelope::new("identity", kind, key.clone(), data);
-    outbox::enqueue(tx, topics::USERS, &key, &envelope).await?;
+    let envelope = Envelope::new("identity", event.kind(), key.clone(), data);
+    outbox::enqueue(tx, UserEvent::TOPIC, &key, &envelope).await?;
     Ok(())
+}
+
+/// A role as user events carry it.
+fn user_role(role: Role) -> UserRole {
+    match role {
+        Role::Customer => UserRole::Customer,
+        Role::Ops => UserRole::Ops,
+        Role::Admin => UserRole::Admin,
+    }
 }
 
 fn seconds_until(until: chrono::DateTime<Utc>) -> u64 {

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use contracts::events::{BookingSnapshot, FlightSnapshot, UserSnapshot};
+use contracts::events::{
+    BookingEvent, BookingSnapshot, Event, FlightEvent, FlightSnapshot, UserEvent, UserSnapshot,
+};
+use contracts::states::BookingStatus;
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
@@ -132,10 +135,10 @@ async fn remember(tx: &mut PgConnection, user: &UserSnapshot) -> Result<(), sqlx
 /// Keeps who is booked on which flight, from the latest event of each booking in the batch.
 async fn track_passengers(
     tx: &mut PgConnection,
-    bookings: &[(&Envelope, BookingSnapshot)],
+    bookings: &[BookingSnapshot],
 ) -> Result<(), sqlx::Error> {
     let latest: HashMap<i64, &BookingSnapshot> =
-        bookings.iter().map(|(_, b)| (b.booking_id, b)).collect();
+        bookings.iter().map(|b| (b.booking_id, b)).collect();
     if latest.is_empty() {
         return Ok(());
     }
@@ -162,6 +165,15 @@ async fn track_passengers(
     Ok(())
 }
 
+/// The booking statuses that put a customer on a flight.
+fn live_booking_statuses() -> Vec<&'static str> {
+    BookingStatus::ALL
+        .into_iter()
+        .filter(|status| status.holds_seats())
+        .map(BookingStatus::as_str)
+        .collect()
+}
+
 /// Subscribers of the flight and customers with a live booking on it, with their names.
 async fn concerned(
     tx: &mut PgConnection,
@@ -172,11 +184,12 @@ async fn concerned(
              SELECT user_id FROM subscriptions WHERE flight_code = $1 \
              UNION \
              SELECT user_id FROM passengers \
-             WHERE flight_id = $2 AND status IN ('PENDING_PAYMENT', 'CONFIRMED') \
+             WHERE flight_id = $2 AND status = ANY($3) \
          ) u LEFT JOIN contacts c ON c.user_id = u.user_id ORDER BY u.user_id",
     )
     .bind(&flight.flight_code)
     .bind(flight.flight_id)
+    .bind(live_booking_statuses())
     .fetch_all(&mut *tx)
     .await
 }
@@ -237,9 +250,9 @@ impl Notifier {
     async fn bookings(
         &self,
         tx: &mut PgConnection,
-        events: &[(&Envelope, BookingSnapshot)],
+        events: &[(&Envelope, BookingEvent)],
     ) -> Result<Vec<Pending>, sqlx::Error> {
-        let user_ids: Vec<i64> = events.iter().map(|(_, b)| b.user_id).collect();
+        let user_ids: Vec<i64> = events.iter().map(|(_, e)| e.booking().user_id).collect();
         let names: std::collections::HashMap<i64, String> =
             sqlx::query_as("SELECT user_id, username FROM contacts WHERE user_id = ANY($1)")
                 .bind(&user_ids)
@@ -248,11 +261,13 @@ impl Notifier {
                 .into_iter()
                 .collect();
         let mut pending = Vec::new();
-        for (event, booking) in events {
+        for (event, booking_event) in events {
+            let booking = booking_event.booking();
             let username = names.get(&booking.user_id).map(String::as_str);
-            let label = event.kind.replace('.', "-");
+            let label = booking_event.kind().replace('.', "-");
             for channel in self.channels() {
-                if let Some(rendered) = templates::booking(&event.kind, booking, username, channel)
+                if let Some(rendered) =
+                    templates::booking(booking_event.kind(), booking, username, channel)
                 {
                     pending.push(Pending::new(
                         event,
@@ -286,25 +301,32 @@ impl EventHandler for Notifier {
             let mut passengers = Vec::new();
             let mut flights = Vec::new();
             for event in events {
-                match event.kind.as_str() {
-                    "user.registered" => {
-                        let user: UserSnapshot = event.payload()?;
+                // Event types this build does not know notify nobody.
+                let Some(decoded) = Event::decode(&event.kind, &event.data)? else {
+                    continue;
+                };
+                match decoded {
+                    Event::User(UserEvent::Registered(user)) => {
                         remember(tx, &user).await?;
                         pending.extend(self.welcome(event, &user));
                     }
-                    "user.updated" => remember(tx, &event.payload()?).await?,
-                    kind if templates::BOOKING_KINDS.contains(&kind) => {
-                        let booking = event.payload::<BookingSnapshot>()?;
-                        passengers.push((event, booking.clone()));
+                    Event::User(UserEvent::Updated(user)) => remember(tx, &user).await?,
+                    Event::Booking(booking @ BookingEvent::Created(_)) => {
+                        passengers.push(booking.into_booking());
+                    }
+                    Event::Booking(
+                        booking @ (BookingEvent::Confirmed(_)
+                        | BookingEvent::Cancelled(_)
+                        | BookingEvent::Expired(_)),
+                    ) => {
+                        passengers.push(booking.booking().clone());
                         bookings.push((event, booking));
                     }
-                    kind if kind.starts_with("booking.") => {
-                        passengers.push((event, event.payload::<BookingSnapshot>()?));
+                    Event::Flight(FlightEvent::StatusChanged(flight)) => {
+                        flights.push((event, flight));
                     }
-                    "flight.status-changed" => {
-                        flights.push((event, event.payload::<FlightSnapshot>()?));
-                    }
-                    _ => {}
+                    Event::Flight(FlightEvent::Scheduled(_) | FlightEvent::Updated(_))
+                    | Event::Payment(_) => {}
                 }
             }
             track_passengers(tx, &passengers).await?;

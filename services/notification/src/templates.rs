@@ -1,6 +1,6 @@
 //! What each notification says, per type and channel.
 
-use contracts::events::{BookingSnapshot, FlightSnapshot};
+use contracts::events::{BookingSnapshot, FlightSnapshot, types};
 use platform::money::{Currency, Money};
 
 /// A rendered notification.
@@ -65,10 +65,7 @@ fn itinerary(booking: &BookingSnapshot) -> String {
     lines.join("\n")
 }
 
-/// The notification for a booking event, or `None` for events that notify nobody.
-/// The booking events a customer is told about.
-pub const BOOKING_KINDS: [&str; 3] = ["booking.confirmed", "booking.cancelled", "booking.expired"];
-
+/// The notification for a booking event of type `kind`, or `None` for events that notify nobody.
 pub fn booking(
     kind: &str,
     booking: &BookingSnapshot,
@@ -77,7 +74,7 @@ pub fn booking(
 ) -> Option<Rendered> {
     let hello = username.map_or_else(|| "Hello,".to_owned(), |name| format!("Hello {name},"));
     let (subject, opening, short) = match kind {
-        "booking.confirmed" => (
+        types::BOOKING_CONFIRMED => (
             format!("Your booking {} is confirmed", booking.reference),
             "your booking is confirmed. Your itinerary:",
             format!(
@@ -85,7 +82,7 @@ pub fn booking(
                 booking.reference, booking.flight_code
             ),
         ),
-        "booking.cancelled" => (
+        types::BOOKING_CANCELLED => (
             format!("Your booking {} is cancelled", booking.reference),
             "your booking has been cancelled and its seats released:",
             format!(
@@ -93,7 +90,7 @@ pub fn booking(
                 booking.reference, booking.flight_code
             ),
         ),
-        "booking.expired" => (
+        types::BOOKING_EXPIRED => (
             format!("Your booking {} has expired", booking.reference),
             "your booking was not paid in time and has expired:",
             format!(
@@ -176,6 +173,7 @@ pub fn flight_status(
 mod tests {
     use super::*;
     use contracts::events::{InventorySnapshot, MoneyAmount};
+    use contracts::states::{BookingStatus, Cabin, FlightStatus};
 
     fn sample() -> BookingSnapshot {
         BookingSnapshot {
@@ -185,21 +183,21 @@ mod tests {
             flight_id: 1,
             flight_code: "IT101-20261201".into(),
             departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
-            cabin: "economy".into(),
+            cabin: Cabin::Economy,
             seats: vec!["14C".into()],
             passengers: vec!["Jane Doe".into()],
             price: MoneyAmount {
                 amount_minor: 19_999,
                 currency: "USD".into(),
             },
-            status: "CONFIRMED".into(),
+            status: BookingStatus::Confirmed,
             payment_method: None,
             payment_card_id: None,
             previous_status: None,
             cancel_reason: None,
             inventory: InventorySnapshot {
                 flight_id: 1,
-                cabin: "economy".into(),
+                cabin: Cabin::Economy,
                 capacity: 10,
                 seats_left: 9,
                 version: 1,
@@ -244,7 +242,7 @@ mod tests {
             arrival_at: "2026-12-01T17:30:00Z".parse().unwrap(),
             origin_time_zone: zone.into(),
             destination_time_zone: "America/New_York".into(),
-            status: "Boarding".into(),
+            status: FlightStatus::Boarding,
             gate: gate.map(str::to_owned),
             cabins: Vec::new(),
             version: 4,

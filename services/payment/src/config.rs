@@ -6,6 +6,8 @@ use platform::config::{ConfigError, ConfigSource, RunMode, Settings};
 use platform::service::Service;
 
 use crate::Payment;
+use crate::refunds::RefundPolicy;
+use crate::worker::WorkerConfig;
 
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -1,6 +1,7 @@
 //! `/api/payments`: saved cards, the wallet (balance, movements, top-up), the caller's payments
 //! with their refunds, and a receipt per payment.
 
+use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
 use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
@@ -372,11 +373,11 @@ struct PaymentView {
     booking_id: i64,
     booking_reference: String,
     user_id: i64,
-    method: String,
+    method: PaymentMethod,
     card: Option<CardSummary>,
     amount: MoneyView,
-    status: String,
-    failure_reason: Option<String>,
+    status: PaymentStatus,
+    failure_reason: Option<PaymentFailure>,
     refunded: MoneyView,
     refund: Option<RefundView>,
     description: String,
@@ -538,7 +539,7 @@ async fn receipt(
     Path(payment_id): Path<i64>,
 ) -> Result<Response, Problem> {
     let (payment, refund) = visible(&state.db, &caller, payment_id).await?;
-    if payment.status != "SUCCEEDED" {
+    if payment.status != PaymentStatus::Succeeded {
         return Err(Problem::conflict(format!(
             "Payment {payment_id} is {}; receipts exist for successful payments only",
             payment.status
@@ -599,7 +600,7 @@ fn receipt_html(receipt: &Receipt) -> String {
         .card
         .as_ref()
         .map(|c| format!("{} ending {}", escape(&c.brand), escape(&c.last4)))
-        .unwrap_or_else(|| escape(&receipt.payment.method));
+        .unwrap_or_else(|| escape(receipt.payment.method.as_str()));
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Receipt {number}</title>\
          <style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}td{{padding:.3em 1em}}\

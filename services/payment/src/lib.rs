@@ -22,8 +22,7 @@ use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings
 use platform::service::{Context, Host, Job, Parts, Service};
 
 use crate::processor::{CardProcessor, SimulatedProcessor};
-use crate::refunds::RefundPolicy;
-use crate::worker::{Worker, WorkerConfig};
+use crate::worker::Worker;
 
 pub use config::Config;
 

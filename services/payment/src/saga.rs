@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use contracts::events::{BookingSnapshot, types};
+use contracts::events::{BookingEvent, BookingSnapshot, PaymentEvent};
+use contracts::states::{
+    BookingStatus, CancelReason, PaymentFailure, PaymentMethod, PaymentStatus,
+};
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
@@ -22,13 +25,11 @@ pub struct BookingEvents {
 impl EventHandler for BookingEvents {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
         Box::pin(async move {
-            match event.kind.as_str() {
-                types::BOOKING_CREATED => self.on_created(tx, &[event.payload()?]).await,
-                types::BOOKING_CANCELLED | types::BOOKING_EXPIRED => {
-                    self.on_ended(tx, &event.kind, &event.payload()?).await
-                }
-                _ => Ok(()),
-            }
+            // Event types this build does not know ask nothing of payments.
+            let Some(event) = BookingEvent::decode(&event.kind, &event.data)? else {
+                return Ok(());
+            };
+            self.apply(tx, event).await
         })
     }
 
@@ -40,22 +41,31 @@ impl EventHandler for BookingEvents {
         tx: &'a mut PgConnection,
     ) -> HandleFuture<'a> {
         Box::pin(async move {
-            let (created, rest): (Vec<&Envelope>, Vec<&Envelope>) = events
-                .into_iter()
-                .partition(|event| event.kind == types::BOOKING_CREATED);
-            let created = created
-                .into_iter()
-                .map(|event| event.payload::<BookingSnapshot>())
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut created = Vec::new();
+            let mut rest = Vec::new();
+            for event in events {
+                match BookingEvent::decode(&event.kind, &event.data)? {
+                    Some(BookingEvent::Created(booking)) => created.push(booking),
+                    Some(event) => rest.push(event),
+                    None => {}
+                }
+            }
             if !created.is_empty() {
                 self.on_created(tx, &created).await?;
             }
             for event in rest {
-                self.handle(event, tx).await?;
+                self.apply(tx, event).await?;
             }
             Ok(())
         })
     }
+}
+
+/// How a booking ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Cancelled,
+    Expired,
 }
 
 /// A saved card, as the payment for a booking needs it.
@@ -74,7 +84,7 @@ struct NewPayments {
     booking_id: Vec<i64>,
     booking_reference: Vec<String>,
     user_id: Vec<i64>,
-    method: Vec<String>,
+    method: Vec<&'static str>,
     card_id: Vec<Option<String>>,
     card_brand: Vec<Option<String>>,
     card_last4: Vec<Option<String>>,
@@ -88,11 +98,22 @@ struct NewPayments {
     idempotency_key: Vec<String>,
 }
 
-fn method_of(booking: &BookingSnapshot) -> &str {
-    booking.payment_method.as_deref().unwrap_or("credit_card")
+fn method_of(booking: &BookingSnapshot) -> PaymentMethod {
+    booking.payment_method.unwrap_or(PaymentMethod::CreditCard)
 }
 
 impl BookingEvents {
+    async fn apply(&self, tx: &mut PgConnection, event: BookingEvent) -> Result<(), HandleError> {
+        match event {
+            BookingEvent::Created(booking) => self.on_created(tx, &[booking]).await,
+            BookingEvent::Cancelled(booking) => {
+                self.on_ended(tx, Ending::Cancelled, &booking).await
+            }
+            BookingEvent::Expired(booking) => self.on_ended(tx, Ending::Expired, &booking).await,
+            BookingEvent::Confirmed(_) => Ok(()),
+        }
+    }
+
     /// Records a payment (one per booking) for each new booking: `PENDING` for the workers to
     /// charge, or `FAILED` at once (with `payment.failed`) when there is no card to charge.
     async fn on_created(
@@ -100,20 +121,10 @@ impl BookingEvents {
         tx: &mut PgConnection,
         bookings: &[BookingSnapshot],
     ) -> Result<(), HandleError> {
-        if let Some(booking) = bookings
-            .iter()
-            .find(|b| !matches!(method_of(b), "credit_card" | "debit_card" | "wallet"))
-        {
-            return Err(HandleError::Reject(format!(
-                "booking {} has unknown payment method {}",
-                booking.booking_id,
-                method_of(booking)
-            )));
-        }
         // The saved cards of everyone paying by card, newest first.
         let card_users: Vec<i64> = bookings
             .iter()
-            .filter(|b| method_of(b) != "wallet")
+            .filter(|b| method_of(b).by_card())
             .map(|b| b.user_id)
             .collect();
         let cards: Vec<SavedCard> = if card_users.is_empty() {
@@ -130,7 +141,7 @@ impl BookingEvents {
         let mut new = NewPayments::default();
         for booking in bookings {
             let method = method_of(booking);
-            let by_card = method != "wallet";
+            let by_card = method.by_card();
             // The chosen card, or else the customer's most recently saved one, or else the
             // processor's sandbox card (the seed API sends no card).
             let card = cards.iter().filter(|_| by_card).find(|card| {
@@ -145,7 +156,8 @@ impl BookingEvents {
                 (None, None) if by_card => self.processor.sandbox_token().map(str::to_owned),
                 _ => None,
             };
-            let failure = (by_card && token.is_none()).then_some("card_not_found");
+            let failure =
+                (by_card && token.is_none()).then_some(PaymentFailure::CardNotFound.as_str());
             let passengers = booking.passengers.len();
             new.description.push(format!(
                 "{} {}, {passengers} passenger{}, booking {}",
@@ -157,7 +169,7 @@ impl BookingEvents {
             new.booking_id.push(booking.booking_id);
             new.booking_reference.push(booking.reference.clone());
             new.user_id.push(booking.user_id);
-            new.method.push(method.to_owned());
+            new.method.push(method.as_str());
             new.card_id.push(card.map(|c| c.id.clone()));
             new.card_brand.push(card.map(|c| c.brand.clone()));
             new.card_last4.push(card.map(|c| c.last4.clone()));
@@ -166,9 +178,9 @@ impl BookingEvents {
             new.currency.push(booking.price.currency.clone());
             new.departure_at.push(booking.departure_at);
             new.status.push(if failure.is_some() {
-                "FAILED"
+                PaymentStatus::Failed.as_str()
             } else {
-                "PENDING"
+                PaymentStatus::Pending.as_str()
             });
             new.failure_reason.push(failure);
             // Derived from the booking: however often the booking's event arrives, and however
@@ -211,10 +223,10 @@ impl BookingEvents {
         .await?;
         let failed: Vec<PaymentRow> = inserted
             .into_iter()
-            .filter(|p| p.status == "FAILED")
+            .filter(|p| p.status == PaymentStatus::Failed)
             .collect();
         if !failed.is_empty() {
-            store::publish_many(tx, types::PAYMENT_FAILED, &failed).await?;
+            store::publish_many(tx, PaymentEvent::Failed, &failed).await?;
         }
         Ok(())
     }
@@ -222,14 +234,14 @@ impl BookingEvents {
     async fn on_ended(
         &self,
         tx: &mut PgConnection,
-        kind: &str,
+        ending: Ending,
         booking: &BookingSnapshot,
     ) -> Result<(), HandleError> {
         let Some(payment) = store::find_by_booking(tx, booking.booking_id).await? else {
             return Ok(());
         };
-        match payment.status.as_str() {
-            "PENDING" => {
+        match payment.status {
+            PaymentStatus::Pending => {
                 sqlx::query(
                     "UPDATE payments SET status = 'VOIDED', completed_at = now() WHERE id = $1",
                 )
@@ -238,19 +250,19 @@ impl BookingEvents {
                 .await?;
             }
             // The charge is in flight: the worker voids or refunds it when it returns.
-            "PROCESSING" => {
+            PaymentStatus::Processing => {
                 sqlx::query("UPDATE payments SET void_requested = true WHERE id = $1")
                     .bind(payment.id)
                     .execute(&mut *tx)
                     .await?;
             }
-            "SUCCEEDED" => {
+            PaymentStatus::Succeeded => {
                 // A confirmed booking the customer cancels is refunded by the fare rule; one that
                 // ended before it was confirmed (expired, or paid after it was cancelled), or
                 // whose flight was cancelled, is refunded in full.
-                let by_rule = kind == types::BOOKING_CANCELLED
-                    && booking.previous_status.as_deref() == Some("CONFIRMED")
-                    && booking.cancel_reason.as_deref() != Some("flight-cancelled");
+                let by_rule = ending == Ending::Cancelled
+                    && booking.previous_status == Some(BookingStatus::Confirmed)
+                    && booking.cancel_reason != Some(CancelReason::FlightCancelled);
                 let (refund, reason) = if by_rule {
                     (
                         self.policy.on_cancellation(
@@ -275,7 +287,7 @@ impl BookingEvents {
                 )
                 .await?;
             }
-            _ => {}
+            PaymentStatus::Failed | PaymentStatus::Voided => {}
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Payments as stored, and the events that publish their changes.
 
 use chrono::{DateTime, Utc};
-use contracts::events::{MoneyAmount, PaymentSnapshot, topics};
+use contracts::events::{MoneyAmount, PaymentEvent, PaymentSnapshot};
+use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus, UnknownCode};
 use platform::events::{Envelope, outbox};
 use sqlx::{FromRow, PgConnection};
 
@@ -14,7 +15,8 @@ pub struct PaymentRow {
     pub booking_id: i64,
     pub booking_reference: String,
     pub user_id: i64,
-    pub method: String,
+    #[sqlx(try_from = "String")]
+    pub method: PaymentMethod,
     pub card_id: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
@@ -23,8 +25,10 @@ pub struct PaymentRow {
     pub currency: String,
     pub departure_at: DateTime<Utc>,
     pub description: String,
-    pub status: String,
-    pub failure_reason: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: PaymentStatus,
+    #[sqlx(try_from = "NullableText")]
+    pub failure_reason: Option<PaymentFailure>,
     pub void_requested: bool,
     pub idempotency_key: String,
     pub processor_reference: Option<String>,
@@ -48,47 +52,70 @@ pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentS
         payment_id: payment.id,
         booking_id: payment.booking_id,
         user_id: payment.user_id,
-        method: payment.method.clone(),
+        method: payment.method,
         amount: money(payment.amount_minor),
-        status: payment.status.clone(),
-        failure_reason: payment.failure_reason.clone(),
+        status: payment.status,
+        failure_reason: payment.failure_reason,
         refunded: money(payment.refunded_minor),
         refund_fee: refund_fee_minor.map(money),
         card_last4: payment.card_last4.clone(),
     }
 }
 
+/// A nullable text column, read as text and then parsed into a wire code.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct NullableText(Option<String>);
+
+impl TryFrom<NullableText> for Option<PaymentFailure> {
+    type Error = UnknownCode;
+
+    fn try_from(text: NullableText) -> Result<Self, UnknownCode> {
+        text.0.map(PaymentFailure::try_from).transpose()
+    }
+}
+
+/// Which event a payment's change is, given its snapshot.
+pub type Kind = fn(PaymentSnapshot) -> PaymentEvent;
+
+/// The envelope of `kind` for `payment`, keyed by booking so the booking's events stay in order.
+fn event(
+    kind: Kind,
+    payment: &PaymentRow,
+    refund_fee_minor: Option<i64>,
+) -> Result<(String, Envelope), sqlx::Error> {
+    let event = kind(snapshot(payment, refund_fee_minor));
+    let data = event.data().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let key = payment.booking_id.to_string();
+    Ok((
+        key.clone(),
+        Envelope::new("payment", event.kind(), key, data),
+    ))
+}
+
 /// Records `kind` for `payment` in the outbox, keyed by booking so the booking's events stay in
 /// order.
 pub async fn publish(
     tx: &mut PgConnection,
-    kind: &str,
+    kind: Kind,
     payment: &PaymentRow,
     refund_fee_minor: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    let data = serde_json::to_value(snapshot(payment, refund_fee_minor))
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let key = payment.booking_id.to_string();
-    let envelope = Envelope::new("payment", kind, key.clone(), data);
-    outbox::enqueue(tx, topics::PAYMENTS, &key, &envelope).await
+    let (key, envelope) = event(kind, payment, refund_fee_minor)?;
+    outbox::enqueue(tx, PaymentEvent::TOPIC, &key, &envelope).await
 }
 
 /// Records `kind` for each payment in the outbox, in one statement.
 pub async fn publish_many(
     tx: &mut PgConnection,
-    kind: &str,
+    kind: Kind,
     payments: &[PaymentRow],
 ) -> Result<(), sqlx::Error> {
     let events = payments
         .iter()
-        .map(|payment| {
-            let data = serde_json::to_value(snapshot(payment, None))
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            let key = payment.booking_id.to_string();
-            Ok((key.clone(), Envelope::new("payment", kind, key, data)))
-        })
+        .map(|payment| event(kind, payment, None))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    outbox::enqueue_many(tx, topics::PAYMENTS, &events).await
+    outbox::enqueue_many(tx, PaymentEvent::TOPIC, &events).await
 }
 
 /// Wakes the workers (on every instance) when the transaction commits.

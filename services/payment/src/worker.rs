@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use contracts::events::types;
+use contracts::events::PaymentEvent;
+use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
 use platform::service::TaskContext;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
@@ -156,7 +157,7 @@ impl Worker {
         for payment in claimed {
             if payment.void_requested {
                 attempts.push((payment, Attempt::Void));
-            } else if payment.method == "wallet" {
+            } else if payment.method == PaymentMethod::Wallet {
                 attempts.push((payment, Attempt::Wallet));
             } else {
                 let processor = self.processor.clone();
@@ -220,7 +221,7 @@ impl Worker {
         .bind(&attempts)
         .fetch_all(&mut *tx)
         .await?;
-        store::publish_many(tx, types::PAYMENT_SUCCEEDED, &done).await?;
+        store::publish_many(tx, PaymentEvent::Succeeded, &done).await?;
         for payment in done.iter().filter(|p| p.void_requested) {
             // The booking ended while the charge was in flight: give it all back.
             store::queue_refund(
@@ -256,9 +257,13 @@ impl Worker {
             return Ok(());
         };
         match attempt {
-            Attempt::Void => self.finish(tx, &payment, "VOIDED", None, None).await,
+            Attempt::Void => {
+                self.finish(tx, &payment, PaymentStatus::Voided, None, None)
+                    .await
+            }
             Attempt::Wallet if void_requested => {
-                self.finish(tx, &payment, "VOIDED", None, None).await
+                self.finish(tx, &payment, PaymentStatus::Voided, None, None)
+                    .await
             }
             Attempt::Wallet => {
                 let debited = sqlx::query(
@@ -285,22 +290,37 @@ impl Worker {
                     .await?;
                 }
                 if debited {
-                    self.finish(tx, &payment, "SUCCEEDED", None, None).await
-                } else {
-                    self.finish(tx, &payment, "FAILED", None, Some("insufficient_funds"))
+                    self.finish(tx, &payment, PaymentStatus::Succeeded, None, None)
                         .await
+                } else {
+                    self.finish(
+                        tx,
+                        &payment,
+                        PaymentStatus::Failed,
+                        None,
+                        Some(PaymentFailure::InsufficientFunds.as_str()),
+                    )
+                    .await
                 }
             }
             Attempt::Failed(ProcessorError::Declined(code)) => {
-                self.finish(tx, &payment, "FAILED", None, Some(code)).await
+                self.finish(tx, &payment, PaymentStatus::Failed, None, Some(code))
+                    .await
             }
             Attempt::Failed(_) if void_requested => {
-                self.finish(tx, &payment, "VOIDED", None, None).await
+                self.finish(tx, &payment, PaymentStatus::Voided, None, None)
+                    .await
             }
             Attempt::Failed(error) if payment.attempts >= self.config.max_attempts => {
                 tracing::warn!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment given up");
-                self.finish(tx, &payment, "FAILED", None, Some(error.reason()))
-                    .await
+                self.finish(
+                    tx,
+                    &payment,
+                    PaymentStatus::Failed,
+                    None,
+                    Some(error.reason()),
+                )
+                .await
             }
             Attempt::Failed(error) => {
                 tracing::info!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment will be retried");
@@ -323,7 +343,7 @@ impl Worker {
         &self,
         tx: &mut PgConnection,
         payment: &PaymentRow,
-        status: &str,
+        status: PaymentStatus,
         reference: Option<&str>,
         failure: Option<&str>,
     ) -> Result<(), sqlx::Error> {
@@ -332,20 +352,22 @@ impl Worker {
              lease_until = NULL, completed_at = now() WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(payment.id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(reference)
         .bind(failure)
         .fetch_one(&mut *tx)
         .await?;
         match status {
-            "SUCCEEDED" => store::publish(tx, types::PAYMENT_SUCCEEDED, &done, None).await?,
-            "FAILED" => store::publish(tx, types::PAYMENT_FAILED, &done, None).await?,
-            _ => {}
+            PaymentStatus::Succeeded => {
+                store::publish(tx, PaymentEvent::Succeeded, &done, None).await?;
+            }
+            PaymentStatus::Failed => store::publish(tx, PaymentEvent::Failed, &done, None).await?,
+            PaymentStatus::Pending | PaymentStatus::Processing | PaymentStatus::Voided => {}
         }
         tracing::info!(
             payment_id = done.id,
             booking_id = done.booking_id,
-            status,
+            status = status.as_str(),
             reason = failure,
             "payment finished"
         );
@@ -393,7 +415,7 @@ impl Worker {
             let processor = self.processor.clone();
             let timeout = self.config.processor_timeout;
             calls.spawn(async move {
-                let by_card = job.payment.method != "wallet" && job.amount_minor > 0;
+                let by_card = job.payment.method.by_card() && job.amount_minor > 0;
                 let result = match (&job.payment.processor_reference, by_card) {
                     (Some(charge), true) => {
                         let key = format!("refund-{}", job.payment.id);
@@ -461,7 +483,7 @@ impl Worker {
             return Ok(());
         }
         let payment = &job.payment;
-        if payment.method == "wallet" && job.amount_minor > 0 {
+        if payment.method == PaymentMethod::Wallet && job.amount_minor > 0 {
             sqlx::query(
                 "INSERT INTO wallets (user_id, currency, balance_minor) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, currency) DO UPDATE SET balance_minor = wallets.balance_minor + $3",
@@ -489,7 +511,7 @@ impl Worker {
         .bind(job.amount_minor)
         .fetch_one(&mut *tx)
         .await?;
-        store::publish(tx, types::PAYMENT_REFUNDED, &refunded, Some(job.fee_minor)).await?;
+        store::publish(tx, PaymentEvent::Refunded, &refunded, Some(job.fee_minor)).await?;
         tracing::info!(
             payment_id = payment.id,
             amount_minor = job.amount_minor,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
+use contracts::states::{BookingStatus, Cabin, PaymentMethod};
 use payment::processor::SimulatedProcessor;
 use payment::worker::{Worker, WorkerConfig};
 use platform::config::{ConfigSource, RunMode};
@@ -21,21 +22,21 @@ fn created(booking_id: i64) -> Message {
         flight_id: 1,
         flight_code: "IT100-20261201".into(),
         departure_at: chrono::Utc::now() + chrono::Duration::days(3),
-        cabin: "economy".into(),
+        cabin: Cabin::Economy,
         seats: vec!["3A".into()],
         passengers: vec!["Jane Doe".into()],
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),
         },
-        status: "PENDING_PAYMENT".into(),
-        payment_method: Some("credit_card".into()),
+        status: BookingStatus::PendingPayment,
+        payment_method: Some(PaymentMethod::CreditCard),
         payment_card_id: None,
         previous_status: None,
         cancel_reason: None,
         inventory: InventorySnapshot {
             flight_id: 1,
-            cabin: "economy".into(),
+            cabin: Cabin::Economy,
             capacity: 10,
             seats_left: 9,
             version: 1,

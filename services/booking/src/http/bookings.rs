@@ -16,6 +16,7 @@ use crate::bookings::{BookingRequest, Created, FlightRef};
 use crate::domain::{BookingStatus, PaymentMethod, Seat, passenger_name};
 use crate::error::BookingError;
 use crate::store::bookings::BookingRow;
+use contracts::states::{Cabin, CancelReason, FlightStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,7 +35,7 @@ struct FlightSummary {
     departure_at: DateTime<Utc>,
     departure_local: String,
     arrival_at: DateTime<Utc>,
-    status: String,
+    status: FlightStatus,
 }
 
 #[derive(Serialize)]
@@ -50,9 +51,9 @@ pub struct BookingView {
     booking_id: i64,
     reference: String,
     user_id: i64,
-    status: String,
+    status: BookingStatus,
     flight: FlightSummary,
-    cabin: String,
+    cabin: Cabin,
     passengers: Vec<Passenger>,
     price: MoneyView,
     payment: PaymentSummary,
@@ -60,13 +61,13 @@ pub struct BookingView {
     hold_expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
-    cancel_reason: Option<String>,
+    cancel_reason: Option<CancelReason>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PaymentSummary {
-    method: Option<String>,
+    method: Option<PaymentMethod>,
     card_id: Option<String>,
     /// The payment service's payment, once it has confirmed the booking.
     payment_id: Option<i64>,
@@ -78,7 +79,7 @@ struct PaymentSummary {
 impl From<BookingRow> for BookingView {
     fn from(b: BookingRow) -> Self {
         let price = Money::stored(b.amount_minor, &b.currency);
-        let holding = b.status == BookingStatus::PendingPayment.as_str();
+        let holding = b.status == BookingStatus::PendingPayment;
         Self {
             booking_id: b.id,
             reference: b.reference,
@@ -141,7 +142,13 @@ struct CreateBody {
 /// Most passengers on one booking.
 pub const MAX_PASSENGERS: usize = 9;
 
-const CABINS: [&str; 4] = ["economy", "premium_economy", "business", "first"];
+/// The cabins a booking may ask for, in the order the API names them.
+const CABINS: [Cabin; 4] = [
+    Cabin::Economy,
+    Cabin::PremiumEconomy,
+    Cabin::Business,
+    Cabin::First,
+];
 
 /// Whether the request waits for the payment to settle: yes, unless it sends
 /// `Prefer: respond-async` (RFC 7240).
@@ -167,17 +174,17 @@ impl CreateBody {
                 ));
             }
         };
-        let cabin = self
-            .cabin
-            .unwrap_or_else(|| "economy".into())
-            .trim()
-            .to_ascii_lowercase();
-        if !CABINS.contains(&cabin.as_str()) {
-            return Err(BookingError::Invalid(format!(
-                "cabin must be one of {}",
-                CABINS.join(", ")
-            )));
-        }
+        let cabin = match self.cabin {
+            None => Cabin::Economy,
+            Some(cabin) => cabin
+                .trim()
+                .to_ascii_lowercase()
+                .parse::<Cabin>()
+                .map_err(|_| {
+                    let names: Vec<&str> = CABINS.iter().map(|c| c.as_str()).collect();
+                    BookingError::Invalid(format!("cabin must be one of {}", names.join(", ")))
+                })?,
+        };
         if self.passengers.is_empty() || self.passengers.len() > MAX_PASSENGERS {
             return Err(BookingError::Invalid(format!(
                 "a booking has 1 to {MAX_PASSENGERS} passengers"

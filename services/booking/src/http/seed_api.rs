@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::bookings::waits_for_payment;
 use crate::bookings::{BookingRequest, Created, FlightRef};
-use crate::domain::{BookingStatus, PaymentMethod};
+use crate::domain::PaymentMethod;
 use crate::error::BookingError;
+use contracts::states::Cabin;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,7 +70,7 @@ async fn book_flight(
         .map_err(BookingError::Invalid)?;
     let request = BookingRequest {
         flight: FlightRef::Code(code.to_owned()),
-        cabin: "economy".into(),
+        cabin: Cabin::Economy,
         passengers: vec![(caller.username.clone(), None)],
         payment_method,
         payment_card_id: None,
@@ -95,8 +96,7 @@ async fn book_flight(
             flight_id: booking.flight_code,
             price: price.json_number(),
             currency: price.currency().to_string(),
-            status: BookingStatus::parse(&booking.status)
-                .map_or("Confirmed", BookingStatus::display),
+            status: booking.status.display(),
             seat: booking.seats.first().cloned(),
             reference: booking.reference,
         }),
@@ -124,7 +124,7 @@ async fn user_bookings(
             json!({
                 "bookingId": b.id,
                 "flightCode": b.flight_code,
-                "bookingStatus": BookingStatus::parse(&b.status).map_or("Unknown", BookingStatus::display),
+                "bookingStatus": b.status.display(),
                 "departure": platform::time::local_minutes(b.departure_at, &b.origin_time_zone),
                 "flightStatus": b.flight_status,
                 "seats": b.seats,

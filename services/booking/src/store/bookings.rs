@@ -1,7 +1,10 @@
 use chrono::{DateTime, Utc};
 use contracts::events::InventorySnapshot;
+use contracts::states::{BookingStatus, Cabin, CancelReason, FlightStatus, PaymentMethod};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, Row};
+
+use super::NullableText;
 
 /// A booking as stored, with its flight.
 #[derive(Clone, Debug, FromRow)]
@@ -10,13 +13,16 @@ pub struct BookingRow {
     pub reference: String,
     pub user_id: i64,
     pub flight_id: i64,
-    pub cabin: String,
+    #[sqlx(try_from = "String")]
+    pub cabin: Cabin,
     pub passengers: Json<Vec<String>>,
     pub seats: Vec<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: BookingStatus,
     pub amount_minor: i64,
     pub currency: String,
-    pub payment_method: Option<String>,
+    #[sqlx(try_from = "NullableText")]
+    pub payment_method: Option<PaymentMethod>,
     pub request_hash: Option<Vec<u8>>,
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -26,14 +32,16 @@ pub struct BookingRow {
     pub paid_at: Option<DateTime<Utc>>,
     pub refunded_minor: i64,
     pub refunded_at: Option<DateTime<Utc>>,
-    pub cancel_reason: Option<String>,
+    #[sqlx(try_from = "NullableText")]
+    pub cancel_reason: Option<CancelReason>,
     pub flight_code: String,
     pub origin: String,
     pub destination: String,
     pub departure_at: DateTime<Utc>,
     pub arrival_at: DateTime<Utc>,
     pub origin_time_zone: String,
-    pub flight_status: String,
+    #[sqlx(try_from = "String")]
+    pub flight_status: FlightStatus,
 }
 
 const SELECT: &str = "SELECT b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
@@ -47,13 +55,13 @@ pub struct NewBooking<'a> {
     pub reference: &'a str,
     pub user_id: i64,
     pub flight_id: i64,
-    pub cabin: &'a str,
+    pub cabin: Cabin,
     pub passengers: &'a [String],
     pub seats: &'a [String],
-    pub status: &'a str,
+    pub status: BookingStatus,
     pub amount_minor: i64,
     pub currency: &'a str,
-    pub payment_method: Option<&'a str>,
+    pub payment_method: Option<PaymentMethod>,
     pub payment_card_id: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub request_hash: Option<&'a [u8]>,
@@ -78,13 +86,13 @@ pub async fn insert(
     .bind(booking.reference)
     .bind(booking.user_id)
     .bind(booking.flight_id)
-    .bind(booking.cabin)
+    .bind(booking.cabin.as_str())
     .bind(Json(booking.passengers))
     .bind(booking.seats)
-    .bind(booking.status)
+    .bind(booking.status.as_str())
     .bind(booking.amount_minor)
     .bind(booking.currency)
-    .bind(booking.payment_method)
+    .bind(booking.payment_method.map(PaymentMethod::as_str))
     .bind(booking.idempotency_key)
     .bind(booking.request_hash)
     .bind(booking.hold_expires_at)
@@ -154,8 +162,8 @@ pub const STATUS_CHANNEL: &str = "booking_status";
 pub async fn set_status(
     db: impl PgExecutor<'_>,
     id: i64,
-    status: &str,
-    cancel_reason: Option<&str>,
+    status: BookingStatus,
+    cancel_reason: Option<CancelReason>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH u AS (UPDATE bookings SET status = $2, updated_at = now(), \
@@ -166,8 +174,8 @@ pub async fn set_status(
          SELECT pg_notify($4, id::text) FROM u",
     )
     .bind(id)
-    .bind(status)
-    .bind(cancel_reason)
+    .bind(status.as_str())
+    .bind(cancel_reason.map(CancelReason::as_str))
     .bind(STATUS_CHANNEL)
     .execute(db)
     .await
@@ -211,7 +219,7 @@ pub async fn confirm(
             let taken: i32 = row.try_get("inventory_taken")?;
             let inventory = InventorySnapshot {
                 flight_id: booking.flight_id,
-                cabin: booking.cabin.clone(),
+                cabin: booking.cabin,
                 capacity,
                 seats_left: capacity - taken,
                 version: row.try_get("inventory_version")?,

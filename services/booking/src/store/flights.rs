@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use contracts::events::FlightSnapshot;
+use contracts::states::FlightStatus;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 /// What booking knows of a flight.
@@ -13,7 +14,8 @@ pub struct Flight {
     pub departure_at: DateTime<Utc>,
     pub arrival_at: DateTime<Utc>,
     pub origin_time_zone: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: FlightStatus,
 }
 
 const COLUMNS: &str = "flight_id, flight_code, airline, origin, destination, departure_at, arrival_at, origin_time_zone, status";
@@ -59,7 +61,7 @@ pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(),
     .bind(flight.departure_at)
     .bind(flight.arrival_at)
     .bind(&flight.origin_time_zone)
-    .bind(&flight.status)
+    .bind(flight.status.as_str())
     .bind(flight.version)
     .execute(&mut *db)
     .await?
@@ -74,7 +76,7 @@ pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(),
              ON CONFLICT (flight_id, cabin) DO UPDATE SET fare_minor = EXCLUDED.fare_minor, currency = EXCLUDED.currency",
         )
         .bind(flight.flight_id)
-        .bind(&cabin.cabin)
+        .bind(cabin.cabin.as_str())
         .bind(cabin.first_row)
         .bind(cabin.last_row)
         .bind(&cabin.seat_letters)

@@ -1,10 +1,14 @@
+use contracts::states::Cabin;
 use sqlx::{FromRow, PgExecutor};
+
+use super::NullableText;
 
 /// One cabin's seats after a change.
 #[derive(Clone, Debug, FromRow)]
 pub struct Inventory {
     pub flight_id: i64,
-    pub cabin: String,
+    #[sqlx(try_from = "String")]
+    pub cabin: Cabin,
     pub first_row: i32,
     pub last_row: i32,
     pub seat_letters: String,
@@ -23,7 +27,7 @@ const COLUMNS: &str = "flight_id, cabin, first_row, last_row, seat_letters, capa
 pub async fn take(
     db: impl PgExecutor<'_>,
     flight_id: i64,
-    cabin: &str,
+    cabin: Cabin,
     count: i32,
 ) -> Result<Option<Inventory>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -31,7 +35,7 @@ pub async fn take(
          WHERE flight_id = $1 AND cabin = $2 AND taken + $3 <= capacity RETURNING {COLUMNS}"
     ))
     .bind(flight_id)
-    .bind(cabin)
+    .bind(cabin.as_str())
     .bind(count)
     .fetch_optional(db)
     .await
@@ -41,7 +45,7 @@ pub async fn take(
 pub async fn release(
     db: impl PgExecutor<'_>,
     flight_id: i64,
-    cabin: &str,
+    cabin: Cabin,
     count: i32,
 ) -> Result<Option<Inventory>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -49,7 +53,7 @@ pub async fn release(
          WHERE flight_id = $1 AND cabin = $2 RETURNING {COLUMNS}"
     ))
     .bind(flight_id)
-    .bind(cabin)
+    .bind(cabin.as_str())
     .bind(count)
     .fetch_optional(db)
     .await
@@ -58,13 +62,13 @@ pub async fn release(
 pub async fn find(
     db: impl PgExecutor<'_>,
     flight_id: i64,
-    cabin: &str,
+    cabin: Cabin,
 ) -> Result<Option<Inventory>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM inventory WHERE flight_id = $1 AND cabin = $2"
     ))
     .bind(flight_id)
-    .bind(cabin)
+    .bind(cabin.as_str())
     .fetch_optional(db)
     .await
 }
@@ -85,7 +89,8 @@ pub async fn taken_seats(
 pub struct FlightAndSeats {
     #[sqlx(flatten)]
     pub flight: super::flights::Flight,
-    pub cabin: Option<String>,
+    #[sqlx(try_from = "NullableText")]
+    pub cabin: Option<Cabin>,
     pub first_row: Option<i32>,
     pub last_row: Option<i32>,
     pub seat_letters: Option<String>,
@@ -100,7 +105,7 @@ impl FlightAndSeats {
     pub fn inventory(&self) -> Option<Inventory> {
         Some(Inventory {
             flight_id: self.flight.flight_id,
-            cabin: self.cabin.clone()?,
+            cabin: self.cabin?,
             first_row: self.first_row?,
             last_row: self.last_row?,
             seat_letters: self.seat_letters.clone()?,
@@ -120,7 +125,7 @@ pub async fn take_on_flight(
     db: impl PgExecutor<'_>,
     flight_id: Option<i64>,
     flight_code: Option<&str>,
-    cabin: &str,
+    cabin: Cabin,
     count: i32,
 ) -> Result<Option<FlightAndSeats>, sqlx::Error> {
     sqlx::query_as(
@@ -136,7 +141,7 @@ pub async fn take_on_flight(
     )
     .bind(flight_id)
     .bind(flight_code)
-    .bind(cabin)
+    .bind(cabin.as_str())
     .bind(count)
     .fetch_optional(db)
     .await

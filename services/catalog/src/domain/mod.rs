@@ -1,7 +1,5 @@
 //! Catalog's domain values, parsed once at the edge.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// A three-letter IATA airport code, upper case.
@@ -52,95 +50,7 @@ impl FlightNumber {
     }
 }
 
-/// A cabin class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cabin {
-    First,
-    Business,
-    PremiumEconomy,
-    Economy,
-}
-
-impl Cabin {
-    pub const ALL: [Cabin; 4] = [
-        Cabin::First,
-        Cabin::Business,
-        Cabin::PremiumEconomy,
-        Cabin::Economy,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cabin::First => "first",
-            Cabin::Business => "business",
-            Cabin::PremiumEconomy => "premium_economy",
-            Cabin::Economy => "economy",
-        }
-    }
-
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let normalised = value.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == normalised)
-            .ok_or_else(|| {
-                format!("{value:?} is not a cabin (economy, premium_economy, business, first)")
-            })
-    }
-}
-
-impl fmt::Display for Cabin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a flight is in its day.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlightStatus {
-    OnTime,
-    Delayed,
-    Boarding,
-    Departed,
-    Landed,
-    Cancelled,
-}
-
-impl FlightStatus {
-    pub const ALL: [FlightStatus; 6] = [
-        FlightStatus::OnTime,
-        FlightStatus::Delayed,
-        FlightStatus::Boarding,
-        FlightStatus::Departed,
-        FlightStatus::Landed,
-        FlightStatus::Cancelled,
-    ];
-
-    /// The display name, as seed 002 writes it (`On Time`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlightStatus::OnTime => "On Time",
-            FlightStatus::Delayed => "Delayed",
-            FlightStatus::Boarding => "Boarding",
-            FlightStatus::Departed => "Departed",
-            FlightStatus::Landed => "Landed",
-            FlightStatus::Cancelled => "Cancelled",
-        }
-    }
-
-    /// Accepts the display name in any case, or with `_`/`-` for the space (`on_time`).
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let squash = |s: &str| s.to_ascii_lowercase().replace([' ', '_', '-'], "");
-        let wanted = squash(value);
-        Self::ALL
-            .into_iter()
-            .find(|s| squash(s.as_str()) == wanted)
-            .ok_or_else(|| {
-                format!("{value:?} is not a flight status (On Time, Delayed, Boarding, Departed, Landed, Cancelled)")
-            })
-    }
-}
+pub use contracts::states::{Cabin, FlightStatus};
 
 /// One cabin of an aircraft's seat map: rows `first_row..=last_row`, each with `seat_letters`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -113,7 +113,7 @@ impl From<FlightDetail> for FlightView {
                     time_zone: f.destination_time_zone,
                 },
                 (f.departure_at, f.arrival_at),
-                f.status,
+                f.status.to_string(),
             ),
             gate: f.gate,
             cabins: detail
@@ -121,7 +121,7 @@ impl From<FlightDetail> for FlightView {
                 .into_iter()
                 .map(|c| CabinView {
                     fare: Money::stored(c.fare_minor, &c.currency).into(),
-                    cabin: c.cabin,
+                    cabin: c.cabin.to_string(),
                     capacity: c.capacity,
                     seats_left: c.seats_left,
                 })

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use contracts::events::{CabinSnapshot, FlightSnapshot, InventorySnapshot, MoneyAmount};
+use contracts::states::{Cabin, FlightStatus};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use super::aircraft;
@@ -15,7 +16,8 @@ pub struct Flight {
     pub departure_at: DateTime<Utc>,
     pub arrival_at: DateTime<Utc>,
     pub aircraft_type_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: FlightStatus,
     pub gate: Option<String>,
     pub version: i64,
     pub origin_time_zone: String,
@@ -25,7 +27,8 @@ pub struct Flight {
 /// One cabin's fare and seats.
 #[derive(Clone, Debug, FromRow)]
 pub struct FlightCabin {
-    pub cabin: String,
+    #[sqlx(try_from = "String")]
+    pub cabin: Cabin,
     pub fare_minor: i64,
     pub currency: String,
     pub capacity: i32,
@@ -81,7 +84,7 @@ pub struct NewFlight<'a> {
     pub arrival_at: DateTime<Utc>,
     pub aircraft_type_id: i64,
     /// `(cabin, fare in minor units, currency, capacity)`.
-    pub cabins: Vec<(String, i64, String, i32)>,
+    pub cabins: Vec<(Cabin, i64, String, i32)>,
 }
 
 /// Inserts flights and their cabins in bulk; returns the new ids in input order.
@@ -148,7 +151,7 @@ pub async fn insert_many(
 pub struct FlightChange {
     pub departure_at: Option<DateTime<Utc>>,
     pub arrival_at: Option<DateTime<Utc>>,
-    pub status: Option<String>,
+    pub status: Option<FlightStatus>,
     pub gate: Option<Option<String>>,
 }
 
@@ -165,7 +168,7 @@ pub async fn update(
     .bind(id)
     .bind(change.departure_at)
     .bind(change.arrival_at)
-    .bind(change.status.as_deref())
+    .bind(change.status.map(FlightStatus::as_str))
     .bind(change.gate.is_some())
     .bind(change.gate.clone().flatten())
     .execute(db)
@@ -221,14 +224,14 @@ pub fn snapshot_of(
         arrival_at: flight.arrival_at,
         origin_time_zone: flight.origin_time_zone.clone(),
         destination_time_zone: flight.destination_time_zone.clone(),
-        status: flight.status.clone(),
+        status: flight.status,
         gate: flight.gate.clone(),
         cabins: cabins
             .iter()
             .filter_map(|c| {
-                let layout = layouts.iter().find(|l| l.cabin.as_str() == c.cabin)?;
+                let layout = layouts.iter().find(|l| l.cabin == c.cabin)?;
                 Some(CabinSnapshot {
-                    cabin: c.cabin.clone(),
+                    cabin: c.cabin,
                     first_row: layout.first_row,
                     last_row: layout.last_row,
                     seat_letters: layout.seat_letters.clone(),

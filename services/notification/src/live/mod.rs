@@ -88,7 +88,7 @@ impl Update {
             update: crate::templates::flight_status_line(flight),
             flight: Some(FlightState {
                 flight_id: flight.flight_id,
-                status: flight.status.clone(),
+                status: flight.status.to_string(),
                 gate: flight.gate.clone(),
                 departure_at: flight.departure_at,
                 arrival_at: flight.arrival_at,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use contracts::events::{UserSnapshot, topics, types};
+use contracts::states::UserRole;
 use platform::config::{ConfigSource, RunMode};
 use platform::events::{Envelope, EventBus, MemoryBus, Message};
 use platform::testing::TestDatabase;
@@ -44,7 +45,7 @@ fn registered(user_id: i64, username: &str) -> Message {
         user_id,
         username: username.into(),
         email: format!("{username}@example.com"),
-        role: "customer".into(),
+        role: UserRole::Customer,
         updated_at: chrono::Utc::now(),
     };
     Message {
