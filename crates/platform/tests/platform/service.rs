@@ -80,7 +80,9 @@ async fn slow_event(State(db): State<PgPool>) -> StatusCode {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let envelope = Envelope::new("probe", "thing.happened", "k", serde_json::json!({}));
     let mut tx = db.begin().await.unwrap();
-    outbox::enqueue(&mut tx, TOPIC, "k", &envelope).await.unwrap();
+    outbox::enqueue(&mut tx, TOPIC, "k", &envelope)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     StatusCode::NO_CONTENT
 }
@@ -177,7 +179,10 @@ async fn a_consumer_that_dies_turns_ready_to_503_naming_it() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["checks"]["tasks"], "ok");
     let names = probe.tasks.names();
-    assert!(names.contains(&"consumer probe.recorder".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"consumer probe.recorder".to_owned()),
+        "{names:?}"
+    );
     assert!(names.contains(&"outbox relay".to_owned()), "{names:?}");
 
     assert!(probe.tasks.abort("consumer probe.recorder"));
@@ -186,8 +191,7 @@ async fn a_consumer_that_dies_turns_ready_to_503_naming_it() {
     assert_eq!(body["checks"]["tasks"], "unavailable");
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(
-        body["failures"]["tasks"],
-        "consumer probe.recorder was aborted",
+        body["failures"]["tasks"], "consumer probe.recorder was aborted",
         "{body}"
     );
     // The rest of the service still answers.
@@ -210,15 +214,14 @@ async fn a_job_that_stops_beating_its_heartbeat_is_reported_stalled() {
 async fn shutdown_drains_requests_then_flushes_the_relay_before_consumers_stop() {
     let probe = start(&[]).await;
     let client = reqwest::Client::new();
-    let request = tokio::spawn(
-        client
-            .post(format!("{}/slow-event", probe.url))
-            .send(),
-    );
+    let request = tokio::spawn(client.post(format!("{}/slow-event", probe.url)).send());
     // Shutdown begins while the request is in flight.
     tokio::time::sleep(Duration::from_millis(150)).await;
     probe.shutdown.cancel();
-    let response = request.await.unwrap().expect("the in-flight request is answered");
+    let response = request
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(response.status().as_u16(), 204);
     let mut probe = probe;
     let host = probe.host.take().unwrap();
@@ -229,11 +232,10 @@ async fn shutdown_drains_requests_then_flushes_the_relay_before_consumers_stop()
         .expect("the service stops cleanly");
     // The event the drained request wrote was published before the relay stopped, and consumed
     // before the consumer stopped (the in-process bus answers a publish once it is acknowledged).
-    let unsent: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .fetch_one(&probe.db)
-            .await
-            .unwrap();
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(&probe.db)
+        .await
+        .unwrap();
     assert_eq!(unsent, 0);
     let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects")
         .fetch_one(&probe.db)
