@@ -1,0 +1,8 @@
+//! The booking service on its own: flights and payments arrive as fixture events on the
+//! in-process bus, tokens come from a test issuer, and the tests drive its HTTP API and read its
+//! database. Nothing else of the platform runs.
+
+mod access;
+mod helpers;
+mod inventory;
+mod saga;

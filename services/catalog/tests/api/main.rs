@@ -1,0 +1,8 @@
+//! The catalog service on its own: ops build the schedule through its API with tokens from a test
+//! issuer, booking's events arrive as fixtures on the in-process bus, and the tests read its
+//! search answers and its database. Nothing else of the platform runs.
+
+mod helpers;
+mod schedule;
+mod search;
+mod seed;
