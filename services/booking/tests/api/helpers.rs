@@ -115,7 +115,7 @@ pub fn flight(
     departure_at: DateTime<Utc>,
 ) -> FlightSnapshot {
     let cabin = |cabin: &str, first_row, last_row, letters: &str, fare| CabinSnapshot {
-        cabin: cabin.into(),
+        cabin: cabin.parse().unwrap(),
         first_row,
         last_row,
         seat_letters: letters.into(),
@@ -135,7 +135,7 @@ pub fn flight(
         arrival_at: departure_at + chrono::Duration::hours(8),
         origin_time_zone: "Europe/Paris".into(),
         destination_time_zone: "America/New_York".into(),
-        status: "On Time".into(),
+        status: "On Time".parse().unwrap(),
         gate: None,
         cabins: vec![
             cabin("business", 1, 1, "AC", 89_900),
@@ -188,10 +188,10 @@ pub fn payment_event(kind: &str, payment_id: i64, booking: &Value) -> Message {
         payment_id,
         booking_id,
         user_id: booking["userId"].as_i64().unwrap(),
-        method: "credit_card".into(),
+        method: "credit_card".parse().unwrap(),
         amount: amount.clone(),
-        status: if failed { "FAILED" } else { "SUCCEEDED" }.into(),
-        failure_reason: failed.then(|| "card_declined".into()),
+        status: if failed { "FAILED" } else { "SUCCEEDED" }.parse().unwrap(),
+        failure_reason: failed.then(|| "card_declined".parse().unwrap()),
         refunded: MoneyAmount {
             amount_minor: 0,
             currency: amount.currency,

@@ -84,14 +84,14 @@ async fn flight_changes_apply_in_version_order_and_departed_or_cancelled_flights
     let held = booking.book_one(&booking.john, 8, "John").await;
 
     flight.version = 3;
-    flight.status = "Cancelled".into();
+    flight.status = "Cancelled".parse().unwrap();
     booking
         .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &flight)])
         .await;
     // An older snapshot arriving late changes nothing.
     let mut stale = flight.clone();
     stale.version = 2;
-    stale.status = "Delayed".into();
+    stale.status = "Delayed".parse().unwrap();
     booking
         .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &stale)])
         .await;
@@ -115,7 +115,7 @@ async fn flight_changes_apply_in_version_order_and_departed_or_cancelled_flights
     );
 
     flight.version = 4;
-    flight.status = "Departed".into();
+    flight.status = "Departed".parse().unwrap();
     booking
         .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &flight)])
         .await;
@@ -236,7 +236,7 @@ async fn every_booking_is_published_as_booking_created_with_the_seats_left() {
         let snapshot: BookingSnapshot = serde_json::from_value(envelope["data"].clone()).unwrap();
         assert_eq!(snapshot.booking_id, id.as_i64().unwrap());
         assert_eq!(snapshot.user_id, JOHN);
-        assert_eq!(snapshot.status, "PENDING_PAYMENT");
+        assert_eq!(snapshot.status.as_str(), "PENDING_PAYMENT");
         assert_eq!(snapshot.price.amount_minor, FARE_MINOR);
         assert_eq!(snapshot.inventory.capacity, 4);
         assert_eq!(snapshot.inventory.seats_left, 3 - i as i32);

@@ -137,7 +137,11 @@ async fn every_flight_change_writes_its_event_to_the_outbox() {
     assert_eq!(first.flight_code, flight["flightCode"].as_str().unwrap());
     assert_eq!(first.version, 1);
     assert_eq!(first.origin_time_zone, "Europe/Paris");
-    let economy = first.cabins.iter().find(|c| c.cabin == "economy").unwrap();
+    let economy = first
+        .cabins
+        .iter()
+        .find(|c| c.cabin.as_str() == "economy")
+        .unwrap();
     assert_eq!(
         (
             economy.first_row,
@@ -181,7 +185,11 @@ async fn every_flight_change_writes_its_event_to_the_outbox() {
     assert_eq!(updated.len(), 1);
     let third = snapshot(&updated[0]);
     assert!(third.version > second.version);
-    let economy = third.cabins.iter().find(|c| c.cabin == "economy").unwrap();
+    let economy = third
+        .cabins
+        .iter()
+        .find(|c| c.cabin.as_str() == "economy")
+        .unwrap();
     assert_eq!(economy.fare.amount_minor, 14_950);
 
     // A change that changes nothing publishes nothing.
