@@ -18,10 +18,10 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::domain::{BookingStatus, CabinSeats, PaymentMethod, Seat, SeatError};
 use crate::error::BookingError;
+use crate::jobs::settlement::StatusWatch;
 use crate::store;
 use crate::store::bookings::{BookingRow, NewBooking};
 use crate::store::inventory::Inventory;
-use crate::watch::StatusWatch;
 
 pub struct Bookings {
     pub db: PgPool,

@@ -6,11 +6,10 @@ pub mod bookings;
 mod config;
 pub mod domain;
 pub mod error;
+mod events;
 mod http;
-mod replica;
-mod saga;
+mod jobs;
 pub mod store;
-mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +17,10 @@ use std::time::Duration;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
+use platform::service::{Context, Host, Job, Parts, Service};
 
 use crate::bookings::Bookings;
-use crate::watch::StatusWatch;
+use crate::jobs::settlement::StatusWatch;
 
 pub use config::Config;
 
@@ -71,14 +70,22 @@ impl Service for Booking {
         let watched = db.clone();
         Ok(Parts::new(router)
             .publishes()
-            .consumes(FLIGHTS_CONSUMER, &[topics::FLIGHTS], replica::FlightReplica)
-            .consumes(PAYMENTS_CONSUMER, &[topics::PAYMENTS], saga::PaymentEvents)
+            .consumes(
+                FLIGHTS_CONSUMER,
+                &[topics::FLIGHTS],
+                events::flights::FlightReplica,
+            )
+            .consumes(
+                PAYMENTS_CONSUMER,
+                &[topics::PAYMENTS],
+                events::payments::PaymentEvents,
+            )
             .runs(Job::new("settlement watch", move |task| async move {
                 watch.run(watched, task.shutdown).await;
             }))
             .runs(
                 Job::new("hold expiry", move |task| {
-                    expire_holds(db, config.expiry_interval, task)
+                    jobs::hold_expiry::expire_holds(db, config.expiry_interval, task)
                 })
                 .stalls_after(config.expiry_interval.max(Duration::from_secs(1)) * 60),
             ))
@@ -86,24 +93,3 @@ impl Service for Booking {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Expires holds that ran out without payment, until shutdown. Several instances may run this:
-/// each due booking is locked by one of them and skipped by the others.
-async fn expire_holds(db: sqlx::PgPool, interval: Duration, task: TaskContext) {
-    const BATCH: i64 = 200;
-    loop {
-        task.heartbeat.beat();
-        let pause = match bookings::expire_holds(&db, BATCH).await {
-            Ok(n) if n as i64 == BATCH => Duration::ZERO,
-            Ok(_) => interval,
-            Err(e) => {
-                tracing::warn!(error = %e, "expiring holds failed; retrying");
-                interval
-            }
-        };
-        tokio::select! {
-            () = task.shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
-        }
-    }
-}

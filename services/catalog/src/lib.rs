@@ -5,14 +5,14 @@
 //! `flight.status-changed`) through the transactional outbox.
 
 mod cache;
+pub mod catalog;
 mod config;
 pub mod demo;
 mod directory;
 pub mod domain;
 pub mod error;
+mod events;
 mod http;
-mod projection;
-pub mod schedule;
 pub mod store;
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
 use platform::service::{Context, Host, Parts, Service};
 
-use crate::schedule::Catalog as FlightCatalog;
+use crate::catalog::Catalog as FlightCatalog;
 
 pub use config::Config;
 
@@ -72,7 +72,7 @@ impl Service for Catalog {
         let parts = Parts::new(router).publishes().consumes(
             SEATS_LEFT_CONSUMER,
             &[topics::BOOKINGS],
-            projection::SeatsLeft,
+            events::bookings::SeatsLeft,
         );
         Ok(if seeded {
             parts.announce(format!(

@@ -7,33 +7,33 @@
 //! breaker), retries idempotent requests on another instance within a budget, and answers for
 //! itself on `/api/gateway/status` and `/api/discovery/status`.
 
+mod config;
+mod discovery;
+mod edge;
+mod health;
 pub mod metrics;
 pub mod proxy;
 pub mod rate_limit;
 pub mod sessions;
+mod status;
 pub mod upstream;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any, get};
+use axum::routing::get;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::readiness::{CheckFuture, ReadinessCheck};
-use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
-use serde::Serialize;
+use platform::service::{Context, Host, Job, Parts, Service};
 
+pub use crate::config::Config;
+use crate::discovery::Discovery;
+use crate::health::{UpstreamCheck, check_health};
 use crate::metrics::GatewayMetrics;
-use crate::proxy::{Access, HttpClient, Proxy, RetryBudget, Route};
-use crate::rate_limit::{LimitClass, LimitConfig, RateLimiter};
-use crate::upstream::{HealthState, InstanceStatus, Outcome, Source, Upstreams};
-use anyhow::Context as _;
-use contracts::services::BACKENDS;
+use crate::proxy::{Access, Proxy, RetryBudget, Route};
+use crate::rate_limit::{LimitClass, RateLimiter};
+use crate::status::{GatewayState, discovery, forward, openapi, status};
 
 /// The gateway, as the host runs it.
 pub struct Gateway;
@@ -42,121 +42,6 @@ pub struct Gateway;
 pub type Application = Host<Gateway>;
 /// How long a Socket.IO long-polling request may wait for its answer.
 const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The gateway's configuration.
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub settings: Settings,
-    /// The instances of every service behind the gateway (`contracts::services::BACKENDS`).
-    pub upstreams: Vec<Arc<Upstreams>>,
-    /// How long an upstream may take to answer.
-    pub upstream_timeout: Duration,
-    /// Per service, from `<SERVICE>_TIMEOUT_MS`, where it differs.
-    pub service_timeouts: std::collections::HashMap<&'static str, Duration>,
-    /// How often each instance's `/ready` is checked (zero: never).
-    pub health_interval: Duration,
-    /// How often instances are looked up again in the registry or DNS.
-    pub discovery_interval: Duration,
-    /// Retries may add this share of the requests (per second) on top of a floor of 10.
-    pub retry_budget: f64,
-    pub rate_limits: LimitConfig,
-    /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: no CORS headers.
-    pub cors_origins: Vec<HeaderValue>,
-    /// Gzip responses for clients that accept it (`GATEWAY_COMPRESSION`).
-    pub compression: bool,
-}
-
-impl Config {
-    pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        let mut settings = Settings::load(source, Gateway::SPEC, mode)?;
-        // Bodies pass through the gateway to services that apply their own, smaller limits.
-        settings.body_limit = source
-            .parse("GATEWAY_BODY_LIMIT_BYTES")?
-            .unwrap_or(1024 * 1024);
-        Ok(Self {
-            settings,
-            upstreams: BACKENDS
-                .iter()
-                .map(|spec| Upstreams::load(source, spec.name, spec.default_port))
-                .collect::<Result<_, _>>()?,
-            upstream_timeout: source
-                .seconds("GATEWAY_UPSTREAM_TIMEOUT_SECS")?
-                .unwrap_or(Duration::from_secs(30)),
-            service_timeouts: BACKENDS
-                .iter()
-                .map(|spec| spec.name)
-                .filter_map(|service| {
-                    let key = format!("{}_TIMEOUT_MS", service.to_ascii_uppercase());
-                    match source.parse::<u64>(&key) {
-                        Ok(Some(ms)) if ms > 0 => Some(Ok((service, Duration::from_millis(ms)))),
-                        Ok(Some(_)) => {
-                            Some(Err(ConfigError::invalid(&key, "0", "must be more than 0")))
-                        }
-                        Ok(None) => None,
-                        Err(e) => Some(Err(e)),
-                    }
-                })
-                .collect::<Result<_, _>>()?,
-            health_interval: source
-                .parse::<u64>("GATEWAY_HEALTH_INTERVAL_MS")?
-                .map_or(Duration::from_secs(2), Duration::from_millis),
-            discovery_interval: source
-                .parse::<u64>("GATEWAY_DISCOVERY_INTERVAL_MS")?
-                .map_or(Duration::from_secs(1), Duration::from_millis)
-                .max(Duration::from_millis(50)),
-            retry_budget: f64::from(
-                source
-                    .parse::<u8>("GATEWAY_RETRY_BUDGET_PERCENT")?
-                    .unwrap_or(20)
-                    .min(100),
-            ) / 100.0,
-            rate_limits: LimitConfig::load(source)?,
-            cors_origins: match source.get("CORS_ALLOWED_ORIGINS") {
-                None => Vec::new(),
-                Some(list) => list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(|origin| {
-                        let valid = origin == "*"
-                            || origin.starts_with("http://")
-                            || origin.starts_with("https://");
-                        HeaderValue::from_str(origin)
-                            .ok()
-                            .filter(|_| valid)
-                            .ok_or_else(|| {
-                                ConfigError::invalid(
-                                    "CORS_ALLOWED_ORIGINS",
-                                    origin,
-                                    "expected * or origins like https://app.example.com",
-                                )
-                            })
-                    })
-                    .collect::<Result<_, _>>()?,
-            },
-            compression: source.flag("GATEWAY_COMPRESSION")?.unwrap_or(true),
-        })
-    }
-}
-
-#[derive(Clone)]
-struct GatewayState {
-    proxy: Arc<Proxy>,
-    upstreams: Vec<Arc<Upstreams>>,
-    started: Instant,
-    port: u16,
-}
-
-impl Config {
-    /// The instances of one service behind the gateway.
-    fn upstream(&self, service: &str) -> anyhow::Result<Arc<Upstreams>> {
-        self.upstreams
-            .iter()
-            .find(|u| u.service == service)
-            .cloned()
-            .with_context(|| format!("{service} is not among the gateway's upstreams"))
-    }
-}
 
 impl Service for Gateway {
     type Config = Config;
@@ -283,7 +168,7 @@ impl Service for Gateway {
                 })
             },
         );
-        let router = with_edge_layers(edge.build(api), &config);
+        let router = edge::with_edge_layers(edge.build(api), &config);
         let mut parts = Parts::new(router);
         if !config.health_interval.is_zero() {
             for upstreams in &upstreams {
@@ -306,268 +191,5 @@ impl Service for Gateway {
             }));
         }
         Ok(parts)
-    }
-}
-
-/// Compression of answers for clients that accept gzip, and CORS for the configured origins (a
-/// preflight is answered here, before authentication).
-fn with_edge_layers(router: Router, config: &Config) -> Router {
-    let router = if config.compression {
-        router.layer(tower_http::compression::CompressionLayer::new())
-    } else {
-        router
-    };
-    if config.cors_origins.is_empty() {
-        return router;
-    }
-    use axum::http::{HeaderName, Method};
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let origins = if config.cors_origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(config.cors_origins.clone())
-    };
-    let header = HeaderName::from_static;
-    router.layer(
-        CorsLayer::new()
-            .allow_origin(origins)
-            .allow_methods([
-                Method::GET,
-                Method::HEAD,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-                Method::OPTIONS,
-            ])
-            .allow_headers([
-                header("authorization"),
-                header("content-type"),
-                header("idempotency-key"),
-                header("prefer"),
-                header("x-request-id"),
-                header("traceparent"),
-            ])
-            .expose_headers([
-                header("ratelimit-limit"),
-                header("ratelimit-remaining"),
-                header("ratelimit-reset"),
-                header("ratelimit-policy"),
-                header("retry-after"),
-                header("x-request-id"),
-                header("idempotent-replayed"),
-            ])
-            .max_age(Duration::from_secs(600)),
-    )
-}
-
-/// Looks up the instances of services found through the registry or DNS.
-struct Discovery {
-    redis: Option<redis::aio::ConnectionManager>,
-    prefix: String,
-    interval: Duration,
-}
-
-impl Discovery {
-    async fn connect(settings: &Settings, interval: Duration) -> anyhow::Result<Self> {
-        let redis = match &settings.redis_url {
-            Some(url) => Some(
-                redis::aio::ConnectionManager::new(redis::Client::open(url.as_str())?)
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "service discovery: Redis at {} is not reachable: {e}",
-                            platform::config::redact_url(url)
-                        )
-                    })?,
-            ),
-            None => None,
-        };
-        Ok(Self {
-            redis,
-            prefix: settings.discovery.prefix.clone(),
-            interval,
-        })
-    }
-
-    /// Replaces the service's instances with what the registry or DNS says now; when the lookup
-    /// fails, the last known instances stay.
-    async fn refresh(&mut self, upstreams: &Upstreams) {
-        let service = upstreams.service;
-        let found: Result<Vec<(String, String)>, String> = match &upstreams.source {
-            Source::Static(_) => return,
-            Source::Registry => match self.redis.as_mut() {
-                Some(redis) => platform::discovery::instances(redis, &self.prefix, service)
-                    .await
-                    .map(|entries| entries.into_iter().map(|e| (e.instance, e.url)).collect())
-                    .map_err(|e| e.to_string()),
-                None => Err("no REDIS_URL".into()),
-            },
-            Source::Dns { host, port } => tokio::net::lookup_host((host.as_str(), *port))
-                .await
-                .map(|addresses| {
-                    let mut found: Vec<(String, String)> = addresses
-                        .map(|address| {
-                            (
-                                format!("{service}_{}", address.ip()),
-                                format!("http://{address}"),
-                            )
-                        })
-                        .collect();
-                    found.sort();
-                    found.dedup();
-                    found
-                })
-                .map_err(|e| e.to_string()),
-        };
-        match found {
-            Ok(found) => upstreams.replace(found),
-            Err(e) => {
-                tracing::warn!(service, error = %e, "discovery failed; keeping the last known instances")
-            }
-        }
-    }
-
-    async fn run(mut self, upstreams: Vec<Arc<Upstreams>>, task: TaskContext) {
-        loop {
-            task.heartbeat.beat();
-            tokio::select! {
-                () = task.shutdown.cancelled() => return,
-                () = tokio::time::sleep(self.interval) => {}
-            }
-            for upstreams in upstreams.iter().filter(|u| u.is_dynamic()) {
-                self.refresh(upstreams).await;
-            }
-        }
-    }
-}
-
-/// Active health checks: each instance's `/ready` on a timer, reported like a request. An
-/// ejected instance is checked only once its ejection has run out (the check is its probation).
-async fn check_health(
-    upstreams: Arc<Upstreams>,
-    client: HttpClient,
-    interval: Duration,
-    task: TaskContext,
-) {
-    loop {
-        task.heartbeat.beat();
-        tokio::select! {
-            () = task.shutdown.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
-        for instance in upstreams.instances().iter() {
-            if instance.state() == HealthState::Ejected {
-                continue;
-            }
-            let Ok(request) = axum::http::Request::get(format!("{}/ready", instance.base))
-                .body(axum::body::Body::empty())
-            else {
-                continue;
-            };
-            let ready = matches!(
-                tokio::time::timeout(interval.min(Duration::from_secs(2)), client.request(request)).await,
-                Ok(Ok(response)) if response.status().is_success()
-            );
-            let outcome = if ready {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            };
-            if instance.report(outcome, &upstreams.outlier) {
-                tracing::warn!(instance = %instance.name, "not ready: ejected by the active check");
-            }
-        }
-    }
-}
-
-/// A handler for every method that forwards to `route`.
-fn forward(route: &Route) -> MethodRouter<GatewayState> {
-    let route = route.clone();
-    any(
-        move |State(state): State<GatewayState>,
-              ConnectInfo(peer): ConnectInfo<SocketAddr>,
-              request: Request| {
-            let route = route.clone();
-            async move { state.proxy.forward(&route, peer, request).await }
-        },
-    )
-}
-
-#[derive(Serialize)]
-struct GatewayStatus {
-    status: &'static str,
-    port: u16,
-    uptime: f64,
-}
-
-/// Seed 002's `GET /api/gateway/status`.
-async fn status(State(state): State<GatewayState>) -> Response {
-    axum::Json(GatewayStatus {
-        status: "Gateway is running",
-        port: state.port,
-        uptime: state.started.elapsed().as_secs_f64(),
-    })
-    .into_response()
-}
-
-#[derive(Serialize)]
-struct DiscoveryStatus {
-    status: &'static str,
-    services: std::collections::BTreeMap<&'static str, Vec<InstanceStatus>>,
-}
-
-/// Seed 002's `GET /api/discovery/status`: every instance of every service (`url`, `instance`),
-/// with what the gateway knows of its health.
-async fn discovery(State(state): State<GatewayState>) -> Response {
-    axum::Json(DiscoveryStatus {
-        status: "Service Discovery is running",
-        services: state
-            .upstreams
-            .iter()
-            .map(|upstreams| (upstreams.service, upstreams.status()))
-            .collect(),
-    })
-    .into_response()
-}
-
-/// The OpenAPI document of everything reached through the gateway.
-async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/yaml")],
-        include_str!("../../../docs/openapi.yaml"),
-    )
-        .into_response()
-}
-
-/// Ready while at least one instance of each upstream service answers `/health`.
-struct UpstreamCheck {
-    client: HttpClient,
-    upstreams: Arc<Upstreams>,
-}
-
-impl ReadinessCheck for UpstreamCheck {
-    fn name(&self) -> &'static str {
-        self.upstreams.service
-    }
-
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move {
-            let mut last_error = String::from("no instances configured");
-            for instance in self.upstreams.instances().iter() {
-                let uri = format!("{}/health", instance.base);
-                let request = axum::http::Request::get(&uri)
-                    .body(axum::body::Body::empty())
-                    .map_err(|e| e.to_string())?;
-                match self.client.request(request).await {
-                    Ok(response) if response.status().is_success() => return Ok(()),
-                    Ok(response) => {
-                        last_error = format!("{} answered {}", instance.name, response.status())
-                    }
-                    Err(e) => last_error = format!("{}: {e}", instance.name),
-                }
-            }
-            Err(last_error)
-        })
     }
 }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 mod grpc;
 mod http;
+mod jobs;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -21,7 +22,7 @@ use anyhow::Context as _;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
 use platform::auth::{JwtVerifier, Role};
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::service::{Context, Host, Job, Parts, Service, TaskContext};
+use platform::service::{Context, Host, Job, Parts, Service};
 
 use crate::accounts::Accounts;
 use crate::tokens::{KeyRing, LocalKeys, TokenIssuer};
@@ -126,8 +127,10 @@ impl Service for Identity {
                 }),
             )
             .runs(
-                Job::new("signing-key reload", move |task| reload_keys(ring, task))
-                    .stalls_after(KeyRing::RELOAD_EVERY * 4),
+                Job::new("signing-key reload", move |task| {
+                    jobs::key_reload::reload_keys(ring, task)
+                })
+                .stalls_after(KeyRing::RELOAD_EVERY * 4),
             )
             // The other services of the same process fetch the signing keys from here.
             .exports(
@@ -143,23 +146,6 @@ impl Service for Identity {
                 demo_users.join(", ")
             ))
         })
-    }
-}
-
-/// Reloads the key ring periodically, so that a rotation made by another instance is picked up.
-async fn reload_keys(ring: Arc<KeyRing>, task: TaskContext) {
-    let mut every = tokio::time::interval(KeyRing::RELOAD_EVERY);
-    // The first tick is immediate, and the keys were loaded a moment ago.
-    every.tick().await;
-    loop {
-        task.heartbeat.beat();
-        tokio::select! {
-            () = task.shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        if let Err(e) = ring.reload().await {
-            tracing::warn!(error = %format!("{e:#}"), "reloading signing keys failed");
-        }
     }
 }
 

@@ -11,9 +11,9 @@ use platform::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use crate::catalog::{FlightDetail, FlightPatch, MAX_SEARCH_DAYS, ScheduleFlight, SearchRequest};
 use crate::domain::{Cabin, FlightNumber, FlightStatus, IataCode};
 use crate::error::CatalogError;
-use crate::schedule::{FlightDetail, FlightPatch, MAX_SEARCH_DAYS, ScheduleFlight, SearchRequest};
 use crate::store::search::{SearchRow, Sort};
 use platform::money::MoneyView;
 

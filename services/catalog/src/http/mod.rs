@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use platform::auth::JwtVerifier;
 
-use crate::schedule::Catalog;
+use crate::catalog::Catalog;
 
 #[derive(Clone)]
 pub struct AppState {

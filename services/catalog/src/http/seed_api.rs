@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AppState;
+use crate::catalog::SearchRequest;
 use crate::domain::Cabin;
 use crate::error::CatalogError;
-use crate::schedule::SearchRequest;
 use crate::store::search::Sort;
 use platform::money::Money;
 

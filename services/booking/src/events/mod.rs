@@ -1,0 +1,4 @@
+//! What booking does with the events it consumes, one module per topic.
+
+pub mod flights;
+pub mod payments;

@@ -1,0 +1,3 @@
+//! What catalog does with the events it consumes, one module per topic.
+
+pub mod bookings;

@@ -1,0 +1,3 @@
+//! What identity runs beside its HTTP and gRPC servers.
+
+pub mod key_reload;
