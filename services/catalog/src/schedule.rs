@@ -381,7 +381,8 @@ impl Catalog {
     ) -> Result<bool, CatalogError> {
         let mut tx = self.db.begin().await?;
         // Two seed requests at once: the second waits, then finds the flights.
-        sqlx::query("SELECT pg_advisory_xact_lock(7321100)")
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(platform::db::locks::DEMO_SCHEDULE)
             .execute(&mut *tx)
             .await?;
         if store::flights::any_exist(&mut *tx).await? {
