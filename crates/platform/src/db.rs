@@ -179,6 +179,9 @@ pub mod locks {
     /// Serialises loading the catalog's demo schedule, so that a second request waits and then
     /// finds the flights already there.
     pub const DEMO_SCHEDULE: i64 = 7_321_100;
+    /// Serialises creating the simulated card processor's ledger tables in the payment database,
+    /// so that payment instances starting together do not race on the DDL.
+    pub const SIMULATED_PROCESSOR_LEDGER: i64 = 7_321_200;
 }
 
 #[cfg(test)]

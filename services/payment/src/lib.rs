@@ -128,7 +128,7 @@ impl Application {
     pub async fn build(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let settings = &config.settings;
         let db = platform::events::prepare_database(&settings.database, &MIGRATOR).await?;
-        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor { db: db.clone() });
+        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor::install(&db).await?);
         let state = http::AppState {
             db: db.clone(),
             verifier: Arc::new(JwtVerifier::remote(&settings.jwt)),
