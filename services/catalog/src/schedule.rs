@@ -388,7 +388,8 @@ impl Catalog {
         if store::flights::any_exist(&mut *tx).await? {
             return Ok(false);
         }
-        for (iata, name, city, country, time_zone, latitude, longitude) in crate::demo::AIRPORTS {
+        for &(iata, name, city, country, time_zone, latitude, longitude) in crate::demo::airports()
+        {
             store::airports::insert(
                 &mut *tx,
                 &Airport {
@@ -447,7 +448,8 @@ impl Catalog {
             })
             .collect();
         let ids = store::flights::insert_many(&mut tx, &new_flights).await?;
-        let zones: HashMap<&str, &str> = crate::demo::AIRPORTS.iter().map(|a| (a.0, a.4)).collect();
+        let zones: HashMap<&str, &str> =
+            crate::demo::airports().iter().map(|a| (a.0, a.4)).collect();
         let mut events = Vec::with_capacity(ids.len());
         for ((new, scheduled), id) in new_flights.iter().zip(&schedule).zip(ids) {
             let aircraft = &fleet[scheduled.aircraft];
