@@ -20,11 +20,13 @@ export TEST_SOCKETIO_PYTHON="$venv/bin/python"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itinera/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# Databases left behind by test processes that were killed before they could drop them.
+# Databases left behind by test processes that were killed before they could drop them. One that
+# somebody is connected to belongs to a test run still going (another clone's), and stays.
 psql "${TEST_DATABASE_URL%/}/postgres" -Atqc \
-    "SELECT datname FROM pg_database WHERE datname ~ '^test_[a-z]+_[0-9a-f]{32}$'" |
+    "SELECT datname FROM pg_database d WHERE datname ~ '^test_[a-z]+_[0-9a-f]{32}$'
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" |
     while read -r stale; do
-        psql "${TEST_DATABASE_URL%/}/postgres" -qc "DROP DATABASE IF EXISTS \"$stale\" WITH (FORCE)" >/dev/null || true
+        psql "${TEST_DATABASE_URL%/}/postgres" -qc "DROP DATABASE IF EXISTS \"$stale\"" >/dev/null 2>&1 || true
     done
 
 echo "== cargo fmt"

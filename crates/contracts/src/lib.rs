@@ -4,6 +4,7 @@
 //! Nothing here depends on a service crate, so any service can depend on this one.
 
 /// The identity service's `UserDirectory` (seed 000's user validation over gRPC).
+#[cfg(feature = "grpc")]
 pub mod identity {
     pub mod v1 {
         #![allow(clippy::all, clippy::pedantic, missing_docs)]

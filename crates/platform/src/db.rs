@@ -157,6 +157,23 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
         .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// The keys of the PostgreSQL advisory locks Itinera takes, all in one place so that no two
+/// purposes share a key. A key is bound as a parameter: `SELECT pg_advisory_xact_lock($1)`.
+pub mod locks {
+    /// Serialises creating the outbox and inbox tables ([`crate::events::install`]), so
+    /// that instances starting together do not race on the DDL.
+    pub const EVENT_SCHEMA: i64 = 7_321_001;
+    /// Held by the one active outbox relay of a database (session lock); the other instances
+    /// wait to take over.
+    pub const OUTBOX_RELAY: i64 = 7_321_002;
+    /// Serialises loading the catalog's demo schedule, so that a second request waits and then
+    /// finds the flights already there.
+    pub const DEMO_SCHEDULE: i64 = 7_321_100;
+    /// Serialises creating the simulated card processor's ledger tables in the payment database,
+    /// so that payment instances starting together do not race on the DDL.
+    pub const SIMULATED_PROCESSOR_LEDGER: i64 = 7_321_200;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

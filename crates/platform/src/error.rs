@@ -72,12 +72,6 @@ impl Problem {
     }
 
     #[must_use]
-    pub fn with_title(mut self, title: &'static str) -> Self {
-        self.title = Cow::Borrowed(title);
-        self
-    }
-
-    #[must_use]
     pub fn with_field_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
         self

@@ -317,10 +317,19 @@ async fn access_log(
         } else {
             tracing::warn!(status, latency_ms, upstream, cause = %cause.0, "request refused");
         }
+    } else if is_probe(&path) && response.status().is_success() {
+        tracing::debug!(status, latency_ms, upstream, "request served");
     } else {
         tracing::info!(status, latency_ms, upstream, "request served");
     }
     response
+}
+
+/// Health, readiness, metrics and version probes. Answered 2xx they are logged at debug: load
+/// balancers, the gateway's active checks and scrapers call them every few seconds, and at info
+/// they would bury every other line.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/health" | "/ready" | "/metrics" | "/version")
 }
 
 fn is_valid_request_id(value: &str) -> bool {

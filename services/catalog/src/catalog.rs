@@ -388,13 +388,15 @@ impl Catalog {
     ) -> Result<bool, CatalogError> {
         let mut tx = self.db.begin().await?;
         // Two seed requests at once: the second waits, then finds the flights.
-        sqlx::query("SELECT pg_advisory_xact_lock(7321100)")
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(platform::db::locks::DEMO_SCHEDULE)
             .execute(&mut *tx)
             .await?;
         if store::flights::any_exist(&mut *tx).await? {
             return Ok(false);
         }
-        for (iata, name, city, country, time_zone, latitude, longitude) in crate::demo::AIRPORTS {
+        for &(iata, name, city, country, time_zone, latitude, longitude) in crate::demo::airports()
+        {
             store::airports::insert(
                 &mut *tx,
                 &Airport {
@@ -448,7 +450,8 @@ impl Catalog {
             })
             .collect();
         let ids = store::flights::insert_many(&mut tx, &new_flights).await?;
-        let zones: HashMap<&str, &str> = crate::demo::AIRPORTS.iter().map(|a| (a.0, a.4)).collect();
+        let zones: HashMap<&str, &str> =
+            crate::demo::airports().iter().map(|a| (a.0, a.4)).collect();
         let mut events = Vec::with_capacity(ids.len());
         for ((new, scheduled), id) in new_flights.iter().zip(&schedule).zip(ids) {
             let aircraft = &fleet[scheduled.aircraft];

@@ -2,6 +2,8 @@
 //! six fictional airlines, and a daily schedule over hub and spoke routes for the next 30 days.
 //! Everything is derived deterministically, so every machine gets the same schedule.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -18,548 +20,42 @@ pub type AirportRow = (
     f64,
 );
 
-pub const AIRPORTS: [AirportRow; 60] = [
-    (
-        "CDG",
-        "Paris Charles de Gaulle",
-        "Paris",
-        "FR",
-        "Europe/Paris",
-        49.0097,
-        2.5479,
-    ),
-    (
-        "ORY",
-        "Paris Orly",
-        "Paris",
-        "FR",
-        "Europe/Paris",
-        48.7262,
-        2.3652,
-    ),
-    (
-        "LHR",
-        "London Heathrow",
-        "London",
-        "GB",
-        "Europe/London",
-        51.4700,
-        -0.4543,
-    ),
-    (
-        "LGW",
-        "London Gatwick",
-        "London",
-        "GB",
-        "Europe/London",
-        51.1537,
-        -0.1821,
-    ),
-    (
-        "FRA",
-        "Frankfurt",
-        "Frankfurt",
-        "DE",
-        "Europe/Berlin",
-        50.0379,
-        8.5622,
-    ),
-    (
-        "MUC",
-        "Munich",
-        "Munich",
-        "DE",
-        "Europe/Berlin",
-        48.3538,
-        11.7861,
-    ),
-    (
-        "AMS",
-        "Amsterdam Schiphol",
-        "Amsterdam",
-        "NL",
-        "Europe/Amsterdam",
-        52.3105,
-        4.7683,
-    ),
-    (
-        "MAD",
-        "Madrid Barajas",
-        "Madrid",
-        "ES",
-        "Europe/Madrid",
-        40.4983,
-        -3.5676,
-    ),
-    (
-        "BCN",
-        "Barcelona El Prat",
-        "Barcelona",
-        "ES",
-        "Europe/Madrid",
-        41.2974,
-        2.0833,
-    ),
-    (
-        "FCO",
-        "Rome Fiumicino",
-        "Rome",
-        "IT",
-        "Europe/Rome",
-        41.8003,
-        12.2389,
-    ),
-    (
-        "MXP",
-        "Milan Malpensa",
-        "Milan",
-        "IT",
-        "Europe/Rome",
-        45.6306,
-        8.7281,
-    ),
-    (
-        "ZRH",
-        "Zurich",
-        "Zurich",
-        "CH",
-        "Europe/Zurich",
-        47.4647,
-        8.5492,
-    ),
-    (
-        "VIE",
-        "Vienna",
-        "Vienna",
-        "AT",
-        "Europe/Vienna",
-        48.1103,
-        16.5697,
-    ),
-    (
-        "CPH",
-        "Copenhagen",
-        "Copenhagen",
-        "DK",
-        "Europe/Copenhagen",
-        55.6180,
-        12.6508,
-    ),
-    (
-        "ARN",
-        "Stockholm Arlanda",
-        "Stockholm",
-        "SE",
-        "Europe/Stockholm",
-        59.6498,
-        17.9238,
-    ),
-    (
-        "OSL",
-        "Oslo Gardermoen",
-        "Oslo",
-        "NO",
-        "Europe/Oslo",
-        60.1976,
-        11.1004,
-    ),
-    (
-        "HEL",
-        "Helsinki",
-        "Helsinki",
-        "FI",
-        "Europe/Helsinki",
-        60.3172,
-        24.9633,
-    ),
-    (
-        "DUB",
-        "Dublin",
-        "Dublin",
-        "IE",
-        "Europe/Dublin",
-        53.4264,
-        -6.2499,
-    ),
-    (
-        "LIS",
-        "Lisbon",
-        "Lisbon",
-        "PT",
-        "Europe/Lisbon",
-        38.7742,
-        -9.1342,
-    ),
-    (
-        "ATH",
-        "Athens",
-        "Athens",
-        "GR",
-        "Europe/Athens",
-        37.9364,
-        23.9445,
-    ),
-    (
-        "IST",
-        "Istanbul",
-        "Istanbul",
-        "TR",
-        "Europe/Istanbul",
-        41.2753,
-        28.7519,
-    ),
-    (
-        "WAW",
-        "Warsaw Chopin",
-        "Warsaw",
-        "PL",
-        "Europe/Warsaw",
-        52.1657,
-        20.9671,
-    ),
-    (
-        "PRG",
-        "Prague",
-        "Prague",
-        "CZ",
-        "Europe/Prague",
-        50.1008,
-        14.2600,
-    ),
-    (
-        "BUD",
-        "Budapest",
-        "Budapest",
-        "HU",
-        "Europe/Budapest",
-        47.4369,
-        19.2556,
-    ),
-    (
-        "BRU",
-        "Brussels",
-        "Brussels",
-        "BE",
-        "Europe/Brussels",
-        50.9014,
-        4.4844,
-    ),
-    (
-        "JFK",
-        "New York John F. Kennedy",
-        "New York",
-        "US",
-        "America/New_York",
-        40.6413,
-        -73.7781,
-    ),
-    (
-        "EWR",
-        "Newark Liberty",
-        "New York",
-        "US",
-        "America/New_York",
-        40.6895,
-        -74.1745,
-    ),
-    (
-        "BOS",
-        "Boston Logan",
-        "Boston",
-        "US",
-        "America/New_York",
-        42.3656,
-        -71.0096,
-    ),
-    (
-        "ORD",
-        "Chicago O'Hare",
-        "Chicago",
-        "US",
-        "America/Chicago",
-        41.9742,
-        -87.9073,
-    ),
-    (
-        "ATL",
-        "Atlanta Hartsfield-Jackson",
-        "Atlanta",
-        "US",
-        "America/New_York",
-        33.6407,
-        -84.4277,
-    ),
-    (
-        "DFW",
-        "Dallas/Fort Worth",
-        "Dallas",
-        "US",
-        "America/Chicago",
-        32.8998,
-        -97.0403,
-    ),
-    (
-        "DEN",
-        "Denver",
-        "Denver",
-        "US",
-        "America/Denver",
-        39.8561,
-        -104.6737,
-    ),
-    (
-        "LAX",
-        "Los Angeles",
-        "Los Angeles",
-        "US",
-        "America/Los_Angeles",
-        33.9416,
-        -118.4085,
-    ),
-    (
-        "SFO",
-        "San Francisco",
-        "San Francisco",
-        "US",
-        "America/Los_Angeles",
-        37.6213,
-        -122.3790,
-    ),
-    (
-        "SEA",
-        "Seattle-Tacoma",
-        "Seattle",
-        "US",
-        "America/Los_Angeles",
-        47.4502,
-        -122.3088,
-    ),
-    (
-        "MIA",
-        "Miami",
-        "Miami",
-        "US",
-        "America/New_York",
-        25.7959,
-        -80.2870,
-    ),
-    (
-        "YYZ",
-        "Toronto Pearson",
-        "Toronto",
-        "CA",
-        "America/Toronto",
-        43.6777,
-        -79.6248,
-    ),
-    (
-        "YVR",
-        "Vancouver",
-        "Vancouver",
-        "CA",
-        "America/Vancouver",
-        49.1967,
-        -123.1815,
-    ),
-    (
-        "MEX",
-        "Mexico City",
-        "Mexico City",
-        "MX",
-        "America/Mexico_City",
-        19.4361,
-        -99.0719,
-    ),
-    (
-        "GRU",
-        "Sao Paulo Guarulhos",
-        "Sao Paulo",
-        "BR",
-        "America/Sao_Paulo",
-        -23.4356,
-        -46.4731,
-    ),
-    (
-        "EZE",
-        "Buenos Aires Ezeiza",
-        "Buenos Aires",
-        "AR",
-        "America/Argentina/Buenos_Aires",
-        -34.8222,
-        -58.5358,
-    ),
-    (
-        "BOG",
-        "Bogota El Dorado",
-        "Bogota",
-        "CO",
-        "America/Bogota",
-        4.7016,
-        -74.1469,
-    ),
-    (
-        "DXB",
-        "Dubai",
-        "Dubai",
-        "AE",
-        "Asia/Dubai",
-        25.2532,
-        55.3657,
-    ),
-    (
-        "DOH",
-        "Doha Hamad",
-        "Doha",
-        "QA",
-        "Asia/Qatar",
-        25.2731,
-        51.6081,
-    ),
-    (
-        "CAI",
-        "Cairo",
-        "Cairo",
-        "EG",
-        "Africa/Cairo",
-        30.1219,
-        31.4056,
-    ),
-    (
-        "JNB",
-        "Johannesburg O. R. Tambo",
-        "Johannesburg",
-        "ZA",
-        "Africa/Johannesburg",
-        -26.1367,
-        28.2411,
-    ),
-    (
-        "NBO",
-        "Nairobi Jomo Kenyatta",
-        "Nairobi",
-        "KE",
-        "Africa/Nairobi",
-        -1.3192,
-        36.9278,
-    ),
-    (
-        "DEL",
-        "Delhi Indira Gandhi",
-        "Delhi",
-        "IN",
-        "Asia/Kolkata",
-        28.5562,
-        77.1000,
-    ),
-    (
-        "BOM",
-        "Mumbai",
-        "Mumbai",
-        "IN",
-        "Asia/Kolkata",
-        19.0896,
-        72.8656,
-    ),
-    (
-        "SIN",
-        "Singapore Changi",
-        "Singapore",
-        "SG",
-        "Asia/Singapore",
-        1.3644,
-        103.9915,
-    ),
-    (
-        "HKG",
-        "Hong Kong",
-        "Hong Kong",
-        "HK",
-        "Asia/Hong_Kong",
-        22.3080,
-        113.9185,
-    ),
-    (
-        "NRT",
-        "Tokyo Narita",
-        "Tokyo",
-        "JP",
-        "Asia/Tokyo",
-        35.7720,
-        140.3929,
-    ),
-    (
-        "HND",
-        "Tokyo Haneda",
-        "Tokyo",
-        "JP",
-        "Asia/Tokyo",
-        35.5494,
-        139.7798,
-    ),
-    (
-        "ICN",
-        "Seoul Incheon",
-        "Seoul",
-        "KR",
-        "Asia/Seoul",
-        37.4602,
-        126.4407,
-    ),
-    (
-        "PEK",
-        "Beijing Capital",
-        "Beijing",
-        "CN",
-        "Asia/Shanghai",
-        40.0799,
-        116.6031,
-    ),
-    (
-        "PVG",
-        "Shanghai Pudong",
-        "Shanghai",
-        "CN",
-        "Asia/Shanghai",
-        31.1443,
-        121.8083,
-    ),
-    (
-        "BKK",
-        "Bangkok Suvarnabhumi",
-        "Bangkok",
-        "TH",
-        "Asia/Bangkok",
-        13.6900,
-        100.7501,
-    ),
-    (
-        "SYD",
-        "Sydney Kingsford Smith",
-        "Sydney",
-        "AU",
-        "Australia/Sydney",
-        -33.9399,
-        151.1753,
-    ),
-    (
-        "MEL",
-        "Melbourne",
-        "Melbourne",
-        "AU",
-        "Australia/Melbourne",
-        -37.6690,
-        144.8410,
-    ),
-    (
-        "AKL",
-        "Auckland",
-        "Auckland",
-        "NZ",
-        "Pacific/Auckland",
-        -37.0082,
-        174.7850,
-    ),
-];
+/// The airports, in the order of `data/demo_airports.csv`.
+pub fn airports() -> &'static [AirportRow] {
+    static AIRPORTS: LazyLock<Vec<AirportRow>> =
+        LazyLock::new(|| parse_airports(include_str!("../data/demo_airports.csv")));
+    &AIRPORTS
+}
+
+/// Parses the airports file: a header row, then one airport a line as
+/// `iata,name,city,country,time_zone,latitude,longitude` (no field contains a comma). The file is
+/// compiled in, so a malformed line is a bug caught by the tests.
+fn parse_airports(csv: &'static str) -> Vec<AirportRow> {
+    csv.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&'static str> = line.split(',').map(str::trim).collect();
+            let [iata, name, city, country, time_zone, latitude, longitude] = fields[..] else {
+                panic!("demo airport {line:?}: expected 7 fields");
+            };
+            let coordinate = |value: &str| -> f64 {
+                value
+                    .parse()
+                    .unwrap_or_else(|e| panic!("demo airport {line:?}: {value:?}: {e}"))
+            };
+            (
+                iata,
+                name,
+                city,
+                country,
+                time_zone,
+                coordinate(latitude),
+                coordinate(longitude),
+            )
+        })
+        .collect()
+}
 
 /// Airports every hub connects to every other hub.
 const HUBS: [&str; 8] = ["CDG", "LHR", "FRA", "AMS", "JFK", "DXB", "SIN", "LAX"];
@@ -647,10 +143,11 @@ impl Sequence {
 }
 
 fn airport(iata: &str) -> &'static AirportRow {
-    AIRPORTS
+    let airports = airports();
+    airports
         .iter()
         .find(|a| a.0 == iata)
-        .unwrap_or(&AIRPORTS[0])
+        .unwrap_or(&airports[0])
 }
 
 /// Great-circle distance in kilometres.
@@ -676,12 +173,12 @@ fn routes() -> Vec<(&'static str, &'static str)> {
             }
         }
     }
-    for spoke in AIRPORTS.iter().filter(|a| !HUBS.contains(&a.0)) {
+    for spoke in airports().iter().filter(|a| !HUBS.contains(&a.0)) {
         let nearest = HUBS
             .iter()
             .map(|h| airport(h))
             .min_by(|x, y| distance_km(spoke, x).total_cmp(&distance_km(spoke, y)))
-            .unwrap_or(&AIRPORTS[0]);
+            .unwrap_or(&airports()[0]);
         routes.push((spoke.0, nearest.0));
         routes.push((nearest.0, spoke.0));
     }
@@ -787,7 +284,7 @@ mod tests {
         for (_, layout) in aircraft() {
             validate_seat_map(&layout).unwrap();
         }
-        for row in AIRPORTS {
+        for row in airports() {
             assert!(row.4.parse::<Tz>().is_ok(), "{}", row.4);
         }
         // Paris to London is short and cheap; Paris to Singapore long and dearer.
@@ -810,5 +307,40 @@ mod tests {
             busy.len(),
             "flight codes stay unique with several flights a day"
         );
+    }
+
+    #[test]
+    fn the_airports_file_holds_the_sixty_demo_airports_in_order() {
+        let airports = airports();
+        assert_eq!(airports.len(), 60);
+        assert_eq!(
+            airports[0],
+            (
+                "CDG",
+                "Paris Charles de Gaulle",
+                "Paris",
+                "FR",
+                "Europe/Paris",
+                49.0097,
+                2.5479
+            )
+        );
+        assert_eq!(
+            airports[59],
+            (
+                "AKL",
+                "Auckland",
+                "Auckland",
+                "NZ",
+                "Pacific/Auckland",
+                -37.0082,
+                174.7850
+            )
+        );
+        let iatas: std::collections::HashSet<_> = airports.iter().map(|a| a.0).collect();
+        assert_eq!(iatas.len(), 60, "IATA codes are unique");
+        assert!(HUBS.iter().all(|hub| iatas.contains(hub)));
+        // Every route is between two demo airports: 8 hubs to each other, 52 spokes both ways.
+        assert_eq!(routes().len(), 8 * 7 + 52 * 2);
     }
 }

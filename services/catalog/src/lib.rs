@@ -77,7 +77,7 @@ impl Service for Catalog {
         Ok(if seeded {
             parts.announce(format!(
                 "Demo schedule loaded: {} airports, flights for the next {} days (booking receives them within seconds).",
-                demo::AIRPORTS.len(),
+                demo::airports().len(),
                 config.seed_days
             ))
         } else {

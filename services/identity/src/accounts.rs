@@ -1,7 +1,7 @@
 //! What identity does with accounts: register, log in (slowed against brute force), rotate and
 //! revoke refresh tokens, change profiles and roles.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use anyhow::Context;
 use argon2::Argon2;
@@ -429,8 +429,6 @@ fn seconds_until(until: chrono::DateTime<Utc>) -> u64 {
     let millis = (until - Utc::now()).num_milliseconds().max(0) as u64;
     millis.div_ceil(1000).max(1)
 }
-
-pub type SharedAccounts = Arc<Accounts>;
 
 #[cfg(test)]
 mod tests {

@@ -104,10 +104,6 @@ impl KeyRing {
             .active
             .clone()
     }
-
-    pub fn active_kid(&self) -> String {
-        self.active().kid.clone()
-    }
 }
 
 async fn create_key(tx: &mut sqlx::PgConnection) -> anyhow::Result<String> {

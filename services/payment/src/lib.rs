@@ -55,7 +55,7 @@ impl Service for Payment {
     /// voids or refunds it when the booking ends; the worker charges and refunds what is due.
     async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
         let db = context.db()?;
-        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor { db: db.clone() });
+        let processor: Arc<dyn CardProcessor> = Arc::new(SimulatedProcessor::install(&db).await?);
         let state = http::AppState {
             db: db.clone(),
             verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),

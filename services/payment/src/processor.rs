@@ -128,6 +128,32 @@ pub struct SimulatedProcessor {
     pub db: PgPool,
 }
 
+impl SimulatedProcessor {
+    /// The processor, with its ledger's tables created in `db` if they do not exist yet
+    /// (`simulated/charges.sql`, `simulated/refunds.sql`). The processor owns them, not the payment service's migrations;
+    /// the first migration, released before, also creates them and stays unchanged so that
+    /// databases migrated with it keep validating.
+    pub async fn install(db: &PgPool) -> Result<Self, sqlx::Error> {
+        let mut tx = db.begin().await?;
+        // Instances starting together must not race on the DDL.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(platform::db::locks::SIMULATED_PROCESSOR_LEDGER)
+            .execute(&mut *tx)
+            .await?;
+        for table in LEDGER_TABLES {
+            sqlx::query(table).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Self { db: db.clone() })
+    }
+}
+
+/// The simulated processor's ledger, one statement a table (`simulated/`).
+const LEDGER_TABLES: [&str; 2] = [
+    include_str!("../simulated/charges.sql"),
+    include_str!("../simulated/refunds.sql"),
+];
+
 const SANDBOX_TOKEN: &str = "sim_approve_sandbox";
 
 fn new_reference(prefix: &str) -> String {

@@ -65,14 +65,39 @@ struct RefundJob {
     payment: PaymentRow,
 }
 
-/// The payment columns, qualified by a table alias.
-fn qualified(alias: &str) -> String {
-    COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// [`COLUMNS`] qualified by the alias `p`, for statements where another table has columns of the
+/// same names.
+macro_rules! p_columns {
+    () => {
+        "p.id, p.booking_id, p.booking_reference, p.user_id, p.method, p.card_id, p.card_brand, \
+         p.card_last4, p.card_token, p.amount_minor, p.currency, p.departure_at, p.description, \
+         p.status, p.failure_reason, p.void_requested, p.idempotency_key, p.processor_reference, \
+         p.attempts, p.refunded_minor, p.created_at, p.completed_at"
+    };
 }
+
+/// Claims up to `$1` due charges (pending, or processing with a lapsed lease) for `$2` seconds.
+const CLAIM_DUE_CHARGES: &str = concat!(
+    "WITH due AS (SELECT id FROM payments \
+         WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
+            OR (status = 'PROCESSING' AND lease_until < now()) \
+         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+     UPDATE payments p SET status = 'PROCESSING', attempts = p.attempts + 1, \
+         lease_until = now() + make_interval(secs => $2) \
+     FROM due WHERE p.id = due.id RETURNING ",
+    p_columns!()
+);
+
+/// Records the charges `$1` as succeeded with the processor's references `$2`, each only if its
+/// attempt count is still `$3`.
+const RECORD_CHARGED: &str = concat!(
+    "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
+         lease_until = NULL, completed_at = now() \
+     FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
+     WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
+     RETURNING ",
+    p_columns!()
+);
 
 impl Worker {
     /// Charges and refunds what is due until shutdown, woken by new jobs or the poll interval.
@@ -133,20 +158,11 @@ impl Worker {
     }
 
     async fn charge_due(&self) -> Result<usize, sqlx::Error> {
-        let claimed: Vec<PaymentRow> = sqlx::query_as(&format!(
-            "WITH due AS (SELECT id FROM payments \
-                 WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
-                    OR (status = 'PROCESSING' AND lease_until < now()) \
-                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             UPDATE payments p SET status = 'PROCESSING', attempts = p.attempts + 1, \
-                 lease_until = now() + make_interval(secs => $2) \
-             FROM due WHERE p.id = due.id RETURNING {}",
-            qualified("p")
-        ))
-        .bind(BATCH)
-        .bind(self.lease_secs())
-        .fetch_all(&self.db)
-        .await?;
+        let claimed: Vec<PaymentRow> = sqlx::query_as(CLAIM_DUE_CHARGES)
+            .bind(BATCH)
+            .bind(self.lease_secs())
+            .fetch_all(&self.db)
+            .await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -208,19 +224,12 @@ impl Worker {
         let attempts: Vec<i32> = charged.iter().map(|(p, _)| p.attempts).collect();
         let references: Vec<String> = charged.into_iter().map(|(_, r)| r).collect();
         // Only jobs still ours (the attempt count is the fencing token) are recorded.
-        let done: Vec<PaymentRow> = sqlx::query_as(&format!(
-            "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
-                 lease_until = NULL, completed_at = now() \
-             FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
-             WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
-             RETURNING {}",
-            qualified("p")
-        ))
-        .bind(&ids)
-        .bind(&references)
-        .bind(&attempts)
-        .fetch_all(&mut *tx)
-        .await?;
+        let done: Vec<PaymentRow> = sqlx::query_as(RECORD_CHARGED)
+            .bind(&ids)
+            .bind(&references)
+            .bind(&attempts)
+            .fetch_all(&mut *tx)
+            .await?;
         store::publish_many(tx, PaymentEvent::Succeeded, &done).await?;
         for payment in done.iter().filter(|p| p.void_requested) {
             // The booking ended while the charge was in flight: give it all back.
@@ -519,5 +528,16 @@ impl Worker {
             "refunded"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+
+    #[test]
+    fn the_qualified_columns_are_the_payment_columns() {
+        let qualified: Vec<String> = COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
+        assert_eq!(p_columns!(), qualified.join(", "));
     }
 }

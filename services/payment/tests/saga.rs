@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
 use contracts::states::{BookingStatus, Cabin, PaymentMethod};
-use payment::processor::SimulatedProcessor;
+use payment::processor::{CardProcessor, Charge, SimulatedProcessor};
 use payment::worker::{Worker, WorkerConfig};
 use platform::config::{ConfigSource, RunMode};
 use platform::events::{Envelope, EventBus, MemoryBus, Message};
@@ -247,5 +247,43 @@ async fn two_workers_share_the_jobs_and_charge_each_payment_once() {
         count(&service.db, "SELECT max(attempts)::bigint FROM payments").await,
         1,
         "no job ran twice"
+    );
+}
+
+#[tokio::test]
+async fn the_simulated_processor_creates_its_ledger_when_installed() {
+    let service = service(async |_| {}).await;
+    // A database whose migrations did not create the ledger.
+    sqlx::query("DROP TABLE simulated_refunds, simulated_charges")
+        .execute(&service.db)
+        .await
+        .unwrap();
+    // Instances starting together, then one restarting: each install succeeds.
+    let (first, second) = tokio::join!(
+        SimulatedProcessor::install(&service.db),
+        SimulatedProcessor::install(&service.db)
+    );
+    first.unwrap();
+    second.unwrap();
+    let processor = SimulatedProcessor::install(&service.db).await.unwrap();
+    let charge = || Charge {
+        idempotency_key: "installed-1",
+        card_token: "sim_approve_sandbox",
+        amount_minor: 1_000,
+        currency: "USD",
+    };
+    let reference = processor.charge(charge()).await.unwrap();
+    assert_eq!(processor.charge(charge()).await.unwrap(), reference);
+    processor
+        .refund(&reference, 400, "installed-refund-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&service.db, "SELECT count(*) FROM simulated_charges").await,
+        1
+    );
+    assert_eq!(
+        count(&service.db, "SELECT count(*) FROM simulated_refunds").await,
+        1
     );
 }

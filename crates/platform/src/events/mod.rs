@@ -149,7 +149,8 @@ pub async fn install(db: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     ];
     // Two instances starting together must not race on the DDL.
     let mut tx = db.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7321001)")
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(crate::db::locks::EVENT_SCHEMA)
         .execute(&mut *tx)
         .await?;
     for statement in DDL {

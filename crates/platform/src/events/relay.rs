@@ -46,7 +46,7 @@ impl Relay {
         Self {
             db,
             bus,
-            lock_key: 7_321_002,
+            lock_key: crate::db::locks::OUTBOX_RELAY,
             heartbeat: None,
         }
     }

@@ -44,12 +44,42 @@ pub struct BookingRow {
     pub flight_status: FlightStatus,
 }
 
-const SELECT: &str = "SELECT b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
-     b.amount_minor, b.currency, b.payment_method, b.request_hash, b.hold_expires_at, b.created_at, b.cancelled_at, \
-     b.payment_card_id, b.payment_id, b.paid_at, b.refunded_minor, b.refunded_at, b.cancel_reason, \
-     f.flight_code, f.origin, f.destination, f.departure_at, f.arrival_at, f.origin_time_zone, \
-     f.status AS flight_status \
-     FROM bookings b JOIN flights f ON f.flight_id = b.flight_id";
+/// The columns of a [`BookingRow`], from a booking `b` joined with its flight `f`.
+macro_rules! booking_columns {
+    () => {
+        "b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
+         b.amount_minor, b.currency, b.payment_method, b.request_hash, b.hold_expires_at, b.created_at, b.cancelled_at, \
+         b.payment_card_id, b.payment_id, b.paid_at, b.refunded_minor, b.refunded_at, b.cancel_reason, \
+         f.flight_code, f.origin, f.destination, f.departure_at, f.arrival_at, f.origin_time_zone, \
+         f.status AS flight_status"
+    };
+}
+
+/// `SELECT`s [`BookingRow`]s; a statement adds its `WHERE` clause.
+macro_rules! select_bookings {
+    () => {
+        concat!(
+            "SELECT ",
+            booking_columns!(),
+            " FROM bookings b JOIN flights f ON f.flight_id = b.flight_id"
+        )
+    };
+}
+
+/// Confirms the bookings in `$1` still awaiting payment with the payments in `$2`, announces each
+/// on channel `$3`, and returns them with their cabin's inventory. The UPDATE locks each row and
+/// re-checks its status after any concurrent change commits.
+const CONFIRM: &str = concat!(
+    "WITH u AS (UPDATE bookings SET status = 'CONFIRMED', paid_at = now(), updated_at = now(), \
+         payment_id = x.payment_id \
+         FROM unnest($1::bigint[], $2::bigint[]) AS x(id, payment_id) \
+         WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' RETURNING bookings.*) \
+     SELECT pg_notify($3, b.id::text), i.capacity AS inventory_capacity, \
+         i.taken AS inventory_taken, i.version AS inventory_version, ",
+    booking_columns!(),
+    " FROM u b JOIN flights f ON f.flight_id = b.flight_id \
+     JOIN inventory i ON i.flight_id = b.flight_id AND i.cabin = b.cabin ORDER BY b.id"
+);
 
 pub struct NewBooking<'a> {
     pub reference: &'a str,
@@ -102,7 +132,7 @@ pub async fn insert(
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE b.id = $1"))
+    sqlx::query_as(concat!(select_bookings!(), " WHERE b.id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
@@ -122,8 +152,9 @@ pub async fn find_by_idempotency_key(
     user_id: i64,
     key: &str,
 ) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} WHERE b.user_id = $1 AND b.idempotency_key = $2"
+    sqlx::query_as(concat!(
+        select_bookings!(),
+        " WHERE b.user_id = $1 AND b.idempotency_key = $2"
     ))
     .bind(user_id)
     .bind(key)
@@ -138,8 +169,9 @@ pub async fn list_for_user(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<BookingRow>, i64), sqlx::Error> {
-    let rows = sqlx::query_as(&format!(
-        "{SELECT} WHERE b.user_id = $1 ORDER BY b.id DESC LIMIT $2 OFFSET $3"
+    let rows = sqlx::query_as(concat!(
+        select_bookings!(),
+        " WHERE b.user_id = $1 ORDER BY b.id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(user_id)
     .bind(limit)
@@ -191,27 +223,12 @@ pub async fn confirm(
 ) -> Result<Vec<(BookingRow, InventorySnapshot)>, sqlx::Error> {
     let ids: Vec<i64> = payments.iter().map(|(booking, _)| *booking).collect();
     let payment_ids: Vec<i64> = payments.iter().map(|(_, payment)| *payment).collect();
-    // The UPDATE locks each row and re-checks its status after any concurrent change commits.
-    let select = SELECT
-        .replacen(
-            "SELECT ",
-            "SELECT pg_notify($3, b.id::text), i.capacity AS inventory_capacity, \
-             i.taken AS inventory_taken, i.version AS inventory_version, ",
-            1,
-        )
-        .replace("FROM bookings b", "FROM u b");
-    let rows = sqlx::query(&format!(
-        "WITH u AS (UPDATE bookings SET status = 'CONFIRMED', paid_at = now(), updated_at = now(), \
-             payment_id = x.payment_id \
-             FROM unnest($1::bigint[], $2::bigint[]) AS x(id, payment_id) \
-             WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' RETURNING bookings.*) \
-         {select} JOIN inventory i ON i.flight_id = b.flight_id AND i.cabin = b.cabin ORDER BY b.id"
-    ))
-    .bind(&ids)
-    .bind(&payment_ids)
-    .bind(STATUS_CHANNEL)
-    .fetch_all(db)
-    .await?;
+    let rows = sqlx::query(CONFIRM)
+        .bind(&ids)
+        .bind(&payment_ids)
+        .bind(STATUS_CHANNEL)
+        .fetch_all(db)
+        .await?;
     rows.iter()
         .map(|row| {
             let booking = BookingRow::from_row(row)?;

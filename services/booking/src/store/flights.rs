@@ -29,18 +29,6 @@ pub async fn find(db: impl PgExecutor<'_>, flight_id: i64) -> Result<Option<Flig
     .await
 }
 
-pub async fn find_by_code(
-    db: impl PgExecutor<'_>,
-    code: &str,
-) -> Result<Option<Flight>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM flights WHERE flight_code = $1"
-    ))
-    .bind(code)
-    .fetch_optional(db)
-    .await
-}
-
 /// Applies a flight snapshot unless a newer one was applied: the flight's schedule and status,
 /// and each cabin's seat map and fare. Seats already taken are never touched.
 pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(), sqlx::Error> {

@@ -33,7 +33,7 @@ async fn seed_loads_the_demo_schedule_once_and_publishes_every_flight() {
     let airports = catalog.read("/api/airports").await;
     assert_eq!(
         airports.as_array().unwrap().len(),
-        catalog::demo::AIRPORTS.len()
+        catalog::demo::airports().len()
     );
     let scheduled = catalog.outbox(types::FLIGHT_SCHEDULED).await;
     assert_eq!(
