@@ -5,7 +5,7 @@ use itinera::registry;
 use platform::config::{ConfigSource, RunMode};
 use platform::events::bus::Disconnected;
 use platform::events::{EventBus, MemoryBus};
-use platform::service::Entry;
+use platform::service::{Entry, Instance};
 use platform::testing::TestDatabase;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -104,23 +104,17 @@ async fn bus_for(
         .expect("KAFKA_BROKERS is set")
 }
 
-/// Builds and starts one service; returns its port and the settings it offers the services
-/// after it. A restarted service takes the port its previous run had, once that run has let go
-/// of it.
-async fn start_service(
+/// Builds one service (subscribed to its topics, not yet running). A restarted service takes the
+/// port its previous run had, once that run has let go of it.
+async fn build_service(
     entry: &Entry,
     source: &ConfigSource,
     bus: Arc<dyn EventBus>,
-    shutdown: &CancellationToken,
-) -> (u16, Vec<(String, String)>) {
+) -> Box<dyn Instance> {
     let name = entry.spec.name;
     for attempt in 0.. {
         match entry.build(source, RunMode::Single, bus.clone()).await {
-            Ok(instance) => {
-                let started = (instance.port(), instance.exported().to_vec());
-                tokio::spawn(instance.run_until_stopped(shutdown.clone()));
-                return started;
-            }
+            Ok(instance) => return instance,
             Err(e) if attempt < 100 => {
                 tracing::debug!(error = %e, "{name} not started yet; retrying");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -183,25 +177,29 @@ impl Platform {
         let shutdown = CancellationToken::new();
         let memory: Arc<dyn EventBus> = Arc::new(MemoryBus::new(Duration::from_secs(10)));
 
-        // Every service in the registry's order, as `itinera up` starts them.
+        // Every service in the registry's order, as `itinera up` starts them: all are built (and
+        // subscribed) before any runs, so no event is published before its consumers exist.
         let mut services = Vec::new();
+        let mut built: Vec<(Box<dyn Instance>, CancellationToken)> = Vec::new();
         let mut upstreams: Vec<(&str, Vec<String>)> = Vec::new();
         for (entry, database) in registry::BACKENDS.iter().zip(&databases) {
             let source = base.clone().with("DATABASE_URL", database.url.as_str());
             let token = CancellationToken::new();
             let bus = bus_for(&options, entry, &source, &memory, &token).await;
-            let (port, exported) = start_service(entry, &source, bus, &token).await;
-            for (key, value) in exported {
-                if base.get(&key).is_none() {
-                    base = base.with(key, value);
+            let instance = build_service(entry, &source, bus).await;
+            for (key, value) in instance.exported() {
+                if base.get(key).is_none() {
+                    base = base.with(key.as_str(), value.as_str());
                 }
             }
+            let port = instance.port();
             upstreams.push((entry.spec.name, vec![format!("http://127.0.0.1:{port}")]));
             services.push(ServiceHandle {
                 entry: *entry,
                 source: source.with("SERVICE_PORT", port.to_string()),
-                shutdown: std::sync::Mutex::new(token),
+                shutdown: std::sync::Mutex::new(token.clone()),
             });
+            built.push((instance, token));
         }
         let notification = registry::find("notification").unwrap();
         for _ in 0..options.extra_notification_instances {
@@ -210,12 +208,16 @@ impl Platform {
                 .with("DATABASE_URL", database_of(&databases, "notification"))
                 .with("SERVICE_PORT", "0");
             let bus = bus_for(&options, &notification, &source, &memory, &shutdown).await;
-            let (port, _) = start_service(&notification, &source, bus, &shutdown).await;
+            let instance = build_service(&notification, &source, bus).await;
             for (service, urls) in &mut upstreams {
                 if *service == "notification" {
-                    urls.push(format!("http://127.0.0.1:{port}"));
+                    urls.push(format!("http://127.0.0.1:{}", instance.port()));
                 }
             }
+            built.push((instance, shutdown.clone()));
+        }
+        for (instance, token) in built {
+            tokio::spawn(instance.run_until_stopped(token));
         }
         let mut gateway_source = base.clone();
         for (service, urls) in &upstreams {
@@ -224,13 +226,10 @@ impl Platform {
                 urls.join(","),
             );
         }
-        let (gateway_port, _) = start_service(
-            &registry::GATEWAY,
-            &gateway_source,
-            Arc::new(Disconnected),
-            &shutdown,
-        )
-        .await;
+        let gateway =
+            build_service(&registry::GATEWAY, &gateway_source, Arc::new(Disconnected)).await;
+        let gateway_port = gateway.port();
+        tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
         let notification_urls = upstreams
             .iter()
             .find(|(service, _)| *service == "notification")
@@ -278,7 +277,8 @@ impl Platform {
             &token,
         )
         .await;
-        start_service(&handle.entry, &handle.source, bus, &token).await;
+        let instance = build_service(&handle.entry, &handle.source, bus).await;
+        tokio::spawn(instance.run_until_stopped(token.clone()));
         *handle.shutdown.lock().unwrap() = token;
     }
 
