@@ -13,7 +13,6 @@ use platform::config::{ConfigSource, LogSettings, RunMode, ServiceSpec};
 use platform::events::bus::Disconnected;
 use platform::events::{EventBus, MemoryBus};
 use platform::service::{Entry, Instance};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "itinera", version, about = "Itinera travel booking platform")]
@@ -158,7 +157,7 @@ async fn up(
             // The demo schedule is loaded once, by the first catalog.
             let own = instance_source(&source, entry.spec, i)?
                 .with("DEMO_SCHEDULE", (demo_schedule && i == 0).to_string());
-            let bus = transport(&entry, &own, &memory, &shutdown).await?;
+            let bus = transport(&entry, &own, &memory).await?;
             let instance = entry
                 .build(&own, RunMode::AllInOne, bus)
                 .await
@@ -262,32 +261,26 @@ async fn transport(
     entry: &Entry,
     source: &ConfigSource,
     memory: &Arc<dyn EventBus>,
-    shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
     if !entry.has_database() {
         return Ok(Arc::new(Disconnected));
     }
     let settings = entry.settings(source, RunMode::AllInOne)?;
-    Ok(
-        platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone())
-            .await?
-            .unwrap_or_else(|| memory.clone()),
-    )
+    Ok(platform::events::kafka_transport(&settings, &TOPICS)
+        .await?
+        .unwrap_or_else(|| memory.clone()))
 }
 
 /// The event transport of a service running alone: Kafka when `KAFKA_BROKERS` is set.
 async fn standalone_transport(
     entry: &Entry,
     source: &ConfigSource,
-    shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
     if !entry.has_database() {
         return Ok(Arc::new(Disconnected));
     }
     let settings = entry.settings(source, RunMode::Single)?;
-    if let Some(bus) =
-        platform::events::kafka_transport(&settings, &TOPICS, shutdown.clone()).await?
-    {
+    if let Some(bus) = platform::events::kafka_transport(&settings, &TOPICS).await? {
         return Ok(bus);
     }
     tracing::warn!(
@@ -300,7 +293,7 @@ async fn standalone_transport(
 async fn serve(source: &ConfigSource, name: &str) -> anyhow::Result<()> {
     let entry = registry::find(name).with_context(|| format!("no service is called {name}"))?;
     let shutdown = platform::shutdown::on_signal();
-    let bus = standalone_transport(&entry, source, &shutdown).await?;
+    let bus = standalone_transport(&entry, source).await?;
     let instance = entry.build(source, RunMode::Single, bus).await?;
     match instance.grpc_port() {
         0 => tracing::info!(port = instance.port(), "{name} listening"),

@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     let topic = format!("bench.events.{}", uuid::Uuid::new_v4().simple());
     let bus: Arc<dyn EventBus> = match kafka_settings(&transport, &shutdown) {
         Some(settings) => Arc::new(
-            KafkaBus::connect(settings, &[&topic], shutdown.clone())
+            KafkaBus::connect(settings, &[&topic])
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         ),
@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
     // Relay alone: a subscriber that acknowledges at once, so only the relay's own work counts.
     let drain_topic = format!("{topic}.drain");
     if let Some(kafka) = kafka_settings(&transport, &shutdown) {
-        KafkaBus::connect(kafka, &[&drain_topic], shutdown.clone())
+        KafkaBus::connect(kafka, &[&drain_topic])
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -61,6 +61,10 @@ pub trait Service: Send + Sync + 'static {
     /// Its migrations, or `None` for a service without a database of its own.
     fn migrator() -> Option<&'static Migrator>;
 
+    /// Whether its instances register in the discovery registry (with `REDIS_URL`), where the
+    /// gateway finds them. The gateway itself is found by clients, not through the registry.
+    const DISCOVERABLE: bool = true;
+
     /// Builds what it serves, consumes and runs.
     fn build(
         config: Self::Config,
@@ -73,7 +77,7 @@ pub struct Context {
     /// Where its events go and come from.
     pub bus: Arc<dyn EventBus>,
     /// Its migrated database, when it has one.
-    pub db: Option<PgPool>,
+    db: Option<PgPool>,
     /// The port its HTTP listener is bound to (known even when 0 was asked for).
     pub port: u16,
     settings: Settings,
@@ -367,14 +371,15 @@ impl<S: Service> Host<S> {
         } = self;
         let registration =
             crate::discovery::Registration::from_settings(&settings, listener.local_addr()?.port())
+                .filter(|_| S::DISCOVERABLE)
                 .map(|registration| tokio::spawn(registration.run(shutdown.clone())));
 
         // Servers stop with the HTTP listener, the relay after it, consumers and jobs last.
         let relay_stop = CancellationToken::new();
         let workers_stop = CancellationToken::new();
-        let mut servers = JoinSet::new();
-        let mut relay = JoinSet::new();
-        let mut workers = JoinSet::new();
+        let mut servers = Stage::default();
+        let mut relay = Stage::default();
+        let mut workers = Stage::default();
         if let Some(db) = db.clone().filter(|_| parts.publishes) {
             let relay_task = Relay::new(db, bus.clone());
             tasks.spawn(
@@ -420,13 +425,23 @@ impl<S: Service> Host<S> {
         }
         let watchdog = tokio::spawn(tasks.clone().watch(workers_stop.clone()));
 
+        // From the first moment of shutdown, tasks that end are stopping, not dying.
+        let stopping = {
+            let (tasks, shutdown) = (tasks.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                tasks.stopping();
+            })
+        };
         let served = crate::http::serve(listener, parts.router, shutdown.clone()).await;
+        // The server also returns if it fails; the service stops then all the same.
+        stopping.abort();
         tasks.stopping();
-        drain(servers, shutdown.clone(), name, "servers").await;
-        relay_stop.cancel();
-        drain(relay, relay_stop, name, "outbox relay").await;
-        workers_stop.cancel();
-        drain(workers, workers_stop, name, "consumers and jobs").await;
+        servers.stop(&shutdown, name, "servers").await;
+        relay.stop(&relay_stop, name, "outbox relay").await;
+        workers
+            .stop(&workers_stop, name, "consumers and jobs")
+            .await;
         let _ = watchdog.await;
         if let Some(registration) = registration {
             let _ = registration.await;
@@ -435,17 +450,30 @@ impl<S: Service> Host<S> {
     }
 }
 
-/// Waits for the tasks of one stage to end after `stop`, for at most [`STOP_TIMEOUT`].
-async fn drain(mut set: JoinSet<()>, stop: CancellationToken, service: &str, stage: &str) {
-    stop.cancel();
-    let all = async { while set.join_next().await.is_some() {} };
-    if tokio::time::timeout(STOP_TIMEOUT, all).await.is_err() {
-        tracing::warn!(
-            service,
-            stage,
-            "did not stop within {STOP_TIMEOUT:?}; abandoning them"
-        );
-        set.abort_all();
+/// The tasks that stop together, and the watchers that record how each ended.
+#[derive(Default)]
+struct Stage {
+    watchers: JoinSet<()>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl Stage {
+    /// Cancels `stop` and waits for the stage's tasks to end, for at most [`STOP_TIMEOUT`];
+    /// then aborts those still running.
+    async fn stop(mut self, stop: &CancellationToken, service: &str, stage: &str) {
+        stop.cancel();
+        let all = async { while self.watchers.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_TIMEOUT, all).await.is_err() {
+            tracing::warn!(
+                service,
+                stage,
+                "did not stop within {STOP_TIMEOUT:?}; aborting them"
+            );
+            for task in &self.tasks {
+                task.abort();
+            }
+            while self.watchers.join_next().await.is_some() {}
+        }
     }
 }
 
@@ -518,7 +546,7 @@ impl Tasks {
 
     fn spawn(
         &self,
-        set: &mut JoinSet<()>,
+        stage: &mut Stage,
         name: String,
         stall_after: Option<Duration>,
         stop: CancellationToken,
@@ -534,7 +562,7 @@ impl Tasks {
             abort: Mutex::new(None),
         });
         let future = run(TaskContext {
-            shutdown: stop,
+            shutdown: stop.clone(),
             heartbeat: Heartbeat {
                 last: last_beat,
                 clock: self.inner.clock.clone(),
@@ -542,18 +570,25 @@ impl Tasks {
         });
         let task = tokio::spawn(future);
         *lock(&entry.abort) = Some(task.abort_handle());
+        stage.tasks.push(task.abort_handle());
         lock(&self.inner.entries).push(entry.clone());
         let tasks = self.clone();
-        // The watcher lives in the stage's set, so waiting for the stage waits for the task.
-        set.spawn(async move {
+        // The watcher lives in the stage, so waiting for the stage waits for the task.
+        stage.watchers.spawn(async move {
             let ended = task.await;
-            tasks.ended(&entry, ended);
+            // A task whose stage was told to stop is stopping, whatever the rest is doing.
+            tasks.ended(&entry, ended, stop.is_cancelled());
         });
     }
 
-    fn ended(&self, entry: &TaskEntry, outcome: Result<(), tokio::task::JoinError>) {
+    fn ended(
+        &self,
+        entry: &TaskEntry,
+        outcome: Result<(), tokio::task::JoinError>,
+        told_to_stop: bool,
+    ) {
         let service = self.inner.service;
-        let state = if self.inner.stopping.load(Ordering::SeqCst) {
+        let state = if told_to_stop || self.inner.stopping.load(Ordering::SeqCst) {
             TaskState::Stopped
         } else {
             let reason = match outcome {
@@ -782,7 +817,8 @@ impl Entry {
         (self.migrate)(source, mode)
     }
 
-    /// The shared settings it would run with.
+    /// The shared settings it would run with (before any change its own configuration makes,
+    /// such as the gateway's body limit).
     pub fn settings(&self, source: &ConfigSource, mode: RunMode) -> Result<Settings, ConfigError> {
         Settings::load(source, self.spec, mode)
     }

@@ -43,7 +43,10 @@ impl Config {
             search_cache_ttl: std::time::Duration::from_millis(
                 source.parse::<u64>("SEARCH_CACHE_TTL_MS")?.unwrap_or(1_000),
             ),
-            demo_schedule: source.flag("DEMO_SCHEDULE")?.unwrap_or(false),
+            // Only `itinera up` loads the demo schedule at start; `GET /seed` and `itinera seed`
+            // do it on request.
+            demo_schedule: mode == RunMode::AllInOne
+                && source.flag("DEMO_SCHEDULE")?.unwrap_or(false),
         })
     }
 }

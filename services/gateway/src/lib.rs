@@ -46,6 +46,7 @@ const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60
 impl Service for Gateway {
     type Config = Config;
     const SPEC: ServiceSpec = contracts::services::GATEWAY;
+    const DISCOVERABLE: bool = false;
 
     fn load(source: &ConfigSource, mode: RunMode) -> Result<Config, ConfigError> {
         Config::load(source, mode)

@@ -35,8 +35,12 @@ pub struct Config {
     pub grpc_port: u16,
     pub login_policy: LoginPolicy,
     /// Users created at start when missing: the administrator of `ITINERA_ADMIN_USERNAME` /
-    /// `ITINERA_ADMIN_PASSWORD`, or else, with `DEMO_USERS=true` (`itinera up`), the demo users.
+    /// `ITINERA_ADMIN_PASSWORD`, or else the demo users (see `demo_users`).
     pub bootstrap: Vec<BootstrapUser>,
+    /// Whether `bootstrap` holds the demo users, with their published passwords: only in
+    /// `itinera up` (`DEMO_USERS=true` in one-process mode) and only when no administrator is
+    /// configured.
+    pub demo_users: bool,
     pub trusted_proxies: Vec<IpAddr>,
     /// How long `GET /api/auth/simulate-failure` makes this instance fail (zero: turned off).
     pub simulated_failure: Duration,
@@ -84,6 +88,7 @@ impl Config {
             }
         }
         let mut bootstrap = Vec::new();
+        let mut demo_users = false;
         match (
             source.get("ITINERA_ADMIN_USERNAME"),
             source.get("ITINERA_ADMIN_PASSWORD"),
@@ -113,7 +118,10 @@ impl Config {
                 });
             }
             (None, None) => {
-                if source.flag("DEMO_USERS")?.unwrap_or(false) {
+                // Demo users have published passwords: never for a service run on its own.
+                demo_users =
+                    mode == RunMode::AllInOne && source.flag("DEMO_USERS")?.unwrap_or(false);
+                if demo_users {
                     bootstrap.extend(DEMO_USERS.iter().map(|&(username, password, role)| {
                         BootstrapUser {
                             username: username.into(),
@@ -142,6 +150,7 @@ impl Config {
             grpc_port,
             login_policy,
             bootstrap,
+            demo_users,
             trusted_proxies,
             simulated_failure: source
                 .seconds("SIMULATED_FAILURE_SECS")?

@@ -81,7 +81,7 @@ impl Service for Identity {
             if created {
                 tracing::info!(username = %user.username, role = %user.role, "bootstrap user created");
             }
-            if DEMO_USERS.iter().any(|demo| demo.0 == user.username) {
+            if config.demo_users {
                 demo_users.push(format!(
                     "{} / {} ({})",
                     user.username, user.password, user.role

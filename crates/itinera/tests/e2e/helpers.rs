@@ -92,13 +92,12 @@ async fn bus_for(
     entry: &Entry,
     source: &ConfigSource,
     memory: &Arc<dyn EventBus>,
-    shutdown: &CancellationToken,
 ) -> Arc<dyn EventBus> {
     if !options.kafka {
         return memory.clone();
     }
     let settings = entry.settings(source, RunMode::Single).unwrap();
-    platform::events::kafka_transport(&settings, &contracts::events::topics::ALL, shutdown.clone())
+    platform::events::kafka_transport(&settings, &contracts::events::topics::ALL)
         .await
         .expect("the test broker is running (scripts/kafka.sh start)")
         .expect("KAFKA_BROKERS is set")
@@ -185,7 +184,7 @@ impl Platform {
         for (entry, database) in registry::BACKENDS.iter().zip(&databases) {
             let source = base.clone().with("DATABASE_URL", database.url.as_str());
             let token = CancellationToken::new();
-            let bus = bus_for(&options, entry, &source, &memory, &token).await;
+            let bus = bus_for(&options, entry, &source, &memory).await;
             let instance = build_service(entry, &source, bus).await;
             for (key, value) in instance.exported() {
                 if base.get(key).is_none() {
@@ -207,7 +206,7 @@ impl Platform {
                 .clone()
                 .with("DATABASE_URL", database_of(&databases, "notification"))
                 .with("SERVICE_PORT", "0");
-            let bus = bus_for(&options, &notification, &source, &memory, &shutdown).await;
+            let bus = bus_for(&options, &notification, &source, &memory).await;
             let instance = build_service(&notification, &source, bus).await;
             for (service, urls) in &mut upstreams {
                 if *service == "notification" {
@@ -269,14 +268,7 @@ impl Platform {
     pub async fn start(&self, kind: Restartable) {
         let handle = self.handle(kind);
         let token = CancellationToken::new();
-        let bus = bus_for(
-            &self.options,
-            &handle.entry,
-            &handle.source,
-            &self.memory,
-            &token,
-        )
-        .await;
+        let bus = bus_for(&self.options, &handle.entry, &handle.source, &self.memory).await;
         let instance = build_service(&handle.entry, &handle.source, bus).await;
         tokio::spawn(instance.run_until_stopped(token.clone()));
         *handle.shutdown.lock().unwrap() = token;

@@ -16,7 +16,6 @@ use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusError, Delivery, EventBus, PublishFuture, Subscription};
 use super::{Envelope, Message};
@@ -57,7 +56,6 @@ pub struct KafkaBus {
     /// Replaced when librdkafka reports a fatal error (an idempotent producer cannot recover from
     /// one, for example after the broker lost its state).
     producer: std::sync::RwLock<FutureProducer>,
-    shutdown: CancellationToken,
 }
 
 fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
@@ -78,17 +76,12 @@ fn unavailable(error: impl std::fmt::Display) -> BusError {
 }
 
 impl KafkaBus {
-    /// Connects a producer and makes sure the topics exist. Consumers stop when `shutdown` is
-    /// cancelled.
-    pub async fn connect(
-        settings: KafkaSettings,
-        topics: &[&str],
-        shutdown: CancellationToken,
-    ) -> Result<Self, BusError> {
+    /// Connects a producer and makes sure the topics exist. A subscription's consumer runs until
+    /// the subscription is dropped.
+    pub async fn connect(settings: KafkaSettings, topics: &[&str]) -> Result<Self, BusError> {
         let bus = Self {
             producer: std::sync::RwLock::new(producer(&settings)?),
             settings,
-            shutdown,
         };
         let mut all: Vec<String> = topics.iter().map(|t| bus.name(t)).collect();
         all.push(bus.name(DEAD_LETTER_TOPIC));
@@ -306,7 +299,6 @@ impl EventBus for KafkaBus {
         let prefix = self.settings.prefix.clone();
         let dead_letters = self.name(DEAD_LETTER_TOPIC);
         let producer = self.current_producer();
-        let shutdown = self.shutdown.clone();
         let group_name = group.to_owned();
         tokio::spawn(async move {
             let consumer = match consumer {
@@ -334,7 +326,9 @@ impl EventBus for KafkaBus {
                     }
                 };
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    // The subscriber let go of its subscription (it stopped): so does the loop.
+                    // Its owner decides when that is, so consumers stop in the host's order.
+                    () = sender.closed() => return,
                     acked = front_acked => {
                         if !acked {
                             // The consumer stopped without acknowledging: the offset stays, and

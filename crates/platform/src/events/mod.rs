@@ -88,7 +88,6 @@ pub async fn prepare_database(
 pub async fn kafka_transport(
     settings: &crate::config::Settings,
     topics: &[&str],
-    shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Option<std::sync::Arc<dyn EventBus>>> {
     if settings.kafka_brokers.is_empty() {
         return Ok(None);
@@ -102,7 +101,6 @@ pub async fn kafka_transport(
             prefix: settings.kafka_topic_prefix.clone(),
         },
         topics,
-        shutdown,
     )
     .await
     .map_err(|e| {

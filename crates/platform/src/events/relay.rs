@@ -21,6 +21,8 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 /// How long the relay waits after being woken before it reads the outbox.
 const LINGER: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long a relay that is stopping waits to take the lead for a last publish.
+const FINAL_FLUSH_WAIT: Duration = Duration::from_secs(2);
 /// Sent rows are kept this long for inspection, then deleted.
 const KEEP_SENT_FOR_SECS: f64 = 24.0 * 3600.0;
 
@@ -64,8 +66,8 @@ impl Relay {
         }
     }
 
-    /// Runs until `shutdown` is cancelled; the active relay then publishes what is left in the
-    /// outbox before it returns.
+    /// Runs until `shutdown` is cancelled, then publishes what is left in the outbox (once it
+    /// can take the lead, within [`FINAL_FLUSH_WAIT`]) before it returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
@@ -81,6 +83,36 @@ impl Relay {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
+        }
+        // Whichever instance led has published what was committed before it stopped; an event
+        // committed since (a request this instance drained) is published by this one, if it can
+        // take the lead before long.
+        if let Err(e) = self.flush_once_leading().await {
+            tracing::warn!(error = %e, "the last outbox events wait for the next relay");
+        }
+    }
+
+    /// Takes the lead within [`FINAL_FLUSH_WAIT`] and publishes what is left, then lets go.
+    async fn flush_once_leading(&self) -> Result<(), RelayError> {
+        let deadline = tokio::time::Instant::now() + FINAL_FLUSH_WAIT;
+        let mut connection = self.db.acquire().await?;
+        loop {
+            let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(self.lock_key)
+                .fetch_one(&mut *connection)
+                .await?;
+            if leader {
+                let result = self.flush(&mut connection).await;
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(self.lock_key)
+                    .execute(&mut *connection)
+                    .await;
+                return result;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -119,7 +151,7 @@ impl Relay {
         loop {
             self.beat();
             if shutdown.is_cancelled() {
-                return self.flush(connection).await;
+                return Ok(());
             }
             match self.publish_batch(connection).await {
                 Ok(0) => {
@@ -132,7 +164,7 @@ impl Relay {
                         last_cleanup = std::time::Instant::now();
                     }
                     tokio::select! {
-                        () = shutdown.cancelled() => return self.flush(connection).await,
+                        () = shutdown.cancelled() => return Ok(()),
                         notified = listener.recv() => {
                             notified?;
                             // Let the commits that arrive together leave together: under load a

@@ -104,7 +104,6 @@ impl Fixture {
                         prefix: String::new(),
                     },
                     &[&self.topic],
-                    self.shutdown.clone(),
                 )
                 .await
                 .expect("the test broker is running (scripts/kafka.sh start)"),
@@ -507,7 +506,6 @@ async fn events_made_while_the_broker_is_unreachable_arrive_once_it_is_back() {
                 prefix: String::new(),
             },
             &[&fixture.topic],
-            fixture.shutdown.clone(),
         )
         .await
         .expect("broker reachable"),
