@@ -13,8 +13,8 @@ use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
+use crate::domain::refunds::{Refund, RefundPolicy};
 use crate::processor::CardProcessor;
-use crate::refunds::{Refund, RefundPolicy};
 use crate::store::{self, COLUMNS, PaymentRow};
 
 pub struct BookingEvents {

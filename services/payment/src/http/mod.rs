@@ -17,7 +17,7 @@ use platform::money::{Currency, Money, MoneyView};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use crate::cards::CardNumber;
+use crate::domain::cards::CardNumber;
 use crate::processor::{CardProcessor, Charge, ProcessorError};
 use crate::store::{COLUMNS, PaymentRow};
 
