@@ -6,6 +6,7 @@
 
 mod config;
 pub mod domain;
+pub mod error;
 mod events;
 mod http;
 pub mod jobs;
