@@ -2,6 +2,8 @@
 //! flight subscriptions (`/api/subscriptions`, seed 002's `/api/auth/user-subscriptions/{id}`); and
 //! the live updates stream (`/api/live/updates`).
 
+pub mod subscriptions;
+
 use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
@@ -13,8 +15,6 @@ use platform::auth::{Caller, JwtVerifier};
 use platform::http::{PageRequest, Paged, Path, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-
-use crate::subscriptions;
 
 #[derive(Clone)]
 pub struct AppState {

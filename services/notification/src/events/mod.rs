@@ -12,8 +12,8 @@ use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
 
+use crate::domain::templates::{self, Channel, Rendered};
 use crate::live::{Live, Update};
-use crate::templates::{self, Channel, Rendered};
 
 pub struct Notifier {
     /// Channels notifications are created for besides in-app.
