@@ -5,10 +5,12 @@
 
 mod config;
 pub mod domain;
+pub mod error;
 mod events;
 mod http;
 mod jobs;
 pub mod live;
+mod store;
 
 use std::sync::Arc;
 

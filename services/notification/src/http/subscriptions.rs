@@ -1,122 +1,98 @@
-//! Flight subscriptions (seed 002's `Subscription` table): stored, listed by seed 002's
-//! `GET /api/auth/user-subscriptions/{user_id}`, and managed over REST as well as Socket.IO.
+//! Flight subscriptions over REST (`/api/subscriptions`), and seed 002's
+//! `GET /api/auth/user-subscriptions/{user_id}`. Socket.IO manages them too (`live::socket`).
 
-use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
-use platform::Problem;
 use platform::auth::{Caller, Role};
 use platform::http::Path;
 use serde::Serialize;
-use sqlx::PgPool;
 
-use crate::http::AppState;
+use super::AppState;
+use crate::error::NotificationError;
 use crate::live::flight_code;
+use crate::store::subscriptions::{self, SubscriptionRow};
 
-/// The flight codes `user_id` follows, oldest subscription first.
-pub async fn of_user(db: &PgPool, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT flight_code FROM subscriptions WHERE user_id = $1 ORDER BY id")
-        .bind(user_id)
-        .fetch_all(db)
-        .await
-}
-
-/// Subscribes `user_id` to `code`; `true` when it was not subscribed yet.
-pub async fn add(db: &PgPool, user_id: i64, code: &str) -> Result<bool, sqlx::Error> {
-    let added = sqlx::query(
-        "INSERT INTO subscriptions (user_id, flight_code) VALUES ($1, $2) \
-         ON CONFLICT (user_id, flight_code) DO NOTHING",
-    )
-    .bind(user_id)
-    .bind(code)
-    .execute(db)
-    .await?;
-    Ok(added.rows_affected() == 1)
-}
-
-/// Unsubscribes `user_id` from `code`; `true` when it was subscribed.
-pub async fn remove(db: &PgPool, user_id: i64, code: &str) -> Result<bool, sqlx::Error> {
-    let removed = sqlx::query("DELETE FROM subscriptions WHERE user_id = $1 AND flight_code = $2")
-        .bind(user_id)
-        .bind(code)
-        .execute(db)
-        .await?;
-    Ok(removed.rows_affected() == 1)
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/auth/user-subscriptions/{user_id}",
+            get(user_subscriptions),
+        )
+        .route("/api/subscriptions", get(list))
+        .route("/api/subscriptions/{flight_code}", put(add).delete(remove))
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserSubscriptions {
+struct UserSubscriptions {
     user_id: i64,
     flights: Vec<String>,
 }
 
 /// Seed 002: `{"userId": 1, "flights": ["FL001", "FL002"]}`. A customer or ops user sees their
 /// own; an admin sees anyone's.
-pub async fn user_subscriptions(
+async fn user_subscriptions(
     State(state): State<AppState>,
     caller: Caller,
     Path(user_id): Path<i64>,
-) -> Result<JsonResponse<UserSubscriptions>, Problem> {
+) -> Result<JsonResponse<UserSubscriptions>, NotificationError> {
     if caller.user_id != user_id && caller.role != Role::Admin {
-        return Err(Problem::forbidden(
-            "You may only read your own subscriptions",
-        ));
+        return Err(NotificationError::OthersSubscriptions);
     }
-    let flights = of_user(&state.db, user_id).await?;
+    let flights = subscriptions::of_user(&state.db, user_id).await?;
     Ok(JsonResponse(UserSubscriptions { user_id, flights }))
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SubscriptionView {
+struct SubscriptionView {
     flight_code: String,
     created_at: DateTime<Utc>,
 }
 
+impl From<SubscriptionRow> for SubscriptionView {
+    fn from(row: SubscriptionRow) -> Self {
+        Self {
+            flight_code: row.flight_code,
+            created_at: row.created_at,
+        }
+    }
+}
+
 #[derive(Serialize)]
-pub struct SubscriptionList {
+struct SubscriptionList {
     items: Vec<SubscriptionView>,
 }
 
 /// `GET /api/subscriptions`: the caller's subscriptions.
-pub async fn list(
+async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<JsonResponse<SubscriptionList>, Problem> {
-    let items = sqlx::query_as(
-        "SELECT flight_code, created_at FROM subscriptions WHERE user_id = $1 ORDER BY id",
-    )
-    .bind(caller.user_id)
-    .fetch_all(&state.db)
-    .await?;
+) -> Result<JsonResponse<SubscriptionList>, NotificationError> {
+    let items = subscriptions::list(&state.db, caller.user_id)
+        .await?
+        .into_iter()
+        .map(SubscriptionView::from)
+        .collect();
     Ok(JsonResponse(SubscriptionList { items }))
 }
 
-async fn find(db: &PgPool, user_id: i64, code: &str) -> Result<Option<SubscriptionView>, Problem> {
-    sqlx::query_as(
-        "SELECT flight_code, created_at FROM subscriptions WHERE user_id = $1 AND flight_code = $2",
-    )
-    .bind(user_id)
-    .bind(code)
-    .fetch_optional(db)
-    .await
-    .map_err(platform::Problem::from)
-}
-
 /// `PUT /api/subscriptions/{flight_code}`: 201 when new, 200 when it already existed.
-pub async fn put(
+async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Response, Problem> {
-    let code = flight_code(&raw).map_err(Problem::bad_request)?;
-    let added = add(&state.db, caller.user_id, &code).await?;
-    let view = find(&state.db, caller.user_id, &code)
+) -> Result<Response, NotificationError> {
+    let code = flight_code(&raw).map_err(NotificationError::Invalid)?;
+    let added = subscriptions::add(&state.db, caller.user_id, &code).await?;
+    let view = subscriptions::find(&state.db, caller.user_id, &code)
         .await?
-        .ok_or_else(|| Problem::conflict("The subscription was removed meanwhile"))?;
+        .map(SubscriptionView::from)
+        .ok_or(NotificationError::SubscriptionRemoved)?;
     let status = if added {
         StatusCode::CREATED
     } else {
@@ -126,17 +102,15 @@ pub async fn put(
 }
 
 /// `DELETE /api/subscriptions/{flight_code}`: 204, or 404 when there was none.
-pub async fn delete(
+async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<StatusCode, Problem> {
-    let code = flight_code(&raw).map_err(Problem::bad_request)?;
-    if remove(&state.db, caller.user_id, &code).await? {
+) -> Result<StatusCode, NotificationError> {
+    let code = flight_code(&raw).map_err(NotificationError::Invalid)?;
+    if subscriptions::remove(&state.db, caller.user_id, &code).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(Problem::not_found(format!(
-            "You are not subscribed to {code}"
-        )))
+        Err(NotificationError::NotSubscribed(code))
     }
 }
