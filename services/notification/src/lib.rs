@@ -4,12 +4,13 @@
 //! providers, and an in-app inbox.
 
 mod config;
-mod delivery;
+pub mod domain;
+pub mod error;
+mod events;
 mod http;
-mod inbox;
+mod jobs;
 pub mod live;
-mod subscriptions;
-pub mod templates;
+mod store;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use platform::service::{Context, Host, Job, Parts, Service};
 
 pub use config::Config;
 
-pub use delivery::Channels;
+pub use jobs::delivery::Channels;
 
 /// The notification service, as the host runs it.
 pub struct Notification;
@@ -77,12 +78,12 @@ impl Service for Notification {
             .build(http::router(state))
             .layer(socket_layer)
             .layer(axum::middleware::map_request(live::detach_head));
-        let notifier = inbox::Notifier {
+        let notifier = events::Notifier {
             email: config.channels.smtp.is_some(),
             webhook: config.channels.webhook.is_some(),
             live: live.clone(),
         };
-        let deliverer = delivery::Deliverer::new(db, config.channels.clone());
+        let deliverer = jobs::delivery::Deliverer::new(db, config.channels.clone());
         let email = match &config.channels.smtp {
             Some((host, port)) => format!("email through smtp://{host}:{port}"),
             None => "email: set SMTP_URL".to_owned(),

@@ -6,8 +6,8 @@ use platform::config::{ConfigError, ConfigSource, RunMode, Settings};
 use platform::service::Service;
 
 use crate::Payment;
-use crate::refunds::RefundPolicy;
-use crate::worker::WorkerConfig;
+use crate::domain::refunds::RefundPolicy;
+use crate::jobs::charges::WorkerConfig;
 
 #[derive(Clone, Debug)]
 pub struct Config {

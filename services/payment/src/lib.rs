@@ -4,14 +4,14 @@
 //! refunds when a booking ends, and answers with `payment.succeeded`, `payment.failed` and
 //! `payment.refunded`.
 
-pub mod cards;
 mod config;
+pub mod domain;
+pub mod error;
+mod events;
 mod http;
+pub mod jobs;
 pub mod processor;
-pub mod refunds;
-mod saga;
 pub mod store;
-pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +21,8 @@ use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
 use platform::service::{Context, Host, Job, Parts, Service};
 
+use crate::jobs::charges::Worker;
 use crate::processor::{CardProcessor, SimulatedProcessor};
-use crate::worker::Worker;
 
 pub use config::Config;
 
@@ -65,7 +65,7 @@ impl Service for Payment {
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))
             .build(http::router(state));
-        let bookings = saga::BookingEvents {
+        let bookings = events::bookings::BookingEvents {
             processor: processor.clone(),
             policy: config.refunds,
         };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::cards::CardNumber;
+use crate::domain::cards::CardNumber;
 
 pub type ProcessorFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, ProcessorError>> + Send + 'a>>;

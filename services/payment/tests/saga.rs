@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
 use contracts::states::{BookingStatus, Cabin, PaymentMethod};
+use payment::jobs::charges::{Worker, WorkerConfig};
 use payment::processor::{CardProcessor, Charge, SimulatedProcessor};
-use payment::worker::{Worker, WorkerConfig};
 use platform::config::{ConfigSource, RunMode};
 use platform::events::{Envelope, EventBus, MemoryBus, Message};
 use platform::testing::TestDatabase;

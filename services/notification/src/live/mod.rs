@@ -85,7 +85,7 @@ impl Update {
         Self {
             id: event_id.to_owned(),
             flight_code: flight.flight_code.clone(),
-            update: crate::templates::flight_status_line(flight),
+            update: crate::domain::templates::flight_status_line(flight),
             flight: Some(FlightState {
                 flight_id: flight.flight_id,
                 status: flight.status.to_string(),

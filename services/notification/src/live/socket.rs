@@ -18,7 +18,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 
 use super::{Live, Update, flight_code, room};
-use crate::subscriptions;
+use crate::store::subscriptions;
 
 /// Serves the default namespace. The handlers reach the service through each socket's
 /// extensions, set once its token is verified.

@@ -54,7 +54,7 @@ pub async fn stream(
             .map(flight_code)
             .collect::<Result<_, _>>()
             .map_err(Problem::bad_request)?,
-        None => crate::subscriptions::of_user(&live.db, caller.user_id).await?,
+        None => crate::store::subscriptions::of_user(&live.db, caller.user_id).await?,
     };
     if codes.len() > MAX_FLIGHTS {
         return Err(Problem::bad_request(format!(

@@ -9,6 +9,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use platform::service::TaskContext;
 use sqlx::PgPool;
 
+use crate::store::contacts;
+use crate::store::deliveries::{self, Due};
+
 /// Attempts before a notification is marked failed.
 pub const MAX_ATTEMPTS: i32 = 8;
 /// How long an attempt owns a row.
@@ -29,17 +32,6 @@ pub struct Deliverer {
     channels: Channels,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     http: reqwest::Client,
-}
-
-#[derive(sqlx::FromRow)]
-struct Due {
-    id: i64,
-    user_id: i64,
-    channel: String,
-    kind: String,
-    subject: String,
-    body: String,
-    attempts: i32,
 }
 
 impl Deliverer {
@@ -85,17 +77,7 @@ impl Deliverer {
 
     /// Leases and delivers what is due; returns how many rows it took.
     async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
-        let due: Vec<Due> = sqlx::query_as(
-            "UPDATE notifications SET attempts = attempts + 1, \
-                 next_attempt_at = now() + make_interval(secs => $1) \
-             WHERE id IN (SELECT id FROM notifications \
-                          WHERE status = 'pending' AND next_attempt_at <= now() \
-                          ORDER BY id LIMIT 32 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, user_id, channel, kind, subject, body, attempts",
-        )
-        .bind(LEASE_SECS)
-        .fetch_all(&self.db)
-        .await?;
+        let due = deliveries::lease_due(&self.db, LEASE_SECS).await?;
         for notification in &due {
             self.deliver(notification).await?;
         }
@@ -103,22 +85,12 @@ impl Deliverer {
     }
 
     async fn deliver(&self, n: &Due) -> Result<(), sqlx::Error> {
-        let contact: Option<(String, String)> =
-            sqlx::query_as("SELECT username, email FROM contacts WHERE user_id = $1")
-                .bind(n.user_id)
-                .fetch_optional(&self.db)
-                .await?;
+        let contact = contacts::find(&self.db, n.user_id).await?;
         let outcome = match n.channel.as_str() {
             "email" => match &contact {
                 // The user's contact data has not arrived yet: wait for it without using up an attempt.
                 None => {
-                    sqlx::query(
-                        "UPDATE notifications SET attempts = attempts - 1, \
-                         next_attempt_at = now() + interval '2 seconds' WHERE id = $1",
-                    )
-                    .bind(n.id)
-                    .execute(&self.db)
-                    .await?;
+                    deliveries::postpone(&self.db, n.id).await?;
                     return Ok(());
                 }
                 Some((username, email)) => self
@@ -131,30 +103,13 @@ impl Deliverer {
         };
         match outcome {
             Ok(recipient) => {
-                sqlx::query(
-                    "UPDATE notifications SET status = 'sent', sent_at = now(), last_error = NULL, \
-                     recipient = COALESCE($2, recipient) WHERE id = $1",
-                )
-                .bind(n.id)
-                .bind(recipient)
-                .execute(&self.db)
-                .await?;
+                deliveries::sent(&self.db, n.id, recipient).await?;
                 tracing::info!(notification = n.id, channel = %n.channel, kind = %n.kind, "notification delivered");
             }
             Err(error) => {
                 let give_up = n.attempts >= MAX_ATTEMPTS;
                 let delay = 2f64.powi(n.attempts.min(10)).min(600.0);
-                sqlx::query(
-                    "UPDATE notifications SET last_error = $2, \
-                         status = CASE WHEN $3 THEN 'failed' ELSE status END, \
-                         next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1",
-                )
-                .bind(n.id)
-                .bind(&error)
-                .bind(give_up)
-                .bind(delay)
-                .execute(&self.db)
-                .await?;
+                deliveries::failed(&self.db, n.id, &error, give_up, delay).await?;
                 tracing::warn!(notification = n.id, channel = %n.channel, attempts = n.attempts, give_up, %error, "delivery failed");
             }
         }

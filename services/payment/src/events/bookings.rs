@@ -13,9 +13,11 @@ use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
+use crate::domain::refunds::{Refund, RefundPolicy};
 use crate::processor::CardProcessor;
-use crate::refunds::{Refund, RefundPolicy};
-use crate::store::{self, COLUMNS, PaymentRow};
+use crate::store::cards::SavedCard;
+use crate::store::payments::{self, NewPayments};
+use crate::store::{self, PaymentRow, refunds};
 
 pub struct BookingEvents {
     pub processor: Arc<dyn CardProcessor>,
@@ -68,36 +70,6 @@ enum Ending {
     Expired,
 }
 
-/// A saved card, as the payment for a booking needs it.
-#[derive(sqlx::FromRow)]
-struct SavedCard {
-    id: String,
-    user_id: i64,
-    brand: String,
-    last4: String,
-    processor_token: String,
-}
-
-/// New payments, column by column, for one bulk insert.
-#[derive(Default)]
-struct NewPayments {
-    booking_id: Vec<i64>,
-    booking_reference: Vec<String>,
-    user_id: Vec<i64>,
-    method: Vec<&'static str>,
-    card_id: Vec<Option<String>>,
-    card_brand: Vec<Option<String>>,
-    card_last4: Vec<Option<String>>,
-    card_token: Vec<Option<String>>,
-    amount_minor: Vec<i64>,
-    currency: Vec<String>,
-    departure_at: Vec<chrono::DateTime<Utc>>,
-    description: Vec<String>,
-    status: Vec<&'static str>,
-    failure_reason: Vec<Option<&'static str>>,
-    idempotency_key: Vec<String>,
-}
-
 fn method_of(booking: &BookingSnapshot) -> PaymentMethod {
     booking.payment_method.unwrap_or(PaymentMethod::CreditCard)
 }
@@ -130,13 +102,7 @@ impl BookingEvents {
         let cards: Vec<SavedCard> = if card_users.is_empty() {
             Vec::new()
         } else {
-            sqlx::query_as(
-                "SELECT id, user_id, brand, last4, processor_token FROM cards \
-                 WHERE user_id = ANY($1) AND deleted_at IS NULL ORDER BY created_at DESC",
-            )
-            .bind(&card_users)
-            .fetch_all(&mut *tx)
-            .await?
+            store::cards::saved_of_users(tx, &card_users).await?
         };
         let mut new = NewPayments::default();
         for booking in bookings {
@@ -190,43 +156,13 @@ impl BookingEvents {
         }
         // One statement for all of them, with the workers' wake-up; a booking already recorded
         // (a redelivered or replayed event) is skipped.
-        let inserted: Vec<PaymentRow> = sqlx::query_as(&format!(
-            "WITH i AS (INSERT INTO payments (booking_id, booking_reference, user_id, method, card_id, \
-                 card_brand, card_last4, card_token, amount_minor, currency, departure_at, description, \
-                 status, failure_reason, idempotency_key, completed_at) \
-             SELECT *, CASE WHEN status = 'FAILED' THEN now() END FROM unnest($1::bigint[], $2::text[], \
-                 $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], \
-                 $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[]) \
-                 AS x(booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
-                      card_token, amount_minor, currency, departure_at, description, status, \
-                      failure_reason, idempotency_key) \
-             ON CONFLICT (booking_id) DO NOTHING RETURNING *) \
-             SELECT {COLUMNS}, pg_notify($16, '') FROM i ORDER BY id"
-        ))
-        .bind(&new.booking_id)
-        .bind(&new.booking_reference)
-        .bind(&new.user_id)
-        .bind(&new.method)
-        .bind(&new.card_id)
-        .bind(&new.card_brand)
-        .bind(&new.card_last4)
-        .bind(&new.card_token)
-        .bind(&new.amount_minor)
-        .bind(&new.currency)
-        .bind(&new.departure_at)
-        .bind(&new.description)
-        .bind(&new.status)
-        .bind(&new.failure_reason)
-        .bind(&new.idempotency_key)
-        .bind(store::JOBS_CHANNEL)
-        .fetch_all(&mut *tx)
-        .await?;
+        let inserted = payments::insert_many(tx, &new).await?;
         let failed: Vec<PaymentRow> = inserted
             .into_iter()
             .filter(|p| p.status == PaymentStatus::Failed)
             .collect();
         if !failed.is_empty() {
-            store::publish_many(tx, PaymentEvent::Failed, &failed).await?;
+            payments::publish_many(tx, PaymentEvent::Failed, &failed).await?;
         }
         Ok(())
     }
@@ -237,24 +173,16 @@ impl BookingEvents {
         ending: Ending,
         booking: &BookingSnapshot,
     ) -> Result<(), HandleError> {
-        let Some(payment) = store::find_by_booking(tx, booking.booking_id).await? else {
+        let Some(payment) = payments::find_by_booking(tx, booking.booking_id).await? else {
             return Ok(());
         };
         match payment.status {
             PaymentStatus::Pending => {
-                sqlx::query(
-                    "UPDATE payments SET status = 'VOIDED', completed_at = now() WHERE id = $1",
-                )
-                .bind(payment.id)
-                .execute(&mut *tx)
-                .await?;
+                payments::void(tx, payment.id).await?;
             }
             // The charge is in flight: the worker voids or refunds it when it returns.
             PaymentStatus::Processing => {
-                sqlx::query("UPDATE payments SET void_requested = true WHERE id = $1")
-                    .bind(payment.id)
-                    .execute(&mut *tx)
-                    .await?;
+                payments::request_void(tx, payment.id).await?;
             }
             PaymentStatus::Succeeded => {
                 // A confirmed booking the customer cancels is refunded by the fare rule; one that
@@ -278,7 +206,7 @@ impl BookingEvents {
                         "booking ended before it was confirmed",
                     )
                 };
-                store::queue_refund(
+                refunds::queue(
                     tx,
                     payment.id,
                     refund.amount_minor,

@@ -14,7 +14,8 @@ use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinSet;
 
 use crate::processor::{CardProcessor, Charge, ProcessorError};
-use crate::store::{self, COLUMNS, JOBS_CHANNEL, PaymentRow};
+use crate::store::jobs::{self, ClaimedRefund};
+use crate::store::{PaymentRow, payments, refunds, wallet};
 
 /// Most jobs of each kind claimed at once.
 const BATCH: i64 = 128;
@@ -65,40 +66,6 @@ struct RefundJob {
     payment: PaymentRow,
 }
 
-/// [`COLUMNS`] qualified by the alias `p`, for statements where another table has columns of the
-/// same names.
-macro_rules! p_columns {
-    () => {
-        "p.id, p.booking_id, p.booking_reference, p.user_id, p.method, p.card_id, p.card_brand, \
-         p.card_last4, p.card_token, p.amount_minor, p.currency, p.departure_at, p.description, \
-         p.status, p.failure_reason, p.void_requested, p.idempotency_key, p.processor_reference, \
-         p.attempts, p.refunded_minor, p.created_at, p.completed_at"
-    };
-}
-
-/// Claims up to `$1` due charges (pending, or processing with a lapsed lease) for `$2` seconds.
-const CLAIM_DUE_CHARGES: &str = concat!(
-    "WITH due AS (SELECT id FROM payments \
-         WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
-            OR (status = 'PROCESSING' AND lease_until < now()) \
-         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-     UPDATE payments p SET status = 'PROCESSING', attempts = p.attempts + 1, \
-         lease_until = now() + make_interval(secs => $2) \
-     FROM due WHERE p.id = due.id RETURNING ",
-    p_columns!()
-);
-
-/// Records the charges `$1` as succeeded with the processor's references `$2`, each only if its
-/// attempt count is still `$3`.
-const RECORD_CHARGED: &str = concat!(
-    "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
-         lease_until = NULL, completed_at = now() \
-     FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
-     WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
-     RETURNING ",
-    p_columns!()
-);
-
 impl Worker {
     /// Charges and refunds what is due until shutdown, woken by new jobs or the poll interval.
     pub async fn run(self, task: TaskContext) {
@@ -136,9 +103,7 @@ impl Worker {
     }
 
     async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.db).await.ok()?;
-        listener.listen(JOBS_CHANNEL).await.ok()?;
-        Some(listener)
+        jobs::listen(&self.db).await
     }
 
     /// Runs the due jobs; returns how many there were.
@@ -158,11 +123,7 @@ impl Worker {
     }
 
     async fn charge_due(&self) -> Result<usize, sqlx::Error> {
-        let claimed: Vec<PaymentRow> = sqlx::query_as(CLAIM_DUE_CHARGES)
-            .bind(BATCH)
-            .bind(self.lease_secs())
-            .fetch_all(&self.db)
-            .await?;
+        let claimed = jobs::claim_charges(&self.db, BATCH, self.lease_secs()).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -224,16 +185,11 @@ impl Worker {
         let attempts: Vec<i32> = charged.iter().map(|(p, _)| p.attempts).collect();
         let references: Vec<String> = charged.into_iter().map(|(_, r)| r).collect();
         // Only jobs still ours (the attempt count is the fencing token) are recorded.
-        let done: Vec<PaymentRow> = sqlx::query_as(RECORD_CHARGED)
-            .bind(&ids)
-            .bind(&references)
-            .bind(&attempts)
-            .fetch_all(&mut *tx)
-            .await?;
-        store::publish_many(tx, PaymentEvent::Succeeded, &done).await?;
+        let done = payments::succeed_many(tx, &ids, &references, &attempts).await?;
+        payments::publish_many(tx, PaymentEvent::Succeeded, &done).await?;
         for payment in done.iter().filter(|p| p.void_requested) {
             // The booking ended while the charge was in flight: give it all back.
-            store::queue_refund(
+            refunds::queue(
                 tx,
                 payment.id,
                 payment.amount_minor,
@@ -254,14 +210,8 @@ impl Worker {
     ) -> Result<(), sqlx::Error> {
         // Still ours? A job whose lease ran out may have been claimed by another worker; the
         // attempt count is the fencing token.
-        let Some(void_requested) = sqlx::query_scalar::<_, bool>(
-            "SELECT void_requested FROM payments \
-             WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2 FOR UPDATE",
-        )
-        .bind(payment.id)
-        .bind(payment.attempts)
-        .fetch_optional(&mut *tx)
-        .await?
+        let Some(void_requested) =
+            jobs::charge_still_ours(tx, payment.id, payment.attempts).await?
         else {
             return Ok(());
         };
@@ -275,29 +225,7 @@ impl Worker {
                     .await
             }
             Attempt::Wallet => {
-                let debited = sqlx::query(
-                    "UPDATE wallets SET balance_minor = balance_minor - $3 \
-                     WHERE user_id = $1 AND currency = $2 AND balance_minor >= $3",
-                )
-                .bind(payment.user_id)
-                .bind(&payment.currency)
-                .bind(payment.amount_minor)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if debited && payment.amount_minor > 0 {
-                    sqlx::query(
-                        "INSERT INTO wallet_entries (user_id, currency, amount_minor, kind, payment_id) \
-                         VALUES ($1, $2, $3, 'payment', $4)",
-                    )
-                    .bind(payment.user_id)
-                    .bind(&payment.currency)
-                    .bind(-payment.amount_minor)
-                    .bind(payment.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let debited = wallet::pay(tx, &payment).await?;
                 if debited {
                     self.finish(tx, &payment, PaymentStatus::Succeeded, None, None)
                         .await
@@ -333,15 +261,7 @@ impl Worker {
             }
             Attempt::Failed(error) => {
                 tracing::info!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment will be retried");
-                sqlx::query(
-                    "UPDATE payments SET status = 'PENDING', lease_until = NULL, \
-                     next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
-                )
-                .bind(payment.id)
-                .bind(self.backoff(payment.attempts))
-                .execute(&mut *tx)
-                .await
-                .map(|_| ())
+                jobs::retry_charge(tx, payment.id, self.backoff(payment.attempts)).await
             }
         }
     }
@@ -356,21 +276,14 @@ impl Worker {
         reference: Option<&str>,
         failure: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        let done: PaymentRow = sqlx::query_as(&format!(
-            "UPDATE payments SET status = $2, processor_reference = $3, failure_reason = $4, \
-             lease_until = NULL, completed_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-        ))
-        .bind(payment.id)
-        .bind(status.as_str())
-        .bind(reference)
-        .bind(failure)
-        .fetch_one(&mut *tx)
-        .await?;
+        let done = payments::finish(tx, payment.id, status, reference, failure).await?;
         match status {
             PaymentStatus::Succeeded => {
-                store::publish(tx, PaymentEvent::Succeeded, &done, None).await?;
+                payments::publish(tx, PaymentEvent::Succeeded, &done, None).await?;
             }
-            PaymentStatus::Failed => store::publish(tx, PaymentEvent::Failed, &done, None).await?,
+            PaymentStatus::Failed => {
+                payments::publish(tx, PaymentEvent::Failed, &done, None).await?
+            }
             PaymentStatus::Pending | PaymentStatus::Processing | PaymentStatus::Voided => {}
         }
         tracing::info!(
@@ -384,33 +297,22 @@ impl Worker {
     }
 
     async fn refund_due(&self) -> Result<usize, sqlx::Error> {
-        let claimed: Vec<(i64, i64, i32, i64, i64)> = sqlx::query_as(
-            "WITH due AS (SELECT id FROM refunds \
-                 WHERE (status = 'PENDING' AND next_attempt_at <= now()) \
-                    OR (status = 'PROCESSING' AND lease_until < now()) \
-                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             UPDATE refunds r SET status = 'PROCESSING', attempts = r.attempts + 1, \
-                 lease_until = now() + make_interval(secs => $2) \
-             FROM due WHERE r.id = due.id \
-             RETURNING r.id, r.payment_id, r.attempts, r.amount_minor, r.fee_minor",
-        )
-        .bind(BATCH)
-        .bind(self.lease_secs())
-        .fetch_all(&self.db)
-        .await?;
+        let claimed = jobs::claim_refunds(&self.db, BATCH, self.lease_secs()).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
         let count = claimed.len();
-        let ids: Vec<i64> = claimed.iter().map(|c| c.1).collect();
-        let payments: Vec<PaymentRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM payments WHERE id = ANY($1)"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.db)
-        .await?;
+        let ids: Vec<i64> = claimed.iter().map(|c| c.payment_id).collect();
+        let payments = payments::find_many(&self.db, &ids).await?;
         let mut calls = JoinSet::new();
-        for (id, payment_id, attempts, amount_minor, fee_minor) in claimed {
+        for ClaimedRefund {
+            id,
+            payment_id,
+            attempts,
+            amount_minor,
+            fee_minor,
+        } in claimed
+        {
             let Some(payment) = payments.iter().find(|p| p.id == payment_id).cloned() else {
                 continue;
             };
@@ -454,16 +356,8 @@ impl Worker {
                 Ok(reference) => self.record_refund(&mut tx, &job, reference).await?,
                 Err(error) => {
                     tracing::warn!(refund_id = job.id, error = %error, "refund will be retried");
-                    sqlx::query(
-                        "UPDATE refunds SET status = 'PENDING', lease_until = NULL, \
-                         next_attempt_at = now() + make_interval(secs => $2) \
-                         WHERE id = $1 AND attempts = $3",
-                    )
-                    .bind(job.id)
-                    .bind(self.backoff(job.attempts))
-                    .bind(job.attempts)
-                    .execute(&mut *tx)
-                    .await?;
+                    jobs::retry_refund(&mut tx, job.id, job.attempts, self.backoff(job.attempts))
+                        .await?;
                 }
             }
         }
@@ -477,50 +371,16 @@ impl Worker {
         job: &RefundJob,
         reference: Option<String>,
     ) -> Result<(), sqlx::Error> {
-        let ours = sqlx::query(
-            "UPDATE refunds SET status = 'SUCCEEDED', processor_reference = $3, lease_until = NULL, \
-             completed_at = now() WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2",
-        )
-        .bind(job.id)
-        .bind(job.attempts)
-        .bind(reference.as_deref())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let ours = refunds::succeed(tx, job.id, job.attempts, reference.as_deref()).await?;
         if !ours {
             return Ok(());
         }
         let payment = &job.payment;
         if payment.method == PaymentMethod::Wallet && job.amount_minor > 0 {
-            sqlx::query(
-                "INSERT INTO wallets (user_id, currency, balance_minor) VALUES ($1, $2, $3) \
-                 ON CONFLICT (user_id, currency) DO UPDATE SET balance_minor = wallets.balance_minor + $3",
-            )
-            .bind(payment.user_id)
-            .bind(&payment.currency)
-            .bind(job.amount_minor)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO wallet_entries (user_id, currency, amount_minor, kind, payment_id) \
-                 VALUES ($1, $2, $3, 'refund', $4)",
-            )
-            .bind(payment.user_id)
-            .bind(&payment.currency)
-            .bind(job.amount_minor)
-            .bind(payment.id)
-            .execute(&mut *tx)
-            .await?;
+            wallet::refund(tx, payment, job.amount_minor).await?;
         }
-        let refunded: PaymentRow = sqlx::query_as(&format!(
-            "UPDATE payments SET refunded_minor = refunded_minor + $2 WHERE id = $1 RETURNING {COLUMNS}"
-        ))
-        .bind(payment.id)
-        .bind(job.amount_minor)
-        .fetch_one(&mut *tx)
-        .await?;
-        store::publish(tx, PaymentEvent::Refunded, &refunded, Some(job.fee_minor)).await?;
+        let refunded = payments::add_refunded(tx, payment.id, job.amount_minor).await?;
+        payments::publish(tx, PaymentEvent::Refunded, &refunded, Some(job.fee_minor)).await?;
         tracing::info!(
             payment_id = payment.id,
             amount_minor = job.amount_minor,
@@ -528,16 +388,5 @@ impl Worker {
             "refunded"
         );
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::COLUMNS;
-
-    #[test]
-    fn the_qualified_columns_are_the_payment_columns() {
-        let qualified: Vec<String> = COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
-        assert_eq!(p_columns!(), qualified.join(", "));
     }
 }

@@ -1,0 +1,3 @@
+//! Notification's domain: what each notification says, per type and channel.
+
+pub mod templates;

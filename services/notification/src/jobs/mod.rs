@@ -1,0 +1,3 @@
+//! Notification's background jobs.
+
+pub mod delivery;

@@ -1,0 +1,4 @@
+//! Payment's domain types: card numbers and the refund policy.
+
+pub mod cards;
+pub mod refunds;

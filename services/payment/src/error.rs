@@ -1,0 +1,58 @@
+//! Every way a payment request can fail, and the problem+json each becomes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use contracts::states::PaymentStatus;
+use platform::Problem;
+
+use crate::processor::ProcessorError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Card not found")]
+    CardNotFound,
+    #[error("Payment not found")]
+    PaymentNotFound,
+    #[error("Payment {payment_id} is {status}; receipts exist for successful payments only")]
+    NoReceipt {
+        payment_id: i64,
+        status: PaymentStatus,
+    },
+    /// The card processor declined a charge, did not answer in time, or failed.
+    #[error(transparent)]
+    Processor(#[from] ProcessorError),
+    #[error(transparent)]
+    Refused(#[from] Problem),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl IntoResponse for PaymentError {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        match self {
+            Self::Invalid(_) => Problem::bad_request(detail),
+            Self::CardNotFound | Self::PaymentNotFound => Problem::not_found(detail),
+            Self::NoReceipt { .. } => Problem::conflict(detail),
+            Self::Processor(ProcessorError::Declined(code)) => Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                format!("The card was declined ({code})"),
+            )
+            .with_type("card-declined")
+            .with_extension("reason", code),
+            Self::Processor(ProcessorError::Timeout) => Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "The card processor did not answer in time; try again with the same Idempotency-Key",
+            )
+            .with_extension("retryable", true),
+            Self::Processor(ProcessorError::Unavailable(cause)) => {
+                Problem::dependency_unavailable("card processor", cause)
+            }
+            Self::Refused(problem) => problem,
+            Self::Database(e) => Problem::database(&e),
+        }
+        .into_response()
+    }
+}

@@ -1,0 +1,3 @@
+//! The events payment consumes, one module per topic.
+
+pub mod bookings;

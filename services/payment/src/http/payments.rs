@@ -1,0 +1,170 @@
+//! `/api/payments`: the caller's transaction history, and one payment, each with its refund.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json as JsonResponse, Router};
+use chrono::{DateTime, Utc};
+use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
+use platform::auth::Caller;
+use platform::http::{PageRequest, Path, Query};
+use platform::money::MoneyView;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+
+use super::{AppState, money};
+use crate::error::PaymentError;
+use crate::store::refunds::{self, RefundRow};
+use crate::store::{PaymentRow, payments};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/payments", get(list))
+        .route("/api/payments/{payment_id}", get(one))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CardSummary {
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RefundView {
+    amount: MoneyView,
+    fee: MoneyView,
+    reason: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PaymentView {
+    pub payment_id: i64,
+    pub booking_id: i64,
+    pub booking_reference: String,
+    pub user_id: i64,
+    pub method: PaymentMethod,
+    pub card: Option<CardSummary>,
+    pub amount: MoneyView,
+    pub status: PaymentStatus,
+    pub failure_reason: Option<PaymentFailure>,
+    pub refunded: MoneyView,
+    pub refund: Option<RefundView>,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+pub(super) fn view(payment: PaymentRow, refund: Option<RefundRow>) -> PaymentView {
+    let currency = payment.currency.clone();
+    PaymentView {
+        payment_id: payment.id,
+        booking_id: payment.booking_id,
+        booking_reference: payment.booking_reference,
+        user_id: payment.user_id,
+        method: payment.method,
+        card: payment
+            .card_brand
+            .zip(payment.card_last4)
+            .map(|(brand, last4)| CardSummary { brand, last4 }),
+        amount: money(payment.amount_minor, &currency),
+        status: payment.status,
+        failure_reason: payment.failure_reason,
+        refunded: money(payment.refunded_minor, &currency),
+        refund: refund.map(|row| RefundView {
+            amount: money(row.amount_minor, &currency),
+            fee: money(row.fee_minor, &currency),
+            reason: row.reason,
+            status: row.status,
+            created_at: row.created_at,
+            completed_at: row.completed_at,
+        }),
+        description: payment.description,
+        created_at: payment.created_at,
+        completed_at: payment.completed_at,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    booking_id: Option<i64>,
+    /// Staff only: another user's payments.
+    user_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentPage {
+    payments: Vec<PaymentView>,
+    page: u32,
+    page_size: u32,
+    total: i64,
+}
+
+/// The caller's transaction history, newest first.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<JsonResponse<PaymentPage>, PaymentError> {
+    let page = PageRequest::new(query.page, query.page_size)?;
+    let user_id = query.user_id.unwrap_or(caller.user_id);
+    caller.require_self_or_staff(user_id)?;
+    let rows = payments::page_of_user(
+        &state.db,
+        user_id,
+        query.booking_id,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    let total = payments::count_of_user(&state.db, user_id, query.booking_id).await?;
+    let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+    let mut refunds = refunds::of_payments(&state.db, &ids).await?;
+    let payments = rows
+        .into_iter()
+        .map(|payment| {
+            let refund = refunds
+                .iter()
+                .position(|r| r.payment_id == payment.id)
+                .map(|i| refunds.swap_remove(i));
+            view(payment, refund)
+        })
+        .collect();
+    Ok(JsonResponse(PaymentPage {
+        payments,
+        page: page.page,
+        page_size: page.page_size,
+        total,
+    }))
+}
+
+/// A payment the caller may see: their own, or any for staff; others' are not found.
+pub(super) async fn visible(
+    db: &PgPool,
+    caller: &Caller,
+    id: i64,
+) -> Result<(PaymentRow, Option<RefundRow>), PaymentError> {
+    let payment = payments::find(db, id)
+        .await?
+        .filter(|p| p.user_id == caller.user_id || caller.is_staff())
+        .ok_or(PaymentError::PaymentNotFound)?;
+    let refund = refunds::of_payments(db, &[id]).await?.pop();
+    Ok((payment, refund))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_id): Path<i64>,
+) -> Result<JsonResponse<PaymentView>, PaymentError> {
+    let (payment, refund) = visible(&state.db, &caller, payment_id).await?;
+    Ok(JsonResponse(view(payment, refund)))
+}

@@ -1,0 +1,3 @@
+//! Payment's background jobs.
+
+pub mod charges;

@@ -1,0 +1,109 @@
+//! Saved cards: brand, last four digits, expiry and the processor's token; never the number.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+/// A saved card as the customer sees it.
+#[derive(Clone, Debug, FromRow)]
+pub struct CardRow {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i16,
+    pub exp_year: i16,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A card to save.
+pub struct NewCard<'a> {
+    pub user_id: i64,
+    pub brand: &'a str,
+    pub last4: &'a str,
+    pub exp_month: i16,
+    pub exp_year: i16,
+    pub processor_token: &'a str,
+}
+
+/// Saves a card under a new id.
+pub async fn insert(db: &PgPool, card: NewCard<'_>) -> Result<CardRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO cards (id, user_id, brand, last4, exp_month, exp_year, processor_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id, brand, last4, exp_month, exp_year, created_at",
+    )
+    .bind(format!("card_{}", uuid::Uuid::new_v4().simple()))
+    .bind(card.user_id)
+    .bind(card.brand)
+    .bind(card.last4)
+    .bind(card.exp_month)
+    .bind(card.exp_year)
+    .bind(card.processor_token)
+    .fetch_one(db)
+    .await
+}
+
+/// `user_id`'s saved cards, newest first.
+pub async fn of_user(db: &PgPool, user_id: i64) -> Result<Vec<CardRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, brand, last4, exp_month, exp_year, created_at FROM cards \
+         WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Removes one of `user_id`'s cards; `false` when there was none.
+pub async fn remove(db: &PgPool, card_id: &str, user_id: i64) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query(
+        "UPDATE cards SET deleted_at = now() WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(card_id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(removed.rows_affected() != 0)
+}
+
+/// The processor token of `user_id`'s card `card_id`, or of their most recent card when none is
+/// named.
+pub async fn token(
+    db: &PgPool,
+    user_id: i64,
+    card_id: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    let card: Option<(String, String)> = sqlx::query_as(
+        "SELECT processor_token, id FROM cards \
+         WHERE user_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR id = $2) \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(card_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(card.map(|(token, _)| token))
+}
+
+/// A saved card, as the payment for a booking needs it.
+#[derive(FromRow)]
+pub struct SavedCard {
+    pub id: String,
+    pub user_id: i64,
+    pub brand: String,
+    pub last4: String,
+    pub processor_token: String,
+}
+
+/// The saved cards of these users, newest first.
+pub async fn saved_of_users(
+    tx: &mut PgConnection,
+    user_ids: &[i64],
+) -> Result<Vec<SavedCard>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, user_id, brand, last4, processor_token FROM cards \
+         WHERE user_id = ANY($1) AND deleted_at IS NULL ORDER BY created_at DESC",
+    )
+    .bind(user_ids)
+    .fetch_all(tx)
+    .await
+}

@@ -1,0 +1,332 @@
+//! Payments as stored, and the events that publish their changes.
+
+use chrono::{DateTime, Utc};
+use contracts::events::{MoneyAmount, PaymentEvent, PaymentSnapshot};
+use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
+use platform::events::{Envelope, outbox};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use super::NullableText;
+use super::jobs::JOBS_CHANNEL;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub booking_id: i64,
+    pub booking_reference: String,
+    pub user_id: i64,
+    #[sqlx(try_from = "String")]
+    pub method: PaymentMethod,
+    pub card_id: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_token: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub departure_at: DateTime<Utc>,
+    pub description: String,
+    #[sqlx(try_from = "String")]
+    pub status: PaymentStatus,
+    #[sqlx(try_from = "NullableText")]
+    pub failure_reason: Option<PaymentFailure>,
+    pub void_requested: bool,
+    pub idempotency_key: String,
+    pub processor_reference: Option<String>,
+    pub attempts: i32,
+    pub refunded_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+pub const COLUMNS: &str = "id, booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
+     card_token, amount_minor, currency, departure_at, description, status, failure_reason, void_requested, \
+     idempotency_key, processor_reference, attempts, refunded_minor, created_at, completed_at";
+
+pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentSnapshot {
+    let currency = payment.currency.trim().to_owned();
+    let money = |amount_minor| MoneyAmount {
+        amount_minor,
+        currency: currency.clone(),
+    };
+    PaymentSnapshot {
+        payment_id: payment.id,
+        booking_id: payment.booking_id,
+        user_id: payment.user_id,
+        method: payment.method,
+        amount: money(payment.amount_minor),
+        status: payment.status,
+        failure_reason: payment.failure_reason,
+        refunded: money(payment.refunded_minor),
+        refund_fee: refund_fee_minor.map(money),
+        card_last4: payment.card_last4.clone(),
+    }
+}
+
+/// Which event a payment's change is, given its snapshot.
+pub type Kind = fn(PaymentSnapshot) -> PaymentEvent;
+
+/// The envelope of `kind` for `payment`, keyed by booking so the booking's events stay in order.
+fn event(
+    kind: Kind,
+    payment: &PaymentRow,
+    refund_fee_minor: Option<i64>,
+) -> Result<(String, Envelope), sqlx::Error> {
+    let event = kind(snapshot(payment, refund_fee_minor));
+    let data = event.data().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let key = payment.booking_id.to_string();
+    Ok((
+        key.clone(),
+        Envelope::new("payment", event.kind(), key, data),
+    ))
+}
+
+/// Records `kind` for `payment` in the outbox, keyed by booking so the booking's events stay in
+/// order.
+pub async fn publish(
+    tx: &mut PgConnection,
+    kind: Kind,
+    payment: &PaymentRow,
+    refund_fee_minor: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let (key, envelope) = event(kind, payment, refund_fee_minor)?;
+    outbox::enqueue(tx, PaymentEvent::TOPIC, &key, &envelope).await
+}
+
+/// Records `kind` for each payment in the outbox, in one statement.
+pub async fn publish_many(
+    tx: &mut PgConnection,
+    kind: Kind,
+    payments: &[PaymentRow],
+) -> Result<(), sqlx::Error> {
+    let events = payments
+        .iter()
+        .map(|payment| event(kind, payment, None))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    outbox::enqueue_many(tx, PaymentEvent::TOPIC, &events).await
+}
+
+/// The payment of a booking, locked for the transaction.
+pub async fn find_by_booking(
+    tx: &mut PgConnection,
+    booking_id: i64,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE"
+    ))
+    .bind(booking_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// [`COLUMNS`] qualified by the alias `p`, for statements where another table has columns of the
+/// same names.
+macro_rules! p_columns {
+    () => {
+        "p.id, p.booking_id, p.booking_reference, p.user_id, p.method, p.card_id, p.card_brand, \
+         p.card_last4, p.card_token, p.amount_minor, p.currency, p.departure_at, p.description, \
+         p.status, p.failure_reason, p.void_requested, p.idempotency_key, p.processor_reference, \
+         p.attempts, p.refunded_minor, p.created_at, p.completed_at"
+    };
+}
+pub(super) use p_columns;
+
+/// Records the charges `$1` as succeeded with the processor's references `$2`, each only if its
+/// attempt count is still `$3`.
+const RECORD_CHARGED: &str = concat!(
+    "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
+         lease_until = NULL, completed_at = now() \
+     FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
+     WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
+     RETURNING ",
+    p_columns!()
+);
+
+pub async fn find(db: &PgPool, id: i64) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find_many(db: &PgPool, ids: &[i64]) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// A page of `user_id`'s payments (of one booking, if given), newest first.
+pub async fn page_of_user(
+    db: &PgPool,
+    user_id: i64,
+    booking_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND ($2::bigint IS NULL OR booking_id = $2) \
+         ORDER BY id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(user_id)
+    .bind(booking_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// How many payments `user_id` has (of one booking, if given).
+pub async fn count_of_user(
+    db: &PgPool,
+    user_id: i64,
+    booking_id: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM payments WHERE user_id = $1 AND ($2::bigint IS NULL OR booking_id = $2)",
+    )
+    .bind(user_id)
+    .bind(booking_id)
+    .fetch_one(db)
+    .await
+}
+
+/// New payments, column by column, for one bulk insert.
+#[derive(Default)]
+pub struct NewPayments {
+    pub booking_id: Vec<i64>,
+    pub booking_reference: Vec<String>,
+    pub user_id: Vec<i64>,
+    pub method: Vec<&'static str>,
+    pub card_id: Vec<Option<String>>,
+    pub card_brand: Vec<Option<String>>,
+    pub card_last4: Vec<Option<String>>,
+    pub card_token: Vec<Option<String>>,
+    pub amount_minor: Vec<i64>,
+    pub currency: Vec<String>,
+    pub departure_at: Vec<DateTime<Utc>>,
+    pub description: Vec<String>,
+    pub status: Vec<&'static str>,
+    pub failure_reason: Vec<Option<&'static str>>,
+    pub idempotency_key: Vec<String>,
+}
+
+/// Inserts the new payments in one statement, with the workers' wake-up; a booking already
+/// recorded (a redelivered or replayed event) is skipped. Returns those inserted.
+pub async fn insert_many(
+    tx: &mut PgConnection,
+    new: &NewPayments,
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH i AS (INSERT INTO payments (booking_id, booking_reference, user_id, method, card_id, \
+             card_brand, card_last4, card_token, amount_minor, currency, departure_at, description, \
+             status, failure_reason, idempotency_key, completed_at) \
+         SELECT *, CASE WHEN status = 'FAILED' THEN now() END FROM unnest($1::bigint[], $2::text[], \
+             $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], \
+             $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[]) \
+             AS x(booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
+                  card_token, amount_minor, currency, departure_at, description, status, \
+                  failure_reason, idempotency_key) \
+         ON CONFLICT (booking_id) DO NOTHING RETURNING *) \
+         SELECT {COLUMNS}, pg_notify($16, '') FROM i ORDER BY id"
+    ))
+    .bind(&new.booking_id)
+    .bind(&new.booking_reference)
+    .bind(&new.user_id)
+    .bind(&new.method)
+    .bind(&new.card_id)
+    .bind(&new.card_brand)
+    .bind(&new.card_last4)
+    .bind(&new.card_token)
+    .bind(&new.amount_minor)
+    .bind(&new.currency)
+    .bind(&new.departure_at)
+    .bind(&new.description)
+    .bind(&new.status)
+    .bind(&new.failure_reason)
+    .bind(&new.idempotency_key)
+    .bind(JOBS_CHANNEL)
+    .fetch_all(tx)
+    .await
+}
+
+/// Voids a payment not charged yet.
+pub async fn void(tx: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET status = 'VOIDED', completed_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// Asks the worker whose charge is in flight to void or refund it when it returns.
+pub async fn request_void(tx: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET void_requested = true WHERE id = $1")
+        .bind(id)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
+/// Records successful charges in one statement. Only jobs still ours (the attempt count is the
+/// fencing token) are recorded; returns those.
+pub async fn succeed_many(
+    tx: &mut PgConnection,
+    ids: &[i64],
+    references: &[String],
+    attempts: &[i32],
+) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(RECORD_CHARGED)
+        .bind(ids)
+        .bind(references)
+        .bind(attempts)
+        .fetch_all(tx)
+        .await
+}
+
+/// Records the end of a payment.
+pub async fn finish(
+    tx: &mut PgConnection,
+    id: i64,
+    status: PaymentStatus,
+    reference: Option<&str>,
+    failure: Option<&str>,
+) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET status = $2, processor_reference = $3, failure_reason = $4, \
+         lease_until = NULL, completed_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(status.as_str())
+    .bind(reference)
+    .bind(failure)
+    .fetch_one(tx)
+    .await
+}
+
+/// Adds a refunded amount to a payment.
+pub async fn add_refunded(
+    tx: &mut PgConnection,
+    id: i64,
+    amount_minor: i64,
+) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET refunded_minor = refunded_minor + $2 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(amount_minor)
+    .fetch_one(tx)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+
+    #[test]
+    fn the_qualified_columns_are_the_payment_columns() {
+        let qualified: Vec<String> = COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
+        assert_eq!(p_columns!(), qualified.join(", "));
+    }
+}
