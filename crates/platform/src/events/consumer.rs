@@ -116,11 +116,14 @@ impl Consumer {
     /// Consumes until `shutdown` is cancelled. An event being retried when shutdown comes is not
     /// acknowledged, so it is delivered again later.
     pub async fn run(self, mut subscription: Subscription, shutdown: CancellationToken) {
+        // One timer for the whole run: a busy consumer does not set one up per batch.
+        let mut idle = tokio::time::interval(IDLE_BEAT);
+        idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.beat();
             let first = tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(IDLE_BEAT) => continue,
+                _ = idle.tick() => continue,
                 delivery = subscription.receiver.recv() => match delivery {
                     Some(delivery) => delivery,
                     None => return,
