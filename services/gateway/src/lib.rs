@@ -40,6 +40,10 @@ pub struct Gateway;
 
 /// A gateway instance, built and ready to run.
 pub type Application = Host<Gateway>;
+
+/// How long the health-check and discovery loops may go without a round before `/ready` calls
+/// them stalled (a round waits at most a few seconds on each instance, Redis or DNS).
+const TASK_STALL: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a Socket.IO long-polling request may wait for its answer.
 const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -175,10 +179,13 @@ impl Service for Gateway {
             for upstreams in &upstreams {
                 let (upstreams, client) = (upstreams.clone(), client.clone());
                 let interval = config.health_interval;
-                parts = parts.runs(Job::new(
-                    format!("health checks of {}", upstreams.service),
-                    move |task| check_health(upstreams, client, interval, task),
-                ));
+                parts = parts.runs(
+                    Job::new(
+                        format!("health checks of {}", upstreams.service),
+                        move |task| check_health(upstreams, client, interval, task),
+                    )
+                    .stalls_after(TASK_STALL),
+                );
             }
         }
         // Instances from the registry or DNS are looked up once before the first request.
@@ -187,9 +194,10 @@ impl Service for Gateway {
             for upstreams in &upstreams {
                 discovery.refresh(upstreams).await;
             }
-            parts = parts.runs(Job::new("discovery", move |task| {
-                discovery.run(upstreams, task)
-            }));
+            parts = parts.runs(
+                Job::new("discovery", move |task| discovery.run(upstreams, task))
+                    .stalls_after(TASK_STALL),
+            );
         }
         Ok(parts)
     }

@@ -102,7 +102,11 @@ impl Service for Notification {
                 &[topics::USERS, topics::FLIGHTS, topics::BOOKINGS],
                 notifier,
             )
-            .runs(Job::new("delivery", move |task| deliverer.run(task)))
+            // A pass sends one batch, each message within the SMTP or webhook timeout.
+            .runs(
+                Job::new("delivery", move |task| deliverer.run(task))
+                    .stalls_after(std::time::Duration::from_secs(300)),
+            )
             // Live connections close with the listener, so long polls do not hold up the drain.
             .runs(Job::server("live connections", move |task| {
                 live.run(task.shutdown)
