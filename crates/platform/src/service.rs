@@ -495,6 +495,14 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
+    /// A heartbeat nobody watches, for a task run outside a host (tests, tools).
+    pub fn detached() -> Self {
+        Self {
+            last: Arc::new(AtomicU64::new(0)),
+            clock: Clock(Instant::now()),
+        }
+    }
+
     pub fn beat(&self) {
         self.last.store(self.clock.now(), Ordering::Relaxed);
     }

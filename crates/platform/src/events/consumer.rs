@@ -73,7 +73,7 @@ pub struct Consumer {
     /// Where dead letters are also published (the transport's dead-letter topic), if anywhere.
     pub bus: Option<Arc<dyn EventBus>>,
     /// Beaten at least every second while the consumer is healthy, waiting or working.
-    pub heartbeat: Option<Heartbeat>,
+    heartbeat: Heartbeat,
 }
 
 enum Outcome {
@@ -89,21 +89,15 @@ impl Consumer {
             handler,
             max_attempts: 5,
             bus: None,
-            heartbeat: None,
+            heartbeat: Heartbeat::detached(),
         }
     }
 
     /// Beats `heartbeat` while it runs (for the host's supervision).
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
-        self.heartbeat = Some(heartbeat);
+        self.heartbeat = heartbeat;
         self
-    }
-
-    fn beat(&self) {
-        if let Some(heartbeat) = &self.heartbeat {
-            heartbeat.beat();
-        }
     }
 
     /// Also publishes dead letters through `bus`.
@@ -120,7 +114,7 @@ impl Consumer {
         let mut idle = tokio::time::interval(IDLE_BEAT);
         idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            self.beat();
+            self.heartbeat.beat();
             let first = tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = idle.tick() => continue,
@@ -186,7 +180,7 @@ impl Consumer {
         let mut backoff = Duration::from_millis(50);
         loop {
             attempts += 1;
-            self.beat();
+            self.heartbeat.beat();
             let error = match self.apply(&message.envelope).await {
                 Ok(Outcome::Applied | Outcome::AlreadyProcessed) => return true,
                 Err(error) => error,

@@ -32,7 +32,7 @@ pub struct Relay {
     /// The advisory lock that elects the active relay of this database.
     lock_key: i64,
     /// Beaten at least every second while the relay is healthy.
-    heartbeat: Option<Heartbeat>,
+    heartbeat: Heartbeat,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,21 +49,15 @@ impl Relay {
             db,
             bus,
             lock_key: crate::db::locks::OUTBOX_RELAY,
-            heartbeat: None,
+            heartbeat: Heartbeat::detached(),
         }
     }
 
     /// Beats `heartbeat` while it runs (for the host's supervision).
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
-        self.heartbeat = Some(heartbeat);
+        self.heartbeat = heartbeat;
         self
-    }
-
-    fn beat(&self) {
-        if let Some(heartbeat) = &self.heartbeat {
-            heartbeat.beat();
-        }
     }
 
     /// Runs until `shutdown` is cancelled, then publishes what is left in the outbox (once it
@@ -71,7 +65,7 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
-            self.beat();
+            self.heartbeat.beat();
             match self.lead(&shutdown).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(e) => {
@@ -149,7 +143,7 @@ impl Relay {
         let mut backoff = Duration::from_millis(100);
         let mut last_cleanup = std::time::Instant::now();
         loop {
-            self.beat();
+            self.heartbeat.beat();
             if shutdown.is_cancelled() {
                 return Ok(());
             }
