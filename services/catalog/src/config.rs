@@ -50,3 +50,25 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_itinera_up_loads_the_demo_schedule_at_start() {
+        let source = ConfigSource::from_pairs([("DEMO_SCHEDULE", "true")]);
+        assert!(
+            Config::load(&source, RunMode::AllInOne)
+                .unwrap()
+                .demo_schedule
+        );
+        assert!(
+            !Config::load(&source, RunMode::Single)
+                .unwrap()
+                .demo_schedule
+        );
+        let off = ConfigSource::default();
+        assert!(!Config::load(&off, RunMode::AllInOne).unwrap().demo_schedule);
+    }
+}

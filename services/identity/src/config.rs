@@ -158,3 +158,48 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)], mode: RunMode) -> Config {
+        Config::load(&ConfigSource::from_pairs(pairs.iter().copied()), mode).unwrap()
+    }
+
+    fn usernames(config: &Config) -> Vec<&str> {
+        config
+            .bootstrap
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn demo_users_come_only_with_itinera_up() {
+        let up = load(&[("DEMO_USERS", "true")], RunMode::AllInOne);
+        assert!(up.demo_users);
+        assert_eq!(usernames(&up), ["admin", "ops", "demo"]);
+
+        // `itinera serve identity` never creates accounts with published passwords.
+        let alone = load(&[("DEMO_USERS", "true")], RunMode::Single);
+        assert!(!alone.demo_users);
+        assert!(alone.bootstrap.is_empty());
+    }
+
+    #[test]
+    fn a_configured_administrator_replaces_the_demo_users() {
+        let config = load(
+            &[
+                ("DEMO_USERS", "true"),
+                ("ITINERA_ADMIN_USERNAME", "admin"),
+                ("ITINERA_ADMIN_PASSWORD", "a-secret-password"),
+            ],
+            RunMode::AllInOne,
+        );
+        // Not a demo user, so its password is never printed in the start-up banner.
+        assert!(!config.demo_users);
+        assert_eq!(usernames(&config), ["admin"]);
+        assert_eq!(config.bootstrap[0].role, Role::Admin);
+    }
+}

@@ -61,7 +61,11 @@ impl Service for Probe {
             .with_state(db);
         let parts = Parts::new(context.edge("test").build(api))
             .publishes()
-            .consumes(CONSUMER, &[TOPIC], Recorder);
+            .consumes(CONSUMER, &[TOPIC], Recorder)
+            // A server beside the HTTP one: it ends the moment shutdown begins.
+            .runs(Job::server("side server", |task| async move {
+                task.shutdown.cancelled().await;
+            }));
         Ok(if config.stalling_job {
             parts.runs(
                 Job::new("quiet job", |task| async move {
@@ -242,4 +246,6 @@ async fn shutdown_drains_requests_then_flushes_the_relay_before_consumers_stop()
         .await
         .unwrap();
     assert_eq!(effects, 1);
+    // Every task stopped because it was told to; none is reported dead.
+    assert_eq!(probe.tasks.problems(), Vec::<String>::new());
 }
