@@ -76,10 +76,28 @@ impl Metrics {
     }
 }
 
+/// The method as a metrics label: the standard methods by name, anything else as `OTHER`, so a
+/// client that makes methods up cannot create a new series with each.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware recording count and latency by method, route template and status.
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -97,6 +115,32 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn made_up_methods_share_one_series() {
+        use tower::ServiceExt;
+        let metrics = Metrics::new("identity", |_| {});
+        let app = axum::Router::new()
+            .route("/api/things", axum::routing::any(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), track));
+        for method in ["GET", "BREW", "WHEN", "X-ANYTHING"] {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri("/api/things")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"http_requests_total{service="identity",method="OTHER",route="/api/things",status="200"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"method="GET",route="/api/things",status="200"} 1"#));
+        for made_up in ["BREW", "WHEN", "X-ANYTHING"] {
+            assert!(!text.contains(made_up), "{made_up} became a label: {text}");
+        }
+    }
 
     #[test]
     fn renders_counts_and_histograms_by_route_template() {
