@@ -193,6 +193,10 @@ const MAX_VERIFIED: usize = 50_000;
 /// Verifies access tokens against the keys of a [`KeySource`].
 pub struct JwtVerifier {
     validation: Validation,
+    /// The longest lifetime (`exp - iat`, seconds) an access token may have: the configured
+    /// access-token lifetime plus a minute. A stolen signing key, or a bug in the issuer, cannot
+    /// mint tokens that live for days.
+    max_lifetime: i64,
     cache: RwLock<KeyCache>,
     refresh: tokio::sync::Mutex<()>,
     source: Box<dyn KeySource>,
@@ -211,6 +215,9 @@ impl JwtVerifier {
         validation.leeway = 5;
         Self {
             validation,
+            max_lifetime: i64::try_from(settings.access_ttl.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_add(60),
             cache: RwLock::new(KeyCache {
                 keys: HashMap::new(),
                 fetched_at: None,
@@ -270,6 +277,9 @@ impl JwtVerifier {
             }
         })?;
         let claims = data.claims;
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime {
+            return Err(AuthError::Invalid);
+        }
         let user_id = claims.sub.parse::<i64>().map_err(|_| AuthError::Invalid)?;
         Ok((
             Caller {
@@ -504,6 +514,29 @@ mod tests {
                 .is_ok()
         );
         assert_eq!(shared.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn rejects_tokens_that_live_longer_than_access_tokens_may() {
+        let shared = Arc::new(TestKeys {
+            keys: Mutex::new(vec![("k1".into(), key(1))]),
+            fetches: AtomicUsize::new(0),
+        });
+        let verifier = JwtVerifier::new(&settings(), Shared(shared));
+        // The configured lifetime (900 s) plus the minute of slack is accepted...
+        assert!(
+            verifier
+                .verify(&sign("k1", &key(1), 960, Role::Customer))
+                .await
+                .is_ok()
+        );
+        // ...a properly signed token meant to live a day is not.
+        assert_eq!(
+            verifier
+                .verify(&sign("k1", &key(1), 24 * 3600, Role::Admin))
+                .await,
+            Err(AuthError::Invalid)
+        );
     }
 
     #[tokio::test]
