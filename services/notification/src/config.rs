@@ -19,15 +19,19 @@ impl Config {
             None => None,
             Some(url) => {
                 let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-                    ConfigError::invalid("SMTP_URL", url, "expected smtp://host:port")
+                    ConfigError::invalid(
+                        "SMTP_URL",
+                        &platform::config::redact_url(url),
+                        "expected smtp://host:port",
+                    )
                 })?;
                 let (host, port) = rest
                     .trim_end_matches('/')
                     .rsplit_once(':')
                     .unwrap_or((rest, "25"));
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|e| ConfigError::invalid("SMTP_URL", url, e))?;
+                let port = port.parse::<u16>().map_err(|e| {
+                    ConfigError::invalid("SMTP_URL", &platform::config::redact_url(url), e)
+                })?;
                 if host.is_empty() {
                     return Err(ConfigError::invalid(
                         "SMTP_URL",
@@ -55,7 +59,7 @@ impl Config {
         {
             return Err(ConfigError::invalid(
                 "NOTIFICATION_WEBHOOK_URL",
-                url,
+                &platform::config::redact_url(url),
                 "expected an http(s) URL",
             ));
         }

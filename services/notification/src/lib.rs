@@ -56,10 +56,9 @@ impl Service for Notification {
         let db = context.db()?;
         let verifier = Arc::new(JwtVerifier::remote(&settings.jwt));
         let fanout = match &settings.redis_url {
-            Some(url) => Some(
-                live::Fanout::new(url, &config.live_prefix)
-                    .map_err(|e| ConfigError::invalid("REDIS_URL", url, e))?,
-            ),
+            Some(url) => Some(live::Fanout::new(url, &config.live_prefix).map_err(|e| {
+                ConfigError::invalid("REDIS_URL", &platform::config::redact_url(url), e)
+            })?),
             None => None,
         };
         let live_metrics = live::LiveMetrics::default();

@@ -156,7 +156,9 @@ impl Deliverer {
             .json(&body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            // The webhook's URL may carry its credentials (in the user part or the path): the
+            // error stored and logged says what failed, not where.
+            .map_err(|e| e.without_url().to_string())?;
         if response.status().is_success() {
             Ok(())
         } else {

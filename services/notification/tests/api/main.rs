@@ -115,3 +115,46 @@ async fn a_failing_webhook_is_retried_and_each_notification_arrives_once() {
     assert_eq!(received.lock().unwrap().len(), 1, "nothing sent twice");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_webhook_that_cannot_be_reached_is_recorded_without_its_url() {
+    let database = TestDatabase::new("notification");
+    // Nothing listens on port 1; the URL carries a password and a token in its path.
+    let url = "http://hooks:s3cret-pass@127.0.0.1:1/T0KEN-in-the-path";
+    let source = ConfigSource::from_pairs([
+        ("DATABASE_URL", database.url.as_str()),
+        ("SERVICE_PORT", "0"),
+        ("NOTIFICATION_WEBHOOK_URL", url),
+    ]);
+    let bus = Arc::new(MemoryBus::default());
+    let app = notification::Application::build(
+        notification::Config::load(&source, RunMode::Single).unwrap(),
+        bus.clone(),
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    bus.publish(&[registered(7, "joe")]).await.unwrap();
+
+    let db = sqlx::PgPool::connect(&database.url).await.unwrap();
+    let mut recorded = None;
+    for _ in 0..100 {
+        recorded = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT last_error FROM notifications WHERE channel = 'webhook'",
+        )
+        .fetch_optional(&db)
+        .await
+        .unwrap()
+        .flatten();
+        if recorded.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let error = recorded.expect("the failed delivery is recorded");
+    assert!(!error.is_empty());
+    assert!(!error.contains("s3cret"), "{error}");
+    assert!(!error.contains("T0KEN"), "{error}");
+    shutdown.cancel();
+}
