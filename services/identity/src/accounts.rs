@@ -2,6 +2,7 @@
 //! revoke refresh tokens, change profiles and roles.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use argon2::Argon2;
@@ -114,30 +115,69 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
-/// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
-pub async fn hash_password(password: &Password) -> anyhow::Result<String> {
-    let password = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        ARGON2
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    })
-    .await
-    .context("password hashing task")?
+/// Bounds how many passwords are hashed at once. Each Argon2id hash holds 19 MiB and a core for
+/// tens of milliseconds, so a burst of logins must queue, briefly, rather than take the memory
+/// and threads of the process; past the wait the caller gets a 503 to retry.
+pub struct HashGate {
+    slots: tokio::sync::Semaphore,
+    wait: Duration,
 }
 
-async fn verify_password(password: &str, hash: &str) -> anyhow::Result<bool> {
+impl HashGate {
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        Self {
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            wait,
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free, or gives up after the wait.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, IdentityError> {
+        let slot = tokio::time::timeout(self.wait, self.slots.acquire())
+            .await
+            .map_err(|_| IdentityError::Busy)?
+            .map_err(|_| IdentityError::Busy)?;
+        let result = tokio::task::spawn_blocking(work)
+            .await
+            .context("password hashing task")?;
+        drop(slot);
+        Ok(result?)
+    }
+}
+
+/// One gate per process: the memory it protects is the process's, whatever the instances in it.
+static HASHING: LazyLock<HashGate> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    HashGate::new(cores * 2, Duration::from_secs(2))
+});
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
+pub async fn hash_password(password: &Password) -> Result<String, IdentityError> {
+    let password = password.expose().to_owned();
+    HASHING
+        .run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            ARGON2
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+        })
+        .await
+}
+
+async fn verify_password(password: &str, hash: &str) -> Result<bool, IdentityError> {
     let password = password.to_owned();
     let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
-        Ok(ARGON2.verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .context("password verification task")?
+    HASHING
+        .run(move || {
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
+            Ok(ARGON2.verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
 }
 
 impl Accounts {
@@ -190,7 +230,10 @@ impl Accounts {
         let valid = match &found {
             Some((_, hash)) => verify_password(password, hash).await?,
             None => {
-                let _ = verify_password(password, &DECOY_HASH).await;
+                // A busy gate answers 503 for unknown names too, so it tells nothing about them.
+                if let Err(IdentityError::Busy) = verify_password(password, &DECOY_HASH).await {
+                    return Err(IdentityError::Busy);
+                }
                 false
             }
         };
@@ -450,5 +493,31 @@ mod tests {
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["username", "email", "password"]);
+    }
+}
+
+#[cfg(test)]
+mod hashing_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_gate_refuses_with_busy_after_its_wait_and_frees_its_slot() {
+        let gate = std::sync::Arc::new(HashGate::new(1, Duration::from_millis(50)));
+        let holder = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.run(|| {
+                    std::thread::sleep(Duration::from_millis(400));
+                    Ok(1)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = gate.run(|| Ok(2)).await;
+        assert!(matches!(refused, Err(IdentityError::Busy)), "{refused:?}");
+        assert_eq!(holder.await.unwrap().unwrap(), 1);
+        // The slot is free again once the first hash is done.
+        assert_eq!(gate.run(|| Ok(3)).await.unwrap(), 3);
     }
 }

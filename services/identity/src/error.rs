@@ -27,6 +27,9 @@ pub enum IdentityError {
     UserNotFound,
     #[error("The last administrator cannot lose the admin role")]
     LastAdmin,
+    /// Every password-hashing slot stayed busy for the whole wait (see `accounts::HashGate`).
+    #[error("Too many password checks at once; retry shortly")]
+    Busy,
     #[error(transparent)]
     Refused(#[from] Problem),
     #[error("database error: {0}")]
@@ -74,6 +77,9 @@ impl IdentityError {
             }
             Self::UserNotFound => Problem::not_found(self.to_string()),
             Self::LastAdmin => Problem::conflict(self.to_string()),
+            Self::Busy => Problem::service_unavailable(self.to_string())
+                .with_type("busy")
+                .with_retry_after(1),
             Self::Refused(problem) => problem.clone(),
             Self::Database(e) => Problem::database(e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
@@ -84,5 +90,23 @@ impl IdentityError {
 impl IntoResponse for IdentityError {
     fn into_response(self) -> Response {
         self.to_problem().into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_hashing_gate_is_a_503_to_retry() {
+        let response = IdentityError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
     }
 }
