@@ -508,12 +508,31 @@ pub(crate) async fn end(
 
 /// The payments went through: the bookings still awaiting them are confirmed, in one statement
 /// (every paid booking takes this path). One that has meanwhile ended stays as it is; the payment
-/// service refunds it when it sees the ending.
+/// service refunds it when it sees the ending. A payment whose amount or currency is not the
+/// booking's price confirms nothing: the whole call fails with [`BookingError::PaymentMismatch`]
+/// (the consumer then applies the batch's payments one by one and dead-letters that one), and
+/// the booking stays unpaid until its hold runs out, when the payment service refunds it.
 pub(crate) async fn confirm(
     tx: &mut PgConnection,
-    payments: &[(i64, i64)],
+    payments: &[store::bookings::Payment],
 ) -> Result<(), BookingError> {
     let confirmed = store::bookings::confirm(&mut *tx, payments).await?;
+    if confirmed.len() < payments.len() {
+        let ids: Vec<i64> = payments.iter().map(|p| p.booking_id).collect();
+        if let Some((id, amount_minor, currency)) = store::bookings::still_pending(&mut *tx, &ids)
+            .await?
+            .into_iter()
+            .next()
+        {
+            let paid = payments.iter().find(|p| p.booking_id == id);
+            return Err(BookingError::PaymentMismatch(format!(
+                "payment {} for booking {id} is {} {}, but the booking costs {amount_minor} {currency}",
+                paid.map_or(0, |p| p.payment_id),
+                paid.map_or(0, |p| p.amount_minor),
+                paid.map_or("", |p| p.currency.as_str()),
+            )));
+        }
+    }
     let events = confirmed
         .into_iter()
         .map(|(booking, inventory)| {

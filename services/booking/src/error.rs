@@ -24,6 +24,9 @@ pub enum BookingError {
     FlightCancelled,
     #[error("This Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
+    /// A payment event whose amount or currency is not the booking's price.
+    #[error("{0}")]
+    PaymentMismatch(String),
     #[error(transparent)]
     Refused(#[from] Problem),
     #[error("database error: {0}")]
@@ -45,6 +48,8 @@ impl IntoResponse for BookingError {
             Self::IdempotencyMismatch => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
                 .with_type("idempotency-key-reused"),
             Self::Refused(problem) => problem,
+            // Only events carry payments; an HTTP request never meets this.
+            Self::PaymentMismatch(detail) => Problem::internal(detail),
             Self::Database(e) => Problem::database(&e),
             Self::Internal(e) => Problem::internal(format!("{e:#}")),
         }

@@ -2,13 +2,14 @@
 //! `payment.succeeded` confirms it, `payment.failed` cancels it and releases its seats, and
 //! `payment.refunded` records the refund on it.
 
-use contracts::events::PaymentEvent;
+use contracts::events::{PaymentEvent, PaymentSnapshot};
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
 use crate::bookings;
 use crate::error::BookingError;
+use crate::store::bookings::Payment;
 
 pub struct PaymentEvents;
 
@@ -19,6 +20,8 @@ fn handle_error(error: BookingError) -> HandleError {
         BookingError::BookingNotFound => {
             HandleError::Reject("the payment is for a booking this service does not have".into())
         }
+        // A payment of another amount never confirms the booking; retrying cannot change it.
+        BookingError::PaymentMismatch(detail) => HandleError::Reject(detail),
         other => HandleError::Retry(other.to_string()),
     }
 }
@@ -46,9 +49,7 @@ impl EventHandler for PaymentEvents {
             let mut rest = Vec::new();
             for event in events {
                 match PaymentEvent::decode(&event.kind, &event.data)? {
-                    Some(PaymentEvent::Succeeded(payment)) => {
-                        payments.push((payment.booking_id, payment.payment_id));
-                    }
+                    Some(PaymentEvent::Succeeded(payment)) => payments.push(paid(payment)),
                     Some(event) => rest.push(event),
                     None => {}
                 }
@@ -66,11 +67,18 @@ impl EventHandler for PaymentEvents {
     }
 }
 
+fn paid(payment: PaymentSnapshot) -> Payment {
+    Payment {
+        booking_id: payment.booking_id,
+        payment_id: payment.payment_id,
+        amount_minor: payment.amount.amount_minor,
+        currency: payment.amount.currency,
+    }
+}
+
 async fn apply(tx: &mut PgConnection, event: PaymentEvent) -> Result<(), HandleError> {
     let result = match event {
-        PaymentEvent::Succeeded(payment) => {
-            bookings::confirm(tx, &[(payment.booking_id, payment.payment_id)]).await
-        }
+        PaymentEvent::Succeeded(payment) => bookings::confirm(tx, &[paid(payment)]).await,
         PaymentEvent::Failed(payment) => bookings::payment_failed(tx, payment.booking_id).await,
         PaymentEvent::Refunded(payment) => crate::store::bookings::set_refunded(
             &mut *tx,

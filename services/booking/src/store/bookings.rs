@@ -72,9 +72,12 @@ macro_rules! select_bookings {
 const CONFIRM: &str = concat!(
     "WITH u AS (UPDATE bookings SET status = 'CONFIRMED', paid_at = now(), updated_at = now(), \
          payment_id = x.payment_id \
-         FROM unnest($1::bigint[], $2::bigint[]) AS x(id, payment_id) \
-         WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' RETURNING bookings.*) \
-     SELECT pg_notify($3, b.id::text), i.capacity AS inventory_capacity, \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) \
+             AS x(id, payment_id, amount_minor, currency) \
+         WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' \
+             AND bookings.amount_minor = x.amount_minor AND bookings.currency = x.currency \
+         RETURNING bookings.*) \
+     SELECT pg_notify($5, b.id::text), i.capacity AS inventory_capacity, \
          i.taken AS inventory_taken, i.version AS inventory_version, ",
     booking_columns!(),
     " FROM u b JOIN flights f ON f.flight_id = b.flight_id \
@@ -214,18 +217,30 @@ pub async fn set_status(
     .map(|_| ())
 }
 
+/// A payment that went through, as the payment service reported it.
+pub struct Payment {
+    pub booking_id: i64,
+    pub payment_id: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
 /// Confirms the bookings still awaiting payment, each with the payment that paid for it, and
 /// announces each change; returns the confirmed bookings with their cabin's inventory. Bookings
 /// not awaiting payment (any more) are left as they are and not returned.
 pub async fn confirm(
     db: impl PgExecutor<'_>,
-    payments: &[(i64, i64)],
+    payments: &[Payment],
 ) -> Result<Vec<(BookingRow, InventorySnapshot)>, sqlx::Error> {
-    let ids: Vec<i64> = payments.iter().map(|(booking, _)| *booking).collect();
-    let payment_ids: Vec<i64> = payments.iter().map(|(_, payment)| *payment).collect();
+    let ids: Vec<i64> = payments.iter().map(|p| p.booking_id).collect();
+    let payment_ids: Vec<i64> = payments.iter().map(|p| p.payment_id).collect();
+    let amounts: Vec<i64> = payments.iter().map(|p| p.amount_minor).collect();
+    let currencies: Vec<&str> = payments.iter().map(|p| p.currency.as_str()).collect();
     let rows = sqlx::query(CONFIRM)
         .bind(&ids)
         .bind(&payment_ids)
+        .bind(&amounts)
+        .bind(&currencies)
         .bind(STATUS_CHANNEL)
         .fetch_all(db)
         .await?;
@@ -244,6 +259,21 @@ pub async fn confirm(
             Ok((booking, inventory))
         })
         .collect()
+}
+
+/// Of `ids`, the bookings still awaiting payment, with their price: after a confirmation, those
+/// whose payment did not match the price.
+pub async fn still_pending(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, amount_minor, currency FROM bookings \
+         WHERE id = ANY($1) AND status = 'PENDING_PAYMENT' ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
 }
 
 /// Records everything refunded so far.

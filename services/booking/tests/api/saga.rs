@@ -210,3 +210,40 @@ async fn a_hold_that_runs_out_expires_gives_its_seats_back_and_is_not_confirmed_
     assert_eq!(booking.booking(id).await["status"], "EXPIRED");
     assert!(booking.outbox(types::BOOKING_CONFIRMED).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_payment_of_another_amount_or_currency_confirms_nothing() {
+    let booking = Booking::start(&[]).await;
+    scheduled(&booking, 35, 2, "AB").await;
+    let pending = booking.book_one(&booking.john, 35, "John").await;
+    let other = booking.book_one(&booking.john, 35, "Jane").await;
+    let id = pending["bookingId"].as_i64().unwrap();
+
+    let mut short = payment_event(types::PAYMENT_SUCCEEDED, 7101, &pending);
+    short.envelope.data["amount"]["amountMinor"] =
+        json!(pending["price"]["amountMinor"].as_i64().unwrap() - 1);
+    let mut foreign = payment_event(types::PAYMENT_SUCCEEDED, 7102, &pending);
+    foreign.envelope.data["amount"]["currency"] = json!("EUR");
+    // In one batch with a payment that is right: that one still confirms its booking.
+    let right = payment_event(types::PAYMENT_SUCCEEDED, 7103, &other);
+    booking.deliver(&[short, foreign, right]).await;
+
+    assert_eq!(booking.booking(id).await["status"], "PENDING_PAYMENT");
+    let other_id = other["bookingId"].as_i64().unwrap();
+    assert_eq!(booking.booking(other_id).await["status"], "CONFIRMED");
+    let errors: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters ORDER BY id")
+        .fetch_all(&booking.service.db)
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("but the booking costs")),
+        "{errors:?}"
+    );
+
+    // The right amount still confirms it.
+    booking
+        .deliver(&[payment_event(types::PAYMENT_SUCCEEDED, 7104, &pending)])
+        .await;
+    assert_eq!(booking.booking(id).await["status"], "CONFIRMED");
+}
