@@ -21,6 +21,19 @@ pub mod topics {
 
     /// Every topic the platform publishes to.
     pub const ALL: [&str; 4] = [USERS, FLIGHTS, BOOKINGS, PAYMENTS];
+
+    /// The one service that publishes to `topic` (its events' `source` is `itinera/<name>`), for
+    /// the platform's topics.
+    pub fn producer(topic: &str) -> Option<&'static str> {
+        use crate::services::{BOOKING, CATALOG, IDENTITY, PAYMENT};
+        match topic {
+            USERS => Some(IDENTITY.name),
+            FLIGHTS => Some(CATALOG.name),
+            BOOKINGS => Some(BOOKING.name),
+            PAYMENTS => Some(PAYMENT.name),
+            _ => None,
+        }
+    }
 }
 
 /// Event types.

@@ -63,6 +63,22 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 }
 
+/// Refuses an event on one of the platform's topics that does not come from the service that
+/// owns the topic (`source` `itinera/<producer>`): nobody else may, say, confirm a booking by
+/// publishing `payment.succeeded`.
+fn from_its_producer(message: &Message) -> Result<(), HandleError> {
+    let Some(producer) = contracts::events::topics::producer(&message.topic) else {
+        return Ok(());
+    };
+    if message.envelope.source.strip_prefix("itinera/") == Some(producer) {
+        return Ok(());
+    }
+    Err(HandleError::Reject(format!(
+        "{} on {} comes from {}, not from {producer}",
+        message.envelope.kind, message.topic, message.envelope.source
+    )))
+}
+
 pub struct Consumer {
     /// Unique per consuming service and purpose, e.g. `booking.inventory`.
     pub name: String,
@@ -147,6 +163,9 @@ impl Consumer {
 
     /// Applies several events in one transaction; any failure rolls back all of them.
     async fn apply_batch(&self, batch: &[Delivery]) -> Result<(), HandleError> {
+        for delivery in batch {
+            from_its_producer(&delivery.message)?;
+        }
         let mut tx = self.db.begin().await?;
         // The whole batch is recorded in the inbox in one statement; what comes back is what
         // this consumer has not seen before.
@@ -176,6 +195,9 @@ impl Consumer {
 
     /// Returns whether the event is done with (applied, already processed, or dead-lettered).
     async fn process(&self, message: &Message, shutdown: &CancellationToken) -> bool {
+        if let Err(refused) = from_its_producer(message) {
+            return self.dead_letter(message, &refused, 1).await;
+        }
         let mut attempts = 0u32;
         let mut backoff = Duration::from_millis(50);
         loop {

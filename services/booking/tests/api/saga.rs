@@ -247,3 +247,24 @@ async fn a_payment_of_another_amount_or_currency_confirms_nothing() {
         .await;
     assert_eq!(booking.booking(id).await["status"], "CONFIRMED");
 }
+
+#[tokio::test]
+async fn a_payment_event_from_anyone_but_payment_is_refused() {
+    let booking = Booking::start(&[]).await;
+    scheduled(&booking, 36, 1, "AB").await;
+    let pending = booking.book_one(&booking.john, 36, "John").await;
+    let id = pending["bookingId"].as_i64().unwrap();
+    let mut forged = payment_event(types::PAYMENT_SUCCEEDED, 7201, &pending);
+    forged.envelope.source = "itinera/catalog".into();
+    booking.deliver(&[forged]).await;
+
+    assert_eq!(booking.booking(id).await["status"], "PENDING_PAYMENT");
+    let error: String = sqlx::query_scalar("SELECT error FROM dead_letters")
+        .fetch_one(&booking.service.db)
+        .await
+        .unwrap();
+    assert!(
+        error.contains("comes from itinera/catalog, not from payment"),
+        "{error}"
+    );
+}
