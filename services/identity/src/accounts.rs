@@ -352,7 +352,8 @@ impl Accounts {
             .ok_or(IdentityError::UserNotFound)
     }
 
-    /// Email and password changes need the current password.
+    /// Email and password changes need the current password, and end every session of the user
+    /// (their refresh tokens are revoked; access tokens run out within their short lifetime).
     pub async fn change_profile(
         &self,
         user_id: i64,
@@ -396,7 +397,11 @@ impl Accounts {
         if change.email.is_some() {
             publish(&mut tx, UserEvent::Updated, &user).await?;
         }
+        // New credentials end every session: whoever held a refresh token, say on a stolen
+        // device, must sign in again with them.
+        let revoked = store::refresh_tokens::revoke_user(&mut *tx, user_id).await?;
         tx.commit().await?;
+        tracing::info!(user_id, revoked, "credentials changed; every session ended");
         Ok(user)
     }
 

@@ -55,6 +55,17 @@ pub async fn mark_used(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Er
         .map(|_| ())
 }
 
+/// Revokes every refresh token of a user, in every family (every signed-in device).
+pub async fn revoke_user(db: impl PgExecutor<'_>, user_id: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}
+
 /// Revokes every token of a rotation family.
 pub async fn revoke_family(db: impl PgExecutor<'_>, family: Uuid) -> Result<u64, sqlx::Error> {
     sqlx::query(

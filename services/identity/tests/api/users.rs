@@ -177,3 +177,46 @@ async fn admins_list_users_by_page_and_change_roles() {
             .contains("last administrator")
     );
 }
+
+#[tokio::test]
+async fn changing_the_password_or_email_ends_every_session() {
+    let app = TestApp::spawn().await;
+    let phone = app.user("johndoe").await;
+    let laptop = app.logged_in("johndoe", PASSWORD).await;
+    let change = |jwt: String, body: Value| {
+        app.client
+            .patch(app.url("/api/users/me"))
+            .bearer_auth(jwt)
+            .json(&body)
+            .send()
+    };
+    let refresh = async |login: &Value| {
+        let body = json!({"refreshToken": login["refreshToken"].as_str().unwrap()});
+        app.post("/api/auth/refresh", &body).await
+    };
+
+    let response = change(
+        token(&laptop),
+        json!({"password": "newpassword42", "currentPassword": PASSWORD}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for session in [&phone, &laptop] {
+        problem(refresh(session).await, StatusCode::UNAUTHORIZED).await;
+    }
+
+    // An email change does the same to the sessions signed in since.
+    let tablet = app.logged_in("johndoe", "newpassword42").await;
+    let response = change(
+        token(&tablet),
+        json!({"email": "john@example.org", "currentPassword": "newpassword42"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    problem(refresh(&tablet).await, StatusCode::UNAUTHORIZED).await;
+    // Signing in with the new credentials works as before.
+    let again = app.logged_in("johndoe", "newpassword42").await;
+    assert_eq!(refresh(&again).await.status(), StatusCode::OK);
+}
