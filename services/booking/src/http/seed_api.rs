@@ -110,11 +110,12 @@ async fn user_bookings(
     Path(user_id): Path<i64>,
 ) -> Result<JsonResponse<Value>, BookingError> {
     caller.require_self_or_staff(user_id)?;
-    let everything = PageRequest {
+    // Seed 002's list has no paging: it shows the newest page of the largest size.
+    let newest = PageRequest {
         page: 1,
         page_size: PageRequest::MAX_SIZE,
     };
-    let (rows, _) = state.bookings.list(user_id, everything).await?;
+    let (rows, _) = state.bookings.list(user_id, newest).await?;
     if rows.is_empty() {
         return Err(platform::Problem::not_found("No bookings found for this user").into());
     }
