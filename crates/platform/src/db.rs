@@ -172,6 +172,9 @@ pub mod locks {
     /// Serialises creating the simulated card processor's ledger tables in the payment database,
     /// so that payment instances starting together do not race on the DDL.
     pub const SIMULATED_PROCESSOR_LEDGER: i64 = 7_321_200;
+    /// With a hash of the user id as the second key: serialises saving cards for one user, so
+    /// that concurrent requests cannot pass the cap on saved cards together.
+    pub const SAVED_CARDS: i32 = 7_321_300;
 }
 
 #[cfg(test)]

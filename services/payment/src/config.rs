@@ -14,6 +14,8 @@ pub struct Config {
     pub settings: Settings,
     pub worker: WorkerConfig,
     pub refunds: RefundPolicy,
+    /// `PAYMENT_MAX_CARDS`: how many cards one user may keep saved.
+    pub max_cards: i64,
 }
 
 impl Config {
@@ -51,7 +53,16 @@ impl Config {
                 "at least 1",
             ));
         }
+        let max_cards = source.parse::<i64>("PAYMENT_MAX_CARDS")?.unwrap_or(10);
+        if !(1..=100).contains(&max_cards) {
+            return Err(ConfigError::invalid(
+                "PAYMENT_MAX_CARDS",
+                &max_cards.to_string(),
+                "must be 1 to 100",
+            ));
+        }
         Ok(Self {
+            max_cards,
             settings: Settings::load(source, Payment::SPEC, mode)?,
             worker: WorkerConfig {
                 processor_timeout: millis(

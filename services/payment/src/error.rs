@@ -13,6 +13,8 @@ pub enum PaymentError {
     Invalid(String),
     #[error("Card not found")]
     CardNotFound,
+    #[error("At most {0} cards can be saved; remove one before adding another")]
+    TooManyCards(i64),
     #[error("Payment not found")]
     PaymentNotFound,
     #[error("Payment {payment_id} is {status}; receipts exist for successful payments only")]
@@ -36,6 +38,7 @@ impl IntoResponse for PaymentError {
             Self::Invalid(_) => Problem::bad_request(detail),
             Self::CardNotFound | Self::PaymentNotFound => Problem::not_found(detail),
             Self::NoReceipt { .. } => Problem::conflict(detail),
+            Self::TooManyCards(_) => Problem::conflict(detail).with_type("too-many-cards"),
             Self::Processor(ProcessorError::Declined(code)) => Problem::new(
                 StatusCode::PAYMENT_REQUIRED,
                 format!("The card was declined ({code})"),

@@ -61,6 +61,7 @@ impl Service for Payment {
             verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
             processor: processor.clone(),
             processor_timeout: config.worker.processor_timeout,
+            max_cards: config.max_cards,
         };
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))

@@ -757,3 +757,63 @@ async fn the_seed_book_flight_answers_with_the_settled_status() {
     .await;
     assert!(body["message"].as_str().unwrap().contains("payment method"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_keeps_at_most_the_configured_number_of_saved_cards() {
+    let platform = Platform::spawn_with(Options {
+        settings: vec![("PAYMENT_MAX_CARDS", "2".into())],
+        ..Options::default()
+    })
+    .await;
+    let (_, token) = platform.customer("cardholder").await;
+    let save = || {
+        platform.post_as(
+            "/api/payments/cards",
+            &token,
+            &json!({"number": APPROVE, "expMonth": 1, "expYear": 2031}),
+        )
+    };
+    // Four at once against a cap of two: exactly two are saved.
+    let attempts = futures_util::future::join_all((0..4).map(|_| save())).await;
+    let saved: Vec<Value> = {
+        let mut saved = Vec::new();
+        for response in attempts {
+            match response.status() {
+                StatusCode::CREATED => saved.push(response.json::<Value>().await.unwrap()),
+                _ => {
+                    let body = problem(response, StatusCode::CONFLICT).await;
+                    assert!(
+                        body["message"]
+                            .as_str()
+                            .unwrap()
+                            .contains("At most 2 cards"),
+                        "{body}"
+                    );
+                }
+            }
+        }
+        saved
+    };
+    assert_eq!(saved.len(), 2);
+    let listed: Value = platform
+        .get_as("/api/payments/cards", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["cards"].as_array().unwrap().len(), 2);
+
+    // Removing one makes room for another.
+    let removed = platform
+        .client
+        .delete(platform.url(&format!(
+            "/api/payments/cards/{}",
+            saved[0]["cardId"].as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(save().await.status(), StatusCode::CREATED);
+}

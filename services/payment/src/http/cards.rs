@@ -88,7 +88,7 @@ async fn add_card(
         return Err(PaymentError::Invalid("cvc must be 3 or 4 digits".into()));
     }
     let token = state.processor.tokenize(&card);
-    let saved = cards::insert(
+    let saved = cards::insert_within(
         &state.db,
         cards::NewCard {
             user_id: caller.user_id,
@@ -98,8 +98,10 @@ async fn add_card(
             exp_year: i16::try_from(exp_year).unwrap_or(i16::MAX),
             processor_token: &token,
         },
+        state.max_cards,
     )
-    .await?;
+    .await?
+    .ok_or(PaymentError::TooManyCards(state.max_cards))?;
     tracing::info!(user_id = caller.user_id, card = %card, "card saved");
     Ok((StatusCode::CREATED, JsonResponse(saved.into())))
 }

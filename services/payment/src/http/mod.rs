@@ -23,6 +23,8 @@ pub struct AppState {
     pub verifier: Arc<JwtVerifier>,
     pub processor: Arc<dyn CardProcessor>,
     pub processor_timeout: std::time::Duration,
+    /// How many cards one user may keep saved.
+    pub max_cards: i64,
 }
 
 impl FromRef<AppState> for Arc<JwtVerifier> {

@@ -25,7 +25,32 @@ pub struct NewCard<'a> {
 }
 
 /// Saves a card under a new id.
-pub async fn insert(db: &PgPool, card: NewCard<'_>) -> Result<CardRow, sqlx::Error> {
+/// Saves the card unless its user already has `max` saved; `None` then.
+pub async fn insert_within(
+    db: &PgPool,
+    card: NewCard<'_>,
+    max: i64,
+) -> Result<Option<CardRow>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(platform::db::locks::SAVED_CARDS)
+        .bind(card.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let saved: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM cards WHERE user_id = $1 AND deleted_at IS NULL")
+            .bind(card.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if saved >= max {
+        return Ok(None);
+    }
+    let row = insert(&mut tx, card).await?;
+    tx.commit().await?;
+    Ok(Some(row))
+}
+
+async fn insert(db: &mut PgConnection, card: NewCard<'_>) -> Result<CardRow, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO cards (id, user_id, brand, last4, exp_month, exp_year, processor_token) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
