@@ -297,7 +297,9 @@ async fn only_one_relay_per_database_publishes(transport: Transport) {
             .enqueue(&format!("k{}", n % 3), serde_json::json!({ "n": n }))
             .await;
     }
-    eventually(async || fixture.effects().await.len() == 30).await;
+    // A relay marks a batch sent after the bus has it, which for the in-process bus is after
+    // the consumer has applied it: wait for both before counting.
+    eventually(async || fixture.effects().await.len() == 30 && fixture.unsent().await == 0).await;
     let attempts: i64 = sqlx::query_scalar("SELECT sum(attempts) FROM outbox")
         .fetch_one(&fixture.db)
         .await
