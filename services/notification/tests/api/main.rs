@@ -60,14 +60,12 @@ fn registered(user_id: i64, username: &str) -> Message {
     }
 }
 
-#[tokio::test]
-async fn a_failing_webhook_is_retried_and_each_notification_arrives_once() {
-    let database = TestDatabase::new("notification");
-    let (url, received) = webhook(2).await;
+/// The notification service alone on an in-process bus, delivering to the webhook at `url`.
+async fn start(database: &TestDatabase, url: &str) -> (Arc<MemoryBus>, CancellationToken) {
     let source = ConfigSource::from_pairs([
         ("DATABASE_URL", database.url.as_str()),
         ("SERVICE_PORT", "0"),
-        ("NOTIFICATION_WEBHOOK_URL", url.as_str()),
+        ("NOTIFICATION_WEBHOOK_URL", url),
     ]);
     let bus = Arc::new(MemoryBus::default());
     let app = notification::Application::build(
@@ -78,6 +76,14 @@ async fn a_failing_webhook_is_retried_and_each_notification_arrives_once() {
     .unwrap();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    (bus, shutdown)
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_and_each_notification_arrives_once() {
+    let database = TestDatabase::new("notification");
+    let (url, received) = webhook(2).await;
+    let (bus, shutdown) = start(&database, &url).await;
 
     let event = registered(42, "jane");
     for _ in 0..2 {
@@ -121,20 +127,7 @@ async fn a_webhook_that_cannot_be_reached_is_recorded_without_its_url() {
     let database = TestDatabase::new("notification");
     // Nothing listens on port 1; the URL carries a password and a token in its path.
     let url = "http://hooks:s3cret-pass@127.0.0.1:1/T0KEN-in-the-path";
-    let source = ConfigSource::from_pairs([
-        ("DATABASE_URL", database.url.as_str()),
-        ("SERVICE_PORT", "0"),
-        ("NOTIFICATION_WEBHOOK_URL", url),
-    ]);
-    let bus = Arc::new(MemoryBus::default());
-    let app = notification::Application::build(
-        notification::Config::load(&source, RunMode::Single).unwrap(),
-        bus.clone(),
-    )
-    .await
-    .unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let (bus, shutdown) = start(&database, url).await;
     bus.publish(&[registered(7, "joe")]).await.unwrap();
 
     let db = sqlx::PgPool::connect(&database.url).await.unwrap();
