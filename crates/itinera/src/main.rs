@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
 use itinera::registry;
-use platform::config::{ConfigSource, LogSettings, RunMode, ServiceSpec};
+use platform::config::{ConfigSource, LogSettings, Mode, RunMode, ServiceSpec};
 use platform::events::bus::Disconnected;
 use platform::events::{EventBus, MemoryBus};
 use platform::service::{Entry, Instance};
@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every service in this process, each on its own port with its own database, with the
-    /// demo schedule and demo users.
+    /// demo schedule and (in demo mode, the default here) demo users.
     Up {
         /// Do not create the demo administrator, operator and customer.
         #[arg(long)]
@@ -37,7 +37,7 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
         instances: u16,
     },
-    /// Run one service.
+    /// Run one service (in production mode unless ITINERA_MODE=demo).
     Serve {
         #[arg(value_parser = PossibleValuesParser::new(registry::names()))]
         service: String,
@@ -143,6 +143,8 @@ async fn up(
              to each other through Redis (scripts/up.sh sets it)"
         );
     }
+    let mode = source.parse::<Mode>("ITINERA_MODE")?.unwrap_or(Mode::Demo);
+    let demo_users = demo_users && mode.is_demo();
     let shutdown = platform::shutdown::on_signal();
     // Kafka when KAFKA_BROKERS is set; otherwise one in-process bus that every service subscribes
     // to while it is built, before any of them publishes.
@@ -205,7 +207,13 @@ async fn up(
     let gateway_port = gateway.port();
     running.push(("gateway".into(), gateway));
 
-    say("Itinera is up. Point a browser or curl at the gateway:");
+    say(&format!(
+        "Itinera is up in {mode} mode{}. Point a browser or curl at the gateway:",
+        match mode {
+            Mode::Demo => " (demo accounts and the sandbox card; loopback only)",
+            Mode::Production => "",
+        }
+    ));
     say(&format!("  gateway      http://127.0.0.1:{gateway_port}"));
     for l in &listed {
         let notes = if l.notes.is_empty() {
@@ -295,9 +303,12 @@ async fn serve(source: &ConfigSource, name: &str) -> anyhow::Result<()> {
     let shutdown = platform::shutdown::on_signal();
     let bus = standalone_transport(&entry, source).await?;
     let instance = entry.build(source, RunMode::Single, bus).await?;
+    let mode = entry.settings(source, RunMode::Single)?.mode;
     match instance.grpc_port() {
-        0 => tracing::info!(port = instance.port(), "{name} listening"),
-        grpc_port => tracing::info!(port = instance.port(), grpc_port, "{name} listening"),
+        0 => tracing::info!(port = instance.port(), %mode, "{name} listening"),
+        grpc_port => {
+            tracing::info!(port = instance.port(), grpc_port, %mode, "{name} listening");
+        }
     }
     instance.run_until_stopped(shutdown).await
 }

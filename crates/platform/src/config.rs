@@ -170,6 +170,47 @@ pub enum RunMode {
     Single,
 }
 
+/// Who the platform is running for, from `ITINERA_MODE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A laptop: published demo passwords, the always-approving sandbox card, failure simulation
+    /// open to anyone. Only on loopback addresses. The default of `itinera up`.
+    Demo,
+    /// Real users: no demo accounts, no sandbox, operational endpoints for staff only. The
+    /// default of `itinera serve`.
+    Production,
+}
+
+impl Mode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Production => "production",
+        }
+    }
+
+    pub const fn is_demo(self) -> bool {
+        matches!(self, Self::Demo)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "demo" => Ok(Self::Demo),
+            "production" => Ok(Self::Production),
+            _ => Err("expected demo or production"),
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -196,6 +237,9 @@ impl FromStr for LogFormat {
 pub struct Settings {
     /// The service's name as it appears in logs, metrics and `/version`.
     pub service_name: String,
+    /// `ITINERA_MODE`: `demo` (default of `itinera up`) or `production` (default of `itinera
+    /// serve`). Demo mode listens only on loopback addresses.
+    pub mode: Mode,
     pub host: IpAddr,
     /// 0 asks the operating system for a free port (tests).
     pub port: u16,
@@ -379,11 +423,26 @@ impl Settings {
             ));
         }
 
+        let host = source
+            .parse::<IpAddr>("SERVICE_HOST")?
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let mode = source.parse::<Mode>("ITINERA_MODE")?.unwrap_or(match mode {
+            RunMode::AllInOne => Mode::Demo,
+            RunMode::Single => Mode::Production,
+        });
+        if mode.is_demo() && !host.is_loopback() {
+            return Err(ConfigError::invalid(
+                "SERVICE_HOST",
+                &host.to_string(),
+                "demo mode publishes fixed passwords and an always-approving sandbox card, so it \
+                 listens only on a loopback address; set ITINERA_MODE=production to listen here",
+            ));
+        }
+
         Ok(Self {
             service_name,
-            host: source
-                .parse::<IpAddr>("SERVICE_HOST")?
-                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            mode,
+            host,
             port,
             database: DatabaseSettings {
                 url,
@@ -505,6 +564,38 @@ mod tests {
     use super::*;
 
     const IDENTITY: ServiceSpec = contracts::services::IDENTITY;
+
+    #[test]
+    fn itinera_up_runs_in_demo_mode_and_serve_in_production_unless_told() {
+        let none = ConfigSource::default();
+        let load = |source: &ConfigSource, mode| Settings::load(source, IDENTITY, mode);
+        assert_eq!(load(&none, RunMode::AllInOne).unwrap().mode, Mode::Demo);
+        assert_eq!(load(&none, RunMode::Single).unwrap().mode, Mode::Production);
+        let production = ConfigSource::from_pairs([("ITINERA_MODE", "production")]);
+        assert_eq!(
+            load(&production, RunMode::AllInOne).unwrap().mode,
+            Mode::Production
+        );
+        let bad = ConfigSource::from_pairs([("ITINERA_MODE", "staging")]);
+        let err = load(&bad, RunMode::Single).unwrap_err().to_string();
+        assert!(err.contains("ITINERA_MODE"), "{err}");
+    }
+
+    #[test]
+    fn demo_mode_refuses_to_listen_beyond_loopback() {
+        let open = ConfigSource::from_pairs([("SERVICE_HOST", "0.0.0.0")]);
+        let err = Settings::load(&open, IDENTITY, RunMode::AllInOne)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SERVICE_HOST") && err.contains("loopback"),
+            "{err}"
+        );
+        let ipv6_loopback = ConfigSource::from_pairs([("SERVICE_HOST", "::1")]);
+        assert!(Settings::load(&ipv6_loopback, IDENTITY, RunMode::AllInOne).is_ok());
+        let production = open.with("ITINERA_MODE", "production");
+        assert!(Settings::load(&production, IDENTITY, RunMode::AllInOne).is_ok());
+    }
 
     #[test]
     fn defaults_give_each_service_its_own_database_and_port() {

@@ -33,6 +33,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServiceInfo {
     pub name: String,
     pub version: &'static str,
+    pub mode: crate::config::Mode,
 }
 
 #[derive(Clone)]
@@ -95,6 +96,7 @@ impl ServiceRouter {
             ServiceInfo {
                 name: settings.service_name.clone(),
                 version,
+                mode: settings.mode,
             },
             Metrics::new(&settings.service_name, register),
         )
@@ -212,6 +214,7 @@ async fn version(State(ops): State<OpsState>) -> impl IntoResponse {
     AxumJson(serde_json::json!({
         "service": ops.info.name,
         "version": ops.info.version,
+        "mode": ops.info.mode.as_str(),
         "commit": option_env!("ITINERA_GIT_SHA").unwrap_or("unknown"),
     }))
 }

@@ -37,8 +37,8 @@ pub struct Config {
     /// Users created at start when missing: the administrator of `ITINERA_ADMIN_USERNAME` /
     /// `ITINERA_ADMIN_PASSWORD`, or else the demo users (see `demo_users`).
     pub bootstrap: Vec<BootstrapUser>,
-    /// Whether `bootstrap` holds the demo users, with their published passwords: only in
-    /// `itinera up` (`DEMO_USERS=true` in one-process mode) and only when no administrator is
+    /// Whether `bootstrap` holds the demo users, with their published passwords: only in demo
+    /// mode (`DEMO_USERS=true`, which `itinera up` sets) and only when no administrator is
     /// configured.
     pub demo_users: bool,
     pub trusted_proxies: Vec<IpAddr>,
@@ -118,9 +118,9 @@ impl Config {
                 });
             }
             (None, None) => {
-                // Demo users have published passwords: never for a service run on its own.
-                demo_users =
-                    mode == RunMode::AllInOne && source.flag("DEMO_USERS")?.unwrap_or(false);
+                // Demo users have published passwords: only in demo mode, which listens on
+                // loopback addresses alone.
+                demo_users = settings.mode.is_demo() && source.flag("DEMO_USERS")?.unwrap_or(false);
                 if demo_users {
                     bootstrap.extend(DEMO_USERS.iter().map(|&(username, password, role)| {
                         BootstrapUser {
@@ -176,15 +176,22 @@ mod tests {
     }
 
     #[test]
-    fn demo_users_come_only_with_itinera_up() {
+    fn demo_users_come_only_in_demo_mode() {
         let up = load(&[("DEMO_USERS", "true")], RunMode::AllInOne);
         assert!(up.demo_users);
         assert_eq!(usernames(&up), ["admin", "ops", "demo"]);
 
-        // `itinera serve identity` never creates accounts with published passwords.
+        // `itinera serve identity` runs in production mode unless told otherwise, and production
+        // never creates accounts with published passwords.
         let alone = load(&[("DEMO_USERS", "true")], RunMode::Single);
         assert!(!alone.demo_users);
         assert!(alone.bootstrap.is_empty());
+        let production = load(
+            &[("DEMO_USERS", "true"), ("ITINERA_MODE", "production")],
+            RunMode::AllInOne,
+        );
+        assert!(!production.demo_users);
+        assert!(production.bootstrap.is_empty());
     }
 
     #[test]
