@@ -3,6 +3,7 @@
 #   - a PostgreSQL server on 127.0.0.1:5432 (installed from Debian's packages and started if needed);
 #   - a role the platform can connect as;
 #   - a Redis server on 127.0.0.1:6379 (shared rate limits; installed and started if needed);
+#   - OpenSSL's headers and pkg-config, for the Kafka client's TLS;
 #   - .itinera/env, read by scripts/up.sh and scripts/test.sh, naming that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,6 +90,14 @@ ensure_redis_running() {
     return 1
 }
 
+# The Kafka client (librdkafka, built by cargo) speaks TLS through the system's OpenSSL.
+ensure_build_libraries() {
+    if ! have pkg-config || ! pkg-config --exists openssl 2>/dev/null; then
+        apt_install pkg-config libssl-dev
+    fi
+}
+
+ensure_build_libraries
 ensure_postgres_installed
 ensure_postgres_running
 ensure_redis_running

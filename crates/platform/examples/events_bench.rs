@@ -62,6 +62,7 @@ fn kafka_settings(transport: &str, _shutdown: &CancellationToken) -> Option<Kafk
         partitions: 3,
         session_timeout: Duration::from_secs(6),
         prefix: String::new(),
+        security: Default::default(),
     })
 }
 

@@ -251,11 +251,137 @@ pub struct Settings {
     /// Put before every topic and consumer-group name (`KAFKA_TOPIC_PREFIX`), so that several
     /// platforms (or test runs) can share one broker.
     pub kafka_topic_prefix: String,
+    /// TLS and SASL for the brokers (`KAFKA_SECURITY_PROTOCOL` and friends).
+    pub kafka_security: KafkaSecurity,
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How this instance announces itself to the gateway (with `REDIS_URL`).
     pub discovery: DiscoverySettings,
+}
+
+/// How the Kafka clients authenticate and encrypt, passed to librdkafka as they are.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct KafkaSecurity {
+    /// `KAFKA_SECURITY_PROTOCOL`: `plaintext` (default), `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub protocol: Option<String>,
+    /// `KAFKA_SASL_MECHANISM`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (default `PLAIN`
+    /// when a SASL protocol is chosen).
+    pub sasl_mechanism: Option<String>,
+    /// `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`, required by the SASL protocols.
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<String>,
+    /// `KAFKA_SSL_CA_LOCATION`: the CA bundle that signs the brokers' certificates (default: the
+    /// system's).
+    pub ssl_ca_location: Option<String>,
+    /// `KAFKA_SSL_CERTIFICATE_LOCATION` and `KAFKA_SSL_KEY_LOCATION`: a client certificate, for
+    /// brokers that ask for one.
+    pub ssl_certificate_location: Option<String>,
+    pub ssl_key_location: Option<String>,
+}
+
+impl fmt::Debug for KafkaSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaSecurity")
+            .field("protocol", &self.protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &self.sasl_password.as_ref().map(|_| "***"))
+            .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("ssl_certificate_location", &self.ssl_certificate_location)
+            .field("ssl_key_location", &self.ssl_key_location)
+            .finish()
+    }
+}
+
+impl KafkaSecurity {
+    fn load(source: &ConfigSource) -> Result<Self, ConfigError> {
+        let owned = |key: &str| source.get(key).map(str::to_owned);
+        let protocol = source
+            .get("KAFKA_SECURITY_PROTOCOL")
+            .map(str::to_ascii_lowercase);
+        let sasl = match protocol.as_deref() {
+            None | Some("plaintext" | "ssl") => false,
+            Some("sasl_plaintext" | "sasl_ssl") => true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "KAFKA_SECURITY_PROTOCOL",
+                    other,
+                    "expected plaintext, ssl, sasl_plaintext or sasl_ssl",
+                ));
+            }
+        };
+        let sasl_mechanism = source
+            .get("KAFKA_SASL_MECHANISM")
+            .map(str::to_ascii_uppercase);
+        if let Some(mechanism) = &sasl_mechanism
+            && !matches!(
+                mechanism.as_str(),
+                "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"
+            )
+        {
+            return Err(ConfigError::invalid(
+                "KAFKA_SASL_MECHANISM",
+                mechanism,
+                "expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ));
+        }
+        let security = Self {
+            sasl_mechanism,
+            sasl_username: owned("KAFKA_SASL_USERNAME"),
+            sasl_password: owned("KAFKA_SASL_PASSWORD"),
+            ssl_ca_location: owned("KAFKA_SSL_CA_LOCATION"),
+            ssl_certificate_location: owned("KAFKA_SSL_CERTIFICATE_LOCATION"),
+            ssl_key_location: owned("KAFKA_SSL_KEY_LOCATION"),
+            protocol,
+        };
+        if sasl {
+            for (key, value) in [
+                ("KAFKA_SASL_USERNAME", &security.sasl_username),
+                ("KAFKA_SASL_PASSWORD", &security.sasl_password),
+            ] {
+                if value.is_none() {
+                    return Err(ConfigError::Missing {
+                        key: key.into(),
+                        reason: "KAFKA_SECURITY_PROTOCOL asks for SASL".into(),
+                    });
+                }
+            }
+        }
+        Ok(security)
+    }
+
+    /// The librdkafka properties these settings stand for.
+    pub fn properties(&self) -> Vec<(&'static str, &str)> {
+        let sasl = self
+            .protocol
+            .as_deref()
+            .is_some_and(|p| p.starts_with("sasl"));
+        let mut properties = Vec::new();
+        if let Some(protocol) = &self.protocol {
+            properties.push(("security.protocol", protocol.as_str()));
+        }
+        if sasl {
+            properties.push((
+                "sasl.mechanism",
+                self.sasl_mechanism.as_deref().unwrap_or("PLAIN"),
+            ));
+        }
+        for (key, value) in [
+            ("sasl.username", &self.sasl_username),
+            ("sasl.password", &self.sasl_password),
+            ("ssl.ca.location", &self.ssl_ca_location),
+            ("ssl.certificate.location", &self.ssl_certificate_location),
+            ("ssl.key.location", &self.ssl_key_location),
+        ] {
+            if let Some(value) = value
+                && (sasl || !key.starts_with("sasl"))
+            {
+                properties.push((key, value.as_str()));
+            }
+        }
+        properties
+    }
 }
 
 /// Self-registration in the service registry (Redis), which the gateway reads.
@@ -469,6 +595,7 @@ impl Settings {
                     .to_owned(),
             },
             kafka_brokers,
+            kafka_security: KafkaSecurity::load(source)?,
             kafka_topic_prefix: source
                 .get("KAFKA_TOPIC_PREFIX")
                 .unwrap_or_default()
@@ -595,6 +722,44 @@ mod tests {
         assert!(Settings::load(&ipv6_loopback, IDENTITY, RunMode::AllInOne).is_ok());
         let production = open.with("ITINERA_MODE", "production");
         assert!(Settings::load(&production, IDENTITY, RunMode::AllInOne).is_ok());
+    }
+
+    #[test]
+    fn kafka_security_settings_become_librdkafka_properties() {
+        let plain = Settings::load(&ConfigSource::default(), IDENTITY, RunMode::Single).unwrap();
+        assert!(plain.kafka_security.properties().is_empty());
+
+        let source = ConfigSource::from_pairs([
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("KAFKA_SASL_MECHANISM", "scram-sha-512"),
+            ("KAFKA_SASL_USERNAME", "itinera"),
+            ("KAFKA_SASL_PASSWORD", "s3cret"),
+            ("KAFKA_SSL_CA_LOCATION", "/etc/kafka/ca.pem"),
+        ]);
+        let security = Settings::load(&source, IDENTITY, RunMode::Single)
+            .unwrap()
+            .kafka_security;
+        assert_eq!(
+            security.properties(),
+            [
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "itinera"),
+                ("sasl.password", "s3cret"),
+                ("ssl.ca.location", "/etc/kafka/ca.pem"),
+            ]
+        );
+        assert!(!format!("{security:?}").contains("s3cret"));
+
+        let no_password = ConfigSource::from_pairs([
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
+            ("KAFKA_SASL_USERNAME", "itinera"),
+        ]);
+        let err = Settings::load(&no_password, IDENTITY, RunMode::Single).unwrap_err();
+        assert!(err.to_string().contains("KAFKA_SASL_PASSWORD"), "{err}");
+        let unknown = ConfigSource::from_pairs([("KAFKA_SECURITY_PROTOCOL", "tls")]);
+        let err = Settings::load(&unknown, IDENTITY, RunMode::Single).unwrap_err();
+        assert!(err.to_string().contains("KAFKA_SECURITY_PROTOCOL"), "{err}");
     }
 
     #[test]

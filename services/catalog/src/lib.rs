@@ -68,7 +68,7 @@ impl Service for Catalog {
         };
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))
-            .build(http::router(state));
+            .build(http::router(state, config.settings.mode));
         let parts = Parts::new(router).publishes().consumes(
             SEATS_LEFT_CONSUMER,
             &[topics::BOOKINGS],

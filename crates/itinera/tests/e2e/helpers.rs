@@ -152,6 +152,9 @@ impl Platform {
             ("ITINERA_ADMIN_USERNAME", ADMIN.0),
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
             ("SEED_DAYS", "3"),
+            // The platform as `itinera up` runs it; production mode has tests of its own, which
+            // override this in `Options::settings`.
+            ("ITINERA_MODE", "demo"),
             // These tests race hundreds of bookings from one user; the gateway's limits have
             // tests of their own.
             ("RATE_LIMIT_ENABLED", "false"),

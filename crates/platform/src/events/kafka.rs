@@ -49,6 +49,18 @@ pub struct KafkaSettings {
     pub session_timeout: Duration,
     /// Put before every topic and group name, so that several platforms can share a broker.
     pub prefix: String,
+    /// TLS and SASL towards the brokers.
+    pub security: crate::config::KafkaSecurity,
+}
+
+/// A client configuration for the brokers, with the security settings every client needs.
+fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", settings.brokers.join(","));
+    for (key, value) in settings.security.properties() {
+        config.set(key, value);
+    }
+    config
 }
 
 pub struct KafkaBus {
@@ -59,8 +71,7 @@ pub struct KafkaBus {
 }
 
 fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", settings.brokers.join(","))
+    client_config(settings)
         .set("client.id", &settings.client_id)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -169,8 +180,7 @@ impl KafkaBus {
 
     /// Creates topics that do not exist yet.
     pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), BusError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.settings.brokers.join(","))
+        let admin: AdminClient<DefaultClientContext> = client_config(&self.settings)
             .create()
             .map_err(unavailable)?;
         let new: Vec<NewTopic<'_>> = topics
@@ -194,8 +204,7 @@ impl KafkaBus {
     }
 
     fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaError> {
-        ClientConfig::new()
-            .set("bootstrap.servers", self.settings.brokers.join(","))
+        client_config(&self.settings)
             .set("client.id", &self.settings.client_id)
             .set("group.id", self.name(group))
             .set("enable.auto.commit", "false")
@@ -392,5 +401,51 @@ impl EventBus for KafkaBus {
             .await;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigSource, KafkaSecurity, RunMode, Settings};
+
+    fn settings(security: KafkaSecurity) -> KafkaSettings {
+        KafkaSettings {
+            brokers: vec!["127.0.0.1:1".into()],
+            client_id: "test".into(),
+            partitions: 1,
+            session_timeout: Duration::from_secs(6),
+            prefix: String::new(),
+            security,
+        }
+    }
+
+    /// librdkafka refuses properties it was built without (TLS needs OpenSSL), so creating a
+    /// client with them shows that they reach it and that it can honour them.
+    #[test]
+    fn tls_and_sasl_settings_reach_librdkafka() {
+        let source = ConfigSource::from_pairs([
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256"),
+            ("KAFKA_SASL_USERNAME", "itinera"),
+            ("KAFKA_SASL_PASSWORD", "secret"),
+        ]);
+        let security = Settings::load(&source, contracts::services::BOOKING, RunMode::Single)
+            .unwrap()
+            .kafka_security;
+        let config = client_config(&settings(security));
+        assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+        assert!(producer(&settings(KafkaSecurity::default())).is_ok());
+        let created: Result<FutureProducer, _> = config.create();
+        assert!(created.is_ok(), "{:?}", created.err());
+
+        let unknown = KafkaSecurity {
+            protocol: Some("ssl".into()),
+            ssl_ca_location: Some("/nonexistent/ca.pem".into()),
+            ..KafkaSecurity::default()
+        };
+        let refused: Result<FutureProducer, _> = client_config(&settings(unknown)).create();
+        assert!(refused.is_err(), "a CA file that does not exist is refused");
     }
 }

@@ -99,6 +99,7 @@ pub async fn kafka_transport(
             partitions: 3,
             session_timeout: settings.kafka_session_timeout,
             prefix: settings.kafka_topic_prefix.clone(),
+            security: settings.kafka_security.clone(),
         },
         topics,
     )

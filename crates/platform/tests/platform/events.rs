@@ -102,6 +102,7 @@ impl Fixture {
                         partitions: 3,
                         session_timeout: Duration::from_secs(6),
                         prefix: String::new(),
+                        security: Default::default(),
                     },
                     &[&self.topic],
                 )
@@ -506,6 +507,7 @@ async fn events_made_while_the_broker_is_unreachable_arrive_once_it_is_back() {
                 partitions: 1,
                 session_timeout: Duration::from_secs(6),
                 prefix: String::new(),
+                security: Default::default(),
             },
             &[&fixture.topic],
         )

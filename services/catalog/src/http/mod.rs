@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use platform::auth::JwtVerifier;
+use platform::config::Mode;
 
 use crate::catalog::Catalog;
 
@@ -32,10 +33,10 @@ impl FromRef<AppState> for Arc<JwtVerifier> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, mode: Mode) -> Router {
     Router::new()
         .merge(flights::router())
         .merge(reference::router())
-        .merge(seed_api::router())
+        .merge(seed_api::router(mode))
         .with_state(state)
 }

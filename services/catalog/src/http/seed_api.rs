@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
 use platform::Problem;
+use platform::auth::{Caller, Role};
+use platform::config::Mode;
 use platform::http::Query;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,10 +19,24 @@ use crate::error::CatalogError;
 use crate::store::search::Sort;
 use platform::money::Money;
 
-pub fn router() -> Router<AppState> {
+/// In demo mode `GET /seed` is open to anyone, as in seed 002; in production it loads data only
+/// for ops and admins.
+pub fn router(mode: Mode) -> Router<AppState> {
+    let seed_route = match mode {
+        Mode::Demo => get(seed),
+        Mode::Production => get(seed_as_staff),
+    };
     Router::new()
-        .route("/seed", get(seed))
+        .route("/seed", seed_route)
         .route("/api/flight/search-flights", get(search_flights))
+}
+
+async fn seed_as_staff(
+    state: State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, JsonResponse<Message>), CatalogError> {
+    caller.require(&[Role::Ops, Role::Admin])?;
+    seed(state).await
 }
 
 #[derive(Serialize)]

@@ -8,7 +8,8 @@ use crate::helpers::Catalog;
 
 #[tokio::test]
 async fn seed_loads_the_demo_schedule_once_and_publishes_every_flight() {
-    let catalog = Catalog::start(&[]).await;
+    // Demo mode keeps seed 002's open `GET /seed`.
+    let catalog = Catalog::start(&[("ITINERA_MODE", "demo")]).await;
     let api = &catalog.service.api;
     let first = api.get_anonymous("/seed").await;
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -56,4 +57,22 @@ async fn seed_loads_the_demo_schedule_once_and_publishes_every_flight() {
         .map(|f| f["flightCode"].as_str().unwrap())
         .collect();
     assert!(codes.contains(&sample.flight_code.as_str()), "{found}");
+}
+
+#[tokio::test]
+async fn in_production_only_ops_and_admins_may_seed() {
+    let catalog = Catalog::start(&[("ITINERA_MODE", "production")]).await;
+    let api = &catalog.service.api;
+    let anonymous = api.get_anonymous("/seed").await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let customer = api.get("/seed", &catalog.customer).await;
+    assert_eq!(customer.status(), StatusCode::FORBIDDEN);
+    let flights: i64 = sqlx::query_scalar("SELECT count(*) FROM flights")
+        .fetch_one(&catalog.service.db)
+        .await
+        .unwrap();
+    assert_eq!(flights, 0, "a refused seed loads nothing");
+
+    let ops = api.get("/seed", &catalog.ops).await;
+    assert_eq!(ops.status(), StatusCode::CREATED);
 }
