@@ -29,13 +29,23 @@ psql "${TEST_DATABASE_URL%/}/postgres" -Atqc \
         psql "${TEST_DATABASE_URL%/}/postgres" -qc "DROP DATABASE IF EXISTS \"$stale\"" >/dev/null 2>&1 || true
     done
 
+# cargo-deny, pinned, built once into the cache.
+tools="$HOME/.cache/itinera/tools"
+if ! "$tools/bin/cargo-deny" --version 2>/dev/null | grep -q ' 0\.20\.2$'; then
+    cargo install --locked --quiet cargo-deny --version 0.20.2 --root "$tools"
+fi
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo deny (policy in deny.toml)"
+"$tools/bin/cargo-deny" --log-level error check licenses bans sources
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --profile ci
 else
     cargo test --workspace --locked
 fi
+echo "== schema fuzzing (scripts/fuzz.sh)"
+./scripts/fuzz.sh
