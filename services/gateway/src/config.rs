@@ -10,6 +10,8 @@ use platform::config::{ConfigError, ConfigSource, RunMode, Settings};
 use platform::service::Service;
 
 use crate::Gateway;
+use crate::client_address::TrustedProxies;
+use crate::live::LiveLimits;
 use crate::rate_limit::LimitConfig;
 use crate::upstream::Upstreams;
 
@@ -30,6 +32,10 @@ pub struct Config {
     /// Retries may add this share of the requests (per second) on top of a floor of 10.
     pub retry_budget: f64,
     pub rate_limits: LimitConfig,
+    /// Proxies whose `X-Forwarded-For` names the client (`GATEWAY_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// Caps on open WebSockets and event streams per user and per address.
+    pub live: LiveLimits,
     /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: no CORS headers.
     pub cors_origins: Vec<HeaderValue>,
     /// Gzip responses for clients that accept it (`GATEWAY_COMPRESSION`).
@@ -81,6 +87,8 @@ impl Config {
                     .min(100),
             ) / 100.0,
             rate_limits: LimitConfig::load(source)?,
+            trusted_proxies: TrustedProxies::load(source)?,
+            live: LiveLimits::load(source)?,
             cors_origins: match source.get("CORS_ALLOWED_ORIGINS") {
                 None => Vec::new(),
                 Some(list) => list

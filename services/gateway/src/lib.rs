@@ -7,11 +7,14 @@
 //! breaker), retries idempotent requests on another instance within a budget, and answers for
 //! itself on `/api/gateway/status` and `/api/discovery/status`.
 
+pub mod client_address;
 mod config;
 mod discovery;
 mod edge;
 mod health;
+pub mod live;
 pub mod metrics;
+mod operations;
 pub mod proxy;
 pub mod rate_limit;
 pub mod sessions;
@@ -81,10 +84,12 @@ impl Service for Gateway {
             limiter: RateLimiter::new(config.rate_limits.clone(), settings.redis_url.as_deref())
                 .await?,
             sessions: sessions::Sessions::default(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            live: live::LiveConnections::new(config.live),
         });
         let upstreams = config.upstreams.clone();
         let state = GatewayState {
-            proxy,
+            proxy: proxy.clone(),
             upstreams: upstreams.clone(),
             started: Instant::now(),
             port,
@@ -101,6 +106,7 @@ impl Service for Gateway {
                 access,
                 limit,
                 sessions: false,
+                streams: false,
             })
         };
         let login = route("identity", Access::Public, LimitClass::Login)?;
@@ -118,6 +124,11 @@ impl Service for Gateway {
             sessions: true,
             timeout: notification.timeout.max(LIVE_POLL_TIMEOUT),
             ..route("notification", Access::Public, LimitClass::Default)?
+        };
+        // Server-Sent Events: each open stream counts under the caps on open streams.
+        let live_streams = Route {
+            streams: true,
+            ..notification.clone()
         };
         let api = Router::new()
             .route("/api/gateway/status", get(status))
@@ -154,7 +165,7 @@ impl Service for Gateway {
                 "/api/auth/user-subscriptions/{*rest}",
                 forward(&notification),
             )
-            .route("/api/live/{*rest}", forward(&notification))
+            .route("/api/live/{*rest}", forward(&live_streams))
             .route("/socket.io", forward(&live))
             .route("/socket.io/", forward(&live))
             .route("/api/payments", forward(&payment))
@@ -173,7 +184,14 @@ impl Service for Gateway {
                 })
             },
         );
-        let router = edge::with_edge_layers(edge.build(api), &config);
+        let mut router = edge.build(api);
+        if !settings.mode.is_demo() {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                proxy,
+                operations::staff_only,
+            ));
+        }
+        let router = edge::with_edge_layers(router, &config);
         let mut parts = Parts::new(router);
         if !config.health_interval.is_zero() {
             for upstreams in &upstreams {

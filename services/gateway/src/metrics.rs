@@ -32,6 +32,19 @@ pub struct ClassLabels {
     pub class: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LiveLabels {
+    /// `websocket` or `stream`.
+    pub kind: String,
+    /// The cap that refused: `user` or `address`.
+    pub per: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
 type LatencyFamily = Family<InstanceLabels, Histogram, fn() -> Histogram>;
 
 fn latency() -> Histogram {
@@ -47,6 +60,10 @@ pub struct GatewayMetrics {
     pub retries: Family<ServiceLabels, Counter>,
     pub ejections: Family<InstanceLabels, Counter>,
     pub rate_limited: Family<ClassLabels, Counter>,
+    /// Access tokens the gateway checked (signature, or its cache of tokens already checked).
+    pub token_verifications: Counter,
+    pub live_refused: Family<LiveLabels, Counter>,
+    pub live_expired: Family<KindLabels, Counter>,
 }
 
 impl Default for GatewayMetrics {
@@ -57,6 +74,9 @@ impl Default for GatewayMetrics {
             retries: Family::default(),
             ejections: Family::default(),
             rate_limited: Family::default(),
+            token_verifications: Counter::default(),
+            live_refused: Family::default(),
+            live_expired: Family::default(),
         }
     }
 }
@@ -87,6 +107,21 @@ impl GatewayMetrics {
             "gateway_rate_limited",
             "Requests refused by a rate limit, by class",
             self.rate_limited.clone(),
+        );
+        registry.register(
+            "gateway_token_verifications",
+            "Access tokens checked by the gateway",
+            self.token_verifications.clone(),
+        );
+        registry.register(
+            "gateway_live_refused",
+            "WebSockets and event streams refused by a cap on open ones, by kind and cap",
+            self.live_refused.clone(),
+        );
+        registry.register(
+            "gateway_live_expired",
+            "WebSockets and event streams closed because their access token expired",
+            self.live_expired.clone(),
         );
     }
 }

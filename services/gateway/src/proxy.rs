@@ -12,23 +12,28 @@ use axum::http::uri::{PathAndQuery, Uri};
 use axum::http::{StatusCode, request};
 use axum::response::{IntoResponse, Response};
 use http_body_util::Limited;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::Problem;
 use platform::auth::{JwtVerifier, bearer_token};
 
-use crate::metrics::{ClassLabels, GatewayMetrics, InstanceLabels, ServiceLabels, UpstreamLabels};
-use crate::rate_limit::{LimitClass, RateLimiter};
+use crate::client_address::{Client, TrustedProxies};
+use crate::live::{Kind, LiveBody, LiveConnections, LiveSlot};
+use crate::metrics::{
+    ClassLabels, GatewayMetrics, InstanceLabels, KindLabels, LiveLabels, ServiceLabels,
+    UpstreamLabels,
+};
+use crate::rate_limit::{Decision, LimitClass, RateLimiter};
 use crate::upstream::{Lease, Outcome, Unavailable, Upstreams};
 
-pub type HttpClient = Client<HttpConnector, Body>;
+pub type HttpClient = PooledClient<HttpConnector, Body>;
 
 pub fn http_client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    Client::builder(TokioExecutor::new())
+    PooledClient::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)
         .build(connector)
@@ -55,6 +60,8 @@ pub struct Route {
     pub timeout: Duration,
     /// Socket.IO: each session's requests go to the instance that opened it.
     pub sessions: bool,
+    /// Answers are event streams: each takes a slot under the caps on open streams.
+    pub streams: bool,
 }
 
 /// What the gateway shares between requests.
@@ -66,6 +73,8 @@ pub struct Proxy {
     pub limiter: RateLimiter,
     pub metrics: GatewayMetrics,
     pub sessions: crate::sessions::Sessions,
+    pub trusted_proxies: TrustedProxies,
+    pub live: LiveConnections,
 }
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 7.6.1).
@@ -191,6 +200,13 @@ impl Proxy {
         request: Request,
     ) -> Result<Response, Problem> {
         let (parts, body) = request.into_parts();
+        let client = self.trusted_proxies.client(peer.ip(), &parts.headers);
+        // Every request from an address counts before the gateway spends anything on it, the
+        // signature check of whatever token it carries included.
+        let by_address = self.limiter.check(LimitClass::Address, &client.key).await;
+        if let Some(refused) = by_address.as_ref().filter(|d| !d.allowed) {
+            return Ok(self.refuse(refused, LimitClass::Address));
+        }
         let needs_token = match route.access {
             Access::Public => false,
             Access::Authenticated => true,
@@ -199,11 +215,13 @@ impl Proxy {
                 axum::http::Method::GET | axum::http::Method::HEAD
             ),
         };
-        let caller = if needs_token {
+        let (caller, expires) = if needs_token {
             let token = bearer_token(&parts)?;
-            Some(self.verifier.verify(token).await?)
+            self.metrics.token_verifications.inc();
+            let caller = self.verifier.verify(token).await?;
+            (Some(caller), crate::live::token_expiry(token))
         } else {
-            None
+            (None, None)
         };
         // Login-like routes are limited per address whoever calls; the rest per user when the
         // token is known.
@@ -211,43 +229,117 @@ impl Proxy {
             (Some(caller), class) if class != LimitClass::Login => {
                 format!("user:{}", caller.user_id)
             }
-            _ => format!("ip:{}", peer.ip()),
+            _ => format!("ip:{}", client.key),
         };
-        let decision = self.limiter.check(route.limit, &key).await;
-        if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
-            self.metrics
-                .rate_limited
-                .get_or_create(&ClassLabels {
-                    class: route.limit.name().to_owned(),
-                })
-                .inc();
-            let mut response = decision.refusal(route.limit).into_response();
-            decision.headers(response.headers_mut());
-            return Ok(response);
+        let by_class = self.limiter.check(route.limit, &key).await;
+        if let Some(refused) = by_class.as_ref().filter(|d| !d.allowed) {
+            return Ok(self.refuse(refused, route.limit));
         }
+        let user = caller.as_ref().map(|caller| caller.user_id);
         let sent = if is_upgrade(&parts) {
             // A WebSocket (or other upgrade) stays with one instance per caller.
-            self.tunnel(route, peer, parts, &key).await
+            match self.open_live(Kind::WebSocket, user, &client) {
+                Ok(slot) => {
+                    self.tunnel(route, &client, parts, &key, slot, expires)
+                        .await
+                }
+                Err(problem) => Err(problem),
+            }
         } else if route.sessions {
-            self.send_in_session(route, peer, parts, body).await
+            self.send_in_session(route, &client, parts, body).await
+        } else if route.streams {
+            match self.open_live(Kind::Stream, user, &client) {
+                Ok(slot) => self
+                    .send(route, &client, parts, body)
+                    .await
+                    .map(|response| self.stream(response, slot, expires)),
+                Err(problem) => Err(problem),
+            }
         } else {
-            self.send(route, peer, parts, body).await
+            self.send(route, &client, parts, body).await
         };
         let mut response = match sent {
             Ok(response) => response,
             Err(problem) => problem.into_response(),
         };
-        if let Some(decision) = &decision {
+        // The limit closest to refusing is the one the client needs to know about.
+        let shown = match (&by_address, &by_class) {
+            (Some(address), Some(class)) if address.remaining < class.remaining => Some(address),
+            (_, Some(class)) => Some(class),
+            (address, None) => address.as_ref(),
+        };
+        if let Some(decision) = shown {
             decision.headers(response.headers_mut());
         }
         Ok(response)
+    }
+
+    fn refuse(&self, decision: &Decision, class: LimitClass) -> Response {
+        self.metrics
+            .rate_limited
+            .get_or_create(&ClassLabels {
+                class: class.name().to_owned(),
+            })
+            .inc();
+        let mut response = decision.refusal(class).into_response();
+        decision.headers(response.headers_mut());
+        response
+    }
+
+    /// A slot under the caps on open WebSockets or streams, or the 429 that names the cap.
+    fn open_live(
+        &self,
+        kind: Kind,
+        user: Option<i64>,
+        client: &Client,
+    ) -> Result<LiveSlot, Problem> {
+        self.live.open(kind, user, &client.key).map_err(|reached| {
+            self.metrics
+                .live_refused
+                .get_or_create(&LiveLabels {
+                    kind: kind.name().to_owned(),
+                    per: reached.per.name().to_owned(),
+                })
+                .inc();
+            reached.problem()
+        })
+    }
+
+    /// An answer on a streaming route: an event stream keeps its slot while it is open and ends
+    /// when the caller's token expires; any other answer (a refusal) gives the slot back at once.
+    fn stream(&self, response: Response, slot: LiveSlot, expires: Option<i64>) -> Response {
+        let is_stream = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_stream {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let expired = self
+            .metrics
+            .live_expired
+            .get_or_create(&KindLabels {
+                kind: Kind::Stream.name().to_owned(),
+            })
+            .clone();
+        let body = LiveBody::new(
+            body,
+            Some(slot),
+            expires.map(crate::live::until),
+            move || {
+                expired.inc();
+            },
+        );
+        Response::from_parts(parts, Body::new(body))
     }
 
     /// Sends the request to an instance, and to others when that is safe and worthwhile.
     async fn send(
         &self,
         route: &Route,
-        peer: SocketAddr,
+        client: &Client,
         mut parts: request::Parts,
         body: Body,
     ) -> Result<Response, Problem> {
@@ -274,7 +366,7 @@ impl Proxy {
             .get(header::CONTENT_LENGTH)
             .is_none_or(|v| v == "0")
             && !parts.headers.contains_key(header::TRANSFER_ENCODING);
-        prepare_headers(&mut parts, peer);
+        prepare_headers(&mut parts, client);
         parts.version = axum::http::Version::HTTP_11;
         self.retries.request();
 
@@ -474,14 +566,14 @@ impl Proxy {
     async fn send_in_session(
         &self,
         route: &Route,
-        peer: SocketAddr,
+        client: &Client,
         mut parts: request::Parts,
         body: Body,
     ) -> Result<Response, Problem> {
         let sid = crate::sessions::sid_of(parts.uri.query()).map(str::to_owned);
         let lease = self.session_lease(route, sid.as_deref())?;
         let path = target_of(&parts);
-        prepare_headers(&mut parts, peer);
+        prepare_headers(&mut parts, client);
         parts.version = axum::http::Version::HTTP_11;
         parts.uri = format!("{}{path}", lease.instance.base)
             .parse()
@@ -543,13 +635,16 @@ fn is_upgrade(parts: &request::Parts) -> bool {
 
 impl Proxy {
     /// Forwards an upgrade (a WebSocket handshake) to the caller's instance and, once the
-    /// instance switches protocols, copies bytes both ways until either side closes.
+    /// instance switches protocols, copies bytes both ways until either side closes or the
+    /// caller's token expires. The tunnel holds `slot` while it is open.
     async fn tunnel(
         &self,
         route: &Route,
-        peer: SocketAddr,
+        client: &Client,
         mut parts: request::Parts,
         key: &str,
+        slot: LiveSlot,
+        expires: Option<i64>,
     ) -> Result<Response, Problem> {
         let service = route.upstreams.service;
         let client_upgrade = parts
@@ -566,7 +661,7 @@ impl Proxy {
         };
         let upgrade = parts.headers.get(header::UPGRADE).cloned();
         let path = target_of(&parts);
-        prepare_headers(&mut parts, peer);
+        prepare_headers(&mut parts, client);
         // The hop-by-hop headers that ask for the upgrade go on to the instance.
         parts
             .headers
@@ -627,9 +722,16 @@ impl Proxy {
         }
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         let instance = lease.instance.name.clone();
+        let expired = self
+            .metrics
+            .live_expired
+            .get_or_create(&KindLabels {
+                kind: Kind::WebSocket.name().to_owned(),
+            })
+            .clone();
         tokio::spawn(async move {
-            // The lease (an outstanding request) lasts as long as the connection.
-            let _lease = lease;
+            // The lease (an outstanding request) and the slot last as long as the connection.
+            let (_lease, _slot) = (lease, slot);
             let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok(both) => both,
                 Err(e) => {
@@ -639,16 +741,33 @@ impl Proxy {
             };
             let mut client = hyper_util::rt::TokioIo::new(client);
             let mut upstream = hyper_util::rt::TokioIo::new(upstream);
-            // WebSocket messages are small and tunnels many: 4 KiB each way instead of 8 KiB.
-            if let Err(e) = tokio::io::copy_bidirectional_with_sizes(
-                &mut client,
-                &mut upstream,
-                TUNNEL_BUFFER,
-                TUNNEL_BUFFER,
-            )
-            .await
-            {
-                tracing::debug!(instance, error = %e, "tunnel closed");
+            let expiry = async {
+                match expires {
+                    Some(expires) => tokio::time::sleep(crate::live::until(expires)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let token_expired = tokio::select! {
+                // WebSocket messages are small and tunnels many: 4 KiB each way, not 8 KiB.
+                copied = tokio::io::copy_bidirectional_with_sizes(
+                    &mut client,
+                    &mut upstream,
+                    TUNNEL_BUFFER,
+                    TUNNEL_BUFFER,
+                ) => {
+                    if let Err(e) = copied {
+                        tracing::debug!(instance, error = %e, "tunnel closed");
+                    }
+                    false
+                }
+                () = expiry => true,
+            };
+            if token_expired {
+                // Both connections close now: the client must come back with a fresh token.
+                use tokio::io::AsyncWriteExt as _;
+                tracing::debug!(instance, "tunnel closed: the access token expired");
+                expired.inc();
+                let _ = tokio::join!(client.shutdown(), upstream.shutdown());
             }
         });
         let (parts, _) = response.into_parts();
@@ -673,24 +792,21 @@ fn circuit_open(service: &str, unavailable: &Unavailable) -> Problem {
     .with_retry_after(unavailable.retry_after.as_secs().max(1))
 }
 
-/// Removes connection headers and records the client in `X-Forwarded-*`. The Authorization header
-/// and the `traceparent` (which the access-log middleware has already set) are forwarded as they came.
-fn prepare_headers(parts: &mut request::Parts, peer: SocketAddr) {
+/// Removes connection headers and records the client in `X-Forwarded-*` (the chain ends with the
+/// client the gateway settled on). The Authorization header and the `traceparent` (which the
+/// access-log middleware has already set) are forwarded as they came.
+fn prepare_headers(parts: &mut request::Parts, client: &Client) {
     let host = parts.headers.get(header::HOST).cloned();
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
 
-    let client = peer.ip().to_string();
-    let forwarded_for = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(previous) => format!("{previous}, {client}"),
-        None => client,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        parts.headers.insert("x-forwarded-for", value);
+    match HeaderValue::from_str(&client.forwarded_for) {
+        Ok(value) => {
+            parts.headers.insert("x-forwarded-for", value);
+        }
+        Err(_) => {
+            parts.headers.remove("x-forwarded-for");
+        }
     }
     parts
         .headers
@@ -718,7 +834,8 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        prepare_headers(&mut parts, "192.0.2.1:5555".parse().unwrap());
+        let client = TrustedProxies::default().client("192.0.2.1".parse().unwrap(), &parts.headers);
+        prepare_headers(&mut parts, &client);
         let h = &parts.headers;
         assert!(h.get(header::CONNECTION).is_none());
         assert!(h.get("x-secret-hop").is_none());
@@ -737,7 +854,8 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        prepare_headers(&mut parts, "127.0.0.1:1".parse().unwrap());
+        let client = TrustedProxies::default().client("127.0.0.1".parse().unwrap(), &parts.headers);
+        prepare_headers(&mut parts, &client);
         assert_eq!(parts.headers[&TRACEPARENT], traceparent);
     }
 }

@@ -22,6 +22,9 @@ pub enum LimitClass {
     Search,
     /// Everything else.
     Default,
+    /// Every request from one client address, whatever its class or token: counted before the
+    /// token is verified, so that forged tokens cost their sender, not the gateway.
+    Address,
 }
 
 impl LimitClass {
@@ -30,6 +33,7 @@ impl LimitClass {
             Self::Login => "login",
             Self::Search => "search",
             Self::Default => "default",
+            Self::Address => "address",
         }
     }
 }
@@ -89,6 +93,10 @@ pub struct LimitConfig {
     pub login: Limit,
     pub search: Limit,
     pub default: Limit,
+    pub address: Limit,
+    /// Most keys the in-process limiter keeps (`RATE_LIMIT_LOCAL_MAX_KEYS`); past it, keys whose
+    /// burst is whole again are dropped, then those closest to it.
+    pub local_max_keys: usize,
     /// Put before every Redis key, so that several platforms can share one Redis.
     pub key_prefix: String,
 }
@@ -102,6 +110,18 @@ impl LimitConfig {
             login: limit("RATE_LIMIT_LOGIN", "20/1m")?,
             search: limit("RATE_LIMIT_SEARCH", "100/1s")?,
             default: limit("RATE_LIMIT_DEFAULT", "50/1s")?,
+            address: limit("RATE_LIMIT_ADDRESS", "200/1s")?,
+            local_max_keys: match source.parse::<usize>("RATE_LIMIT_LOCAL_MAX_KEYS")? {
+                Some(0) => {
+                    return Err(ConfigError::invalid(
+                        "RATE_LIMIT_LOCAL_MAX_KEYS",
+                        "0",
+                        "must be at least 1",
+                    ));
+                }
+                Some(keys) => keys,
+                None => DEFAULT_LOCAL_MAX_KEYS,
+            },
             key_prefix: source
                 .get("RATE_LIMIT_KEY_PREFIX")
                 .unwrap_or("itinera:rate:")
@@ -114,6 +134,7 @@ impl LimitConfig {
             LimitClass::Login => self.login,
             LimitClass::Search => self.search,
             LimitClass::Default => self.default,
+            LimitClass::Address => self.address,
         }
     }
 }
@@ -160,17 +181,21 @@ impl Decision {
 
     pub fn refusal(&self, class: LimitClass) -> Problem {
         let seconds = self.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
+        let detail = match class {
+            LimitClass::Address => format!(
+                "Too many requests from this address: at most {} per {:?} (RATE_LIMIT_ADDRESS); try again in {seconds} s",
+                self.limit.count, self.limit.period,
+            ),
+            _ => format!(
                 "Too many requests: at most {} per {:?} for {} requests; try again in {seconds} s",
                 self.limit.count,
                 self.limit.period,
                 class.name()
             ),
-        )
-        .with_type("rate-limited")
-        .with_retry_after(seconds)
+        };
+        Problem::new(StatusCode::TOO_MANY_REQUESTS, detail)
+            .with_type("rate-limited")
+            .with_retry_after(seconds)
     }
 }
 
@@ -307,16 +332,52 @@ impl RateLimiter {
             .local
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Keys whose bursts are whole again carry no information: drop them now and then.
-        if local.len() > 100_000 {
-            local.retain(|_, tat| *tat > now);
-        }
         let (next, decision) = gcra(local.get(key).copied(), now, limit);
         if let Some(next) = next {
+            if local.len() >= self.config.local_max_keys && !local.contains_key(key) {
+                make_room(&mut local, self.config.local_max_keys, now);
+            }
             local.insert(key.to_owned(), next);
         }
         decision
     }
+
+    /// How many keys the in-process limiter holds.
+    pub fn local_keys(&self) -> usize {
+        self.local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Default of `RATE_LIMIT_LOCAL_MAX_KEYS`: about 10 MB of keys and times.
+pub const DEFAULT_LOCAL_MAX_KEYS: usize = 100_000;
+
+/// Frees room in a full map of theoretical arrival times, so that a flood of distinct callers
+/// (addresses made up or rented) cannot grow it without bound. Keys whose burst is whole again
+/// carry no information and go first; if that is not enough, the tenth of the keys closest to a
+/// whole burst (the oldest arrivals) go too, so the next inserts find room without a scan each.
+/// An evicted caller starts again with a whole burst: the cost of the bound, paid by the callers
+/// who were least limited anyway.
+fn make_room(local: &mut HashMap<String, u64>, max_keys: usize, now: u64) {
+    local.retain(|_, tat| *tat > now);
+    if local.len() < max_keys {
+        return;
+    }
+    let evict = (max_keys / 10).max(1).min(local.len());
+    let mut tats: Vec<u64> = local.values().copied().collect();
+    let (_, threshold, _) = tats.select_nth_unstable(evict - 1);
+    let threshold = *threshold;
+    let mut left = evict;
+    local.retain(|_, tat| {
+        if left > 0 && *tat <= threshold {
+            left -= 1;
+            false
+        } else {
+            true
+        }
+    });
 }
 
 #[cfg(test)]
@@ -349,6 +410,77 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn limiter(max_keys: usize) -> RateLimiter {
+        let source = ConfigSource::from_pairs([
+            ("RATE_LIMIT_DEFAULT", "5/1m"),
+            ("RATE_LIMIT_LOCAL_MAX_KEYS", &max_keys.to_string()),
+        ]);
+        RateLimiter {
+            config: LimitConfig::load(&source).unwrap(),
+            redis: None,
+            script: redis::Script::new(SCRIPT),
+            local: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_distinct_callers_cannot_grow_the_local_map_past_its_bound() {
+        let limiter = limiter(1_000);
+        // Each key's burst stays far from whole for a minute: none expires during the flood.
+        for n in 0..50_000 {
+            let decision = limiter
+                .check(
+                    LimitClass::Default,
+                    &format!("ip:10.0.{}.{}", n / 256, n % 256),
+                )
+                .await
+                .unwrap();
+            assert!(decision.allowed);
+            assert!(
+                limiter.local_keys() <= 1_000,
+                "{} keys",
+                limiter.local_keys()
+            );
+        }
+        // A caller seen just now keeps its count: the oldest go first.
+        let caller = "ip:192.0.2.1";
+        for _ in 0..5 {
+            assert!(
+                limiter
+                    .check(LimitClass::Default, caller)
+                    .await
+                    .unwrap()
+                    .allowed
+            );
+        }
+        for n in 0..50 {
+            limiter
+                .check(LimitClass::Default, &format!("ip:10.1.0.{n}"))
+                .await
+                .unwrap();
+        }
+        assert!(
+            !limiter
+                .check(LimitClass::Default, caller)
+                .await
+                .unwrap()
+                .allowed
+        );
+    }
+
+    #[test]
+    fn the_local_bound_is_a_setting() {
+        let source = ConfigSource::from_pairs([("RATE_LIMIT_LOCAL_MAX_KEYS", "0")]);
+        let error = LimitConfig::load(&source).unwrap_err().to_string();
+        assert!(error.contains("RATE_LIMIT_LOCAL_MAX_KEYS"), "{error}");
+        assert_eq!(
+            LimitConfig::load(&ConfigSource::default())
+                .unwrap()
+                .local_max_keys,
+            DEFAULT_LOCAL_MAX_KEYS
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ fn jsonwebtoken_kid(jwt: &str) -> String {
 
 #[tokio::test]
 async fn an_unavailable_upstream_is_a_clear_problem_naming_the_side() {
-    let platform = Platform::spawn().await;
+    // Demo mode: the gateway's `/ready` is read without a token.
+    let platform =
+        Platform::spawn_with(&[("RATE_LIMIT_ENABLED", "false"), ("ITINERA_MODE", "demo")]).await;
     platform.identity_shutdown.cancel();
     let mut body = Value::Null;
     for _ in 0..50 {

@@ -140,6 +140,27 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The sum of a counter's series in the gateway's own metrics (demo mode: read without a
+    /// token).
+    pub async fn gateway_counter(&self, name: &str) -> u64 {
+        let metrics = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(&format!("{name}_total")))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
 pub fn token(login: &Value) -> String {
     login["token"]
         .as_str()

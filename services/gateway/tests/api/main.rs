@@ -5,6 +5,8 @@ mod helpers;
 
 mod auth;
 mod edge;
+mod live;
+mod operations;
 mod rate_limits;
 mod resilience;
 mod seed_api;

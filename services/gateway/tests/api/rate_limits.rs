@@ -129,3 +129,112 @@ async fn two_gateways_sharing_redis_share_the_limit() {
     }
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn forged_tokens_from_one_address_are_refused_before_they_are_verified() {
+    let platform =
+        Platform::spawn_with(&[("ITINERA_MODE", "demo"), ("RATE_LIMIT_ADDRESS", "5/1m")]).await;
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let response = platform
+            .get("/api/users/me", &format!("forged.{n}.token"))
+            .await;
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("RATE_LIMIT_ADDRESS"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            vec![StatusCode::UNAUTHORIZED; 5],
+            vec![StatusCode::TOO_MANY_REQUESTS; 15]
+        ]
+        .concat()
+    );
+    assert_eq!(
+        platform
+            .gateway_counter("gateway_token_verifications")
+            .await,
+        5,
+        "only the tokens within the address's limit were checked"
+    );
+}
+
+#[tokio::test]
+async fn a_direct_client_cannot_dodge_its_limit_with_a_made_up_forwarded_for() {
+    // Proxies are trusted, but the test client is not one of them.
+    let platform = Platform::spawn_with(&[
+        ("RATE_LIMIT_DEFAULT", "2/1m"),
+        ("GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let response = platform
+            .client
+            .get(platform.url("/.well-known/jwks.json"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_count_by_their_forwarded_address_and_ipv6_by_its_64() {
+    // The test client is the load balancer here.
+    let platform = Platform::spawn_with(&[
+        ("RATE_LIMIT_DEFAULT", "2/1m"),
+        ("GATEWAY_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"),
+    ])
+    .await;
+    let jwks = async |forwarded_for: &str| {
+        platform
+            .client
+            .get(platform.url("/.well-known/jwks.json"))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // The client's own claim (the leftmost entry) is not believed; the entry the trusted hops
+    // recorded is.
+    assert_eq!(jwks("1.1.1.1, 198.51.100.7").await, StatusCode::OK);
+    assert_eq!(
+        jwks("1.1.1.2, 198.51.100.7, 10.1.2.3").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        jwks("198.51.100.7").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "198.51.100.7 has had its two"
+    );
+    assert_eq!(jwks("198.51.100.8").await, StatusCode::OK, "another client");
+    // One IPv6 /64 is one client, whichever of its addresses it uses.
+    assert_eq!(jwks("2001:db8:1:2::1").await, StatusCode::OK);
+    assert_eq!(jwks("2001:db8:1:2:ffff::9").await, StatusCode::OK);
+    assert_eq!(
+        jwks("2001:db8:1:2:abcd::1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(jwks("2001:db8:1:3::1").await, StatusCode::OK, "another /64");
+}

@@ -81,8 +81,10 @@ impl Cluster {
         } else {
             urls.join(",")
         };
+        // Demo mode: these tests read the gateway's discovery status without a token.
         let gateway_source = source
             .clone()
+            .with("ITINERA_MODE", "demo")
             .with("IDENTITY_UPSTREAMS", upstreams)
             .with("JWT_JWKS_URL", format!("{}/.well-known/jwks.json", urls[0]));
         let gateway = gateway::Application::build(
@@ -372,6 +374,8 @@ async fn only_idempotent_requests_are_retried_and_never_on_the_same_instance() {
     let (urls, hits) = failing_upstreams().await;
     let source = ConfigSource::from_pairs([
         ("SERVICE_PORT", "0"),
+        // Demo mode: the gateway's metrics are read without a token.
+        ("ITINERA_MODE", "demo"),
         ("CATALOG_UPSTREAMS", urls.join(",").as_str()),
         ("GATEWAY_HEALTH_INTERVAL_MS", "0"),
         ("GATEWAY_EJECT_AFTER_FAILURES", "1000"),
@@ -554,6 +558,8 @@ async fn a_dns_name_gives_the_instances_and_a_slow_service_times_out_on_its_own_
     tokio::spawn(async move { axum::serve(listener, app).await });
     let source = ConfigSource::from_pairs([
         ("SERVICE_PORT", "0"),
+        // Demo mode: the gateway's discovery status is read without a token.
+        ("ITINERA_MODE", "demo"),
         ("RATE_LIMIT_ENABLED", "false"),
         ("GATEWAY_HEALTH_INTERVAL_MS", "0"),
         (
