@@ -16,18 +16,35 @@ pub struct Config {
     pub refunds: RefundPolicy,
     /// `PAYMENT_MAX_CARDS`: how many cards one user may keep saved.
     pub max_cards: i64,
+    /// Whether a card payment without a saved card goes to the processor's always-approving
+    /// sandbox card (demo mode only); in production it waits for the customer to pay.
+    pub sandbox: bool,
 }
 
 impl Config {
     pub fn load(source: &ConfigSource, mode: RunMode) -> Result<Self, ConfigError> {
-        if let Some(processor) = source.get("PAYMENT_PROCESSOR")
-            && processor != "simulated"
-        {
-            return Err(ConfigError::invalid(
-                "PAYMENT_PROCESSOR",
-                processor,
-                "the only processor built in is `simulated`",
-            ));
+        let settings = Settings::load(source, Payment::SPEC, mode)?;
+        match source.get("PAYMENT_PROCESSOR") {
+            Some("simulated") => {}
+            Some(processor) => {
+                return Err(ConfigError::invalid(
+                    "PAYMENT_PROCESSOR",
+                    processor,
+                    "the only processor built in is `simulated`",
+                ));
+            }
+            // The simulated processor approves every valid card number and takes no money: a
+            // production platform runs it only when told to in so many words.
+            None if !settings.mode.is_demo() => {
+                return Err(ConfigError::Missing {
+                    key: "PAYMENT_PROCESSOR".into(),
+                    reason: "production mode (ITINERA_MODE) refuses to start the simulated card \
+                             processor, which approves any valid card without taking money, unless \
+                             PAYMENT_PROCESSOR=simulated is set explicitly"
+                        .into(),
+                });
+            }
+            None => {}
         }
         let defaults = WorkerConfig::default();
         let millis = |key: &str, default: Duration| -> Result<Duration, ConfigError> {
@@ -63,7 +80,8 @@ impl Config {
         }
         Ok(Self {
             max_cards,
-            settings: Settings::load(source, Payment::SPEC, mode)?,
+            sandbox: settings.mode.is_demo(),
+            settings,
             worker: WorkerConfig {
                 processor_timeout: millis(
                     "PAYMENT_PROCESSOR_TIMEOUT_MS",
@@ -82,5 +100,34 @@ impl Config {
                 late_fee_percent,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)], mode: RunMode) -> Result<Config, ConfigError> {
+        Config::load(&ConfigSource::from_pairs(pairs.iter().copied()), mode)
+    }
+
+    #[test]
+    fn production_starts_the_simulated_processor_only_when_told_to() {
+        let err = load(&[], RunMode::Single).unwrap_err().to_string();
+        assert!(err.contains("PAYMENT_PROCESSOR"), "{err}");
+        assert!(err.contains("PAYMENT_PROCESSOR=simulated"), "{err}");
+        let err = load(&[("ITINERA_MODE", "production")], RunMode::AllInOne)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PAYMENT_PROCESSOR"), "{err}");
+
+        let told = load(&[("PAYMENT_PROCESSOR", "simulated")], RunMode::Single).unwrap();
+        assert!(!told.sandbox, "production never pays with the sandbox card");
+        let demo = load(&[], RunMode::AllInOne).unwrap();
+        assert!(demo.sandbox);
+        let err = load(&[("PAYMENT_PROCESSOR", "stripe")], RunMode::AllInOne)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PAYMENT_PROCESSOR"), "{err}");
     }
 }

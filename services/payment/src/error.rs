@@ -13,10 +13,22 @@ pub enum PaymentError {
     Invalid(String),
     #[error("Card not found")]
     CardNotFound,
+    #[error("No saved card: save one first with POST /api/payments/cards")]
+    NoSavedCard,
     #[error("At most {0} cards can be saved; remove one before adding another")]
     TooManyCards(i64),
     #[error("Payment not found")]
     PaymentNotFound,
+    #[error(
+        "Payment {payment_id} is {status} and does not wait for a card or the wallet; only a \
+         payment made with no card on file is paid this way"
+    )]
+    NotAwaitingPayment {
+        payment_id: i64,
+        status: PaymentStatus,
+    },
+    #[error("The wallet's balance in this currency does not cover the payment; top it up first")]
+    InsufficientFunds,
     #[error("Payment {payment_id} is {status}; receipts exist for successful payments only")]
     NoReceipt {
         payment_id: i64,
@@ -38,6 +50,11 @@ impl IntoResponse for PaymentError {
             Self::Invalid(_) => Problem::bad_request(detail),
             Self::CardNotFound | Self::PaymentNotFound => Problem::not_found(detail),
             Self::NoReceipt { .. } => Problem::conflict(detail),
+            Self::NoSavedCard => Problem::conflict(detail).with_type("no-saved-card"),
+            Self::NotAwaitingPayment { .. } => Problem::conflict(detail).with_type("not-payable"),
+            Self::InsufficientFunds => Problem::new(StatusCode::PAYMENT_REQUIRED, detail)
+                .with_type("insufficient-funds")
+                .with_extension("reason", "insufficient_funds"),
             Self::TooManyCards(_) => Problem::conflict(detail).with_type("too-many-cards"),
             Self::Processor(ProcessorError::Declined(code)) => Problem::new(
                 StatusCode::PAYMENT_REQUIRED,

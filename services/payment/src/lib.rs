@@ -67,10 +67,14 @@ impl Service for Payment {
             .edge(env!("CARGO_PKG_VERSION"))
             .build(http::router(state));
         let bookings = events::bookings::BookingEvents {
-            processor: processor.clone(),
+            sandbox_token: config
+                .sandbox
+                .then(|| processor.sandbox_token().map(str::to_owned))
+                .flatten(),
             policy: config.refunds,
         };
-        // A charge may take the processor's whole timeout; the worker beats between jobs.
+        // The worker beats while calls are in flight; at worst it records a batch after a lookup
+        // and a charge, each under the processor's timeout.
         let stall = config.worker.processor_timeout * 4 + Duration::from_secs(60);
         let worker = Worker {
             db,

@@ -62,6 +62,10 @@ pub trait CardProcessor: Send + Sync + 'static {
     /// Charges the card; returns the processor's charge reference.
     fn charge<'a>(&'a self, charge: Charge<'a>) -> ProcessorFuture<'a, String>;
 
+    /// The reference of the charge made under `idempotency_key`, or `None` when the processor
+    /// made none: how a caller whose charge went unanswered learns whether it happened.
+    fn find_charge<'a>(&'a self, idempotency_key: &'a str) -> ProcessorFuture<'a, Option<String>>;
+
     /// Refunds part or all of a charge; returns the processor's refund reference.
     fn refund<'a>(
         &'a self,
@@ -220,6 +224,16 @@ impl CardProcessor for SimulatedProcessor {
                 .await
                 .map_err(unavailable),
             }
+        })
+    }
+
+    fn find_charge<'a>(&'a self, idempotency_key: &'a str) -> ProcessorFuture<'a, Option<String>> {
+        Box::pin(async move {
+            sqlx::query_scalar("SELECT id FROM simulated_charges WHERE idempotency_key = $1")
+                .bind(idempotency_key)
+                .fetch_optional(&self.db)
+                .await
+                .map_err(unavailable)
         })
     }
 

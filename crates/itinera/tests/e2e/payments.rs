@@ -225,8 +225,8 @@ async fn each_test_card_leaves_the_booking_and_its_seats_in_the_right_state() {
     .await
     .unwrap();
     assert_eq!(
-        attempts, 2,
-        "a timeout is retried up to PAYMENT_MAX_ATTEMPTS"
+        attempts, 3,
+        "a timeout is charged up to PAYMENT_MAX_ATTEMPTS times, then looked up once more before it is given up"
     );
 
     // Bad input is refused at the edge.
@@ -329,6 +329,16 @@ async fn the_wallet_pays_never_goes_negative_and_takes_refunds() {
     let flight = platform.small_flight(&admin, "PA200", 3, "AB").await;
     let flight_id = flight["flightId"].as_i64().unwrap();
     let (user_id, token) = platform.customer("walleter").await;
+    // A top-up is charged to a saved card, never to the sandbox.
+    let top_up = json!({"amount": "500.00", "currency": "USD"});
+    problem(
+        platform
+            .post_as("/api/payments/wallet/top-up", &token, &top_up)
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    save_card(&platform, &token, APPROVE).await;
 
     // A top-up with an Idempotency-Key credits once however often it is sent.
     for _ in 0..3 {
@@ -816,4 +826,67 @@ async fn a_user_keeps_at_most_the_configured_number_of_saved_cards() {
         .unwrap();
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     assert_eq!(save().await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn in_production_a_cardless_seed_booking_waits_for_the_customer_to_pay() {
+    let platform = Platform::spawn_with(settings(&[
+        ("ITINERA_MODE", "production"),
+        ("BOOKING_CONFIRM_WAIT_MS", "500"),
+    ]))
+    .await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "PA900", 2, "AB").await;
+    let code = flight["flightCode"].as_str().unwrap();
+    let (_, token) = platform.customer("cardless").await;
+    let response = platform
+        .post_as(
+            "/api/flight/book-flight",
+            &token,
+            &json!({"flightId": code}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let booked: Value = response.json().await.unwrap();
+    assert_eq!(booked["status"], "Pending Payment", "{booked}");
+    let id = booked["bookingId"].as_i64().unwrap();
+    let message = booked["message"].as_str().unwrap();
+    assert!(
+        message.contains("POST /api/payments/pay") && message.contains(&format!("{id}")),
+        "the message says how to pay: {message}"
+    );
+    // Nothing pays it, and nothing fails it, while the customer has no card.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        booking(&platform, &token, id).await["status"],
+        "PENDING_PAYMENT"
+    );
+    let payment = payment_for(&platform, &token, id).await;
+    assert_eq!(payment["awaitingPaymentMethod"], true, "{payment}");
+    assert_eq!(
+        scalar(
+            &platform.payment_db,
+            "SELECT count(*) FROM simulated_charges"
+        )
+        .await,
+        0
+    );
+
+    save_card(&platform, &token, APPROVE).await;
+    let response = platform
+        .post_as("/api/payments/pay", &token, &json!({"bookingId": id}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    eventually("the booking is confirmed", || async {
+        booking(&platform, &token, id).await["status"] == "CONFIRMED"
+    })
+    .await;
+    assert_eq!(
+        scalar(
+            &platform.payment_db,
+            "SELECT count(*) FROM simulated_charges"
+        )
+        .await,
+        1
+    );
 }

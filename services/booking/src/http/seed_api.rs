@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::bookings::waits_for_payment;
 use crate::bookings::{BookingRequest, Created, FlightRef};
-use crate::domain::PaymentMethod;
+use crate::domain::{BookingStatus, PaymentMethod};
 use crate::error::BookingError;
 use contracts::states::Cabin;
 
@@ -38,7 +38,7 @@ struct BookFlight {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Booked {
-    message: &'static str,
+    message: String,
     booking_id: i64,
     flight_id: String,
     price: Value,
@@ -91,7 +91,17 @@ async fn book_flight(
     Ok((
         StatusCode::CREATED,
         JsonResponse(Booked {
-            message: "Flight booked successfully",
+            // Unpaid after the wait: most likely no card on file (production has no sandbox card).
+            message: if booking.status == BookingStatus::PendingPayment {
+                format!(
+                    "Flight booked successfully; payment is pending. With no card on file, save \
+                     one (POST /api/payments/cards) or top up your wallet, then pay with POST \
+                     /api/payments/pay {{\"bookingId\": {}}} before the hold runs out",
+                    booking.id
+                )
+            } else {
+                "Flight booked successfully".to_owned()
+            },
             booking_id: booking.id,
             flight_id: booking.flight_code,
             price: price.json_number(),

@@ -2,8 +2,6 @@
 //! payment; a booking that ends (cancelled, expired) voids a payment not yet made, or queues a
 //! refund of one that was.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use contracts::events::{BookingEvent, BookingSnapshot, PaymentEvent};
 use contracts::states::{
@@ -14,13 +12,14 @@ use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
 use crate::domain::refunds::{Refund, RefundPolicy};
-use crate::processor::CardProcessor;
 use crate::store::cards::SavedCard;
 use crate::store::payments::{self, NewPayments};
-use crate::store::{self, PaymentRow, refunds};
+use crate::store::{self, PaymentRow, jobs, refunds};
 
 pub struct BookingEvents {
-    pub processor: Arc<dyn CardProcessor>,
+    /// The processor's always-approving card, for card payments without a saved card; demo
+    /// mode only.
+    pub sandbox_token: Option<String>,
     pub policy: RefundPolicy,
 }
 
@@ -87,43 +86,51 @@ impl BookingEvents {
     }
 
     /// Records a payment (one per booking) for each new booking: `PENDING` for the workers to
-    /// charge, or `FAILED` at once (with `payment.failed`) when there is no card to charge.
+    /// charge, `PENDING` awaiting the customer's choice when they pay by card and have none saved
+    /// (outside demo mode), or `FAILED` at once (with `payment.failed`) when the card they chose
+    /// is not theirs.
     async fn on_created(
         &self,
         tx: &mut PgConnection,
         bookings: &[BookingSnapshot],
     ) -> Result<(), HandleError> {
-        // The saved cards of everyone paying by card, newest first.
-        let card_users: Vec<i64> = bookings
+        // The one card each card payment uses: the chosen one, or the most recently saved.
+        let (users, chosen): (Vec<i64>, Vec<Option<String>>) = bookings
             .iter()
             .filter(|b| method_of(b).by_card())
-            .map(|b| b.user_id)
-            .collect();
-        let cards: Vec<SavedCard> = if card_users.is_empty() {
+            .map(|b| (b.user_id, b.payment_card_id.clone()))
+            .unzip();
+        let mut found = if users.is_empty() {
             Vec::new()
         } else {
-            store::cards::saved_of_users(tx, &card_users).await?
-        };
+            store::cards::for_payments(tx, &users, &chosen).await?
+        }
+        .into_iter()
+        .peekable();
+        let mut by_card = 0;
         let mut new = NewPayments::default();
         for booking in bookings {
             let method = method_of(booking);
-            let by_card = method.by_card();
-            // The chosen card, or else the customer's most recently saved one, or else the
-            // processor's sandbox card (the seed API sends no card).
-            let card = cards.iter().filter(|_| by_card).find(|card| {
-                card.user_id == booking.user_id
-                    && booking
-                        .payment_card_id
-                        .as_ref()
-                        .is_none_or(|chosen| *chosen == card.id)
-            });
-            let token = match (card, &booking.payment_card_id) {
-                (Some(card), _) => Some(card.processor_token.clone()),
-                (None, None) if by_card => self.processor.sandbox_token().map(str::to_owned),
-                _ => None,
+            let card: Option<SavedCard> = if method.by_card() {
+                by_card += 1;
+                found
+                    .next_if(|c| c.position == by_card)
+                    .map(|found| found.card)
+            } else {
+                None
             };
-            let failure =
-                (by_card && token.is_none()).then_some(PaymentFailure::CardNotFound.as_str());
+            // Without a saved card, the seed API's clients (which send no card) pay with the
+            // processor's sandbox card in demo mode, and choose how to pay afterwards otherwise.
+            let (token, awaiting) = match (&card, &booking.payment_card_id) {
+                (Some(card), _) => (Some(card.processor_token.clone()), false),
+                (None, None) if method.by_card() => match &self.sandbox_token {
+                    Some(sandbox) => (Some(sandbox.clone()), false),
+                    None => (None, true),
+                },
+                _ => (None, false),
+            };
+            let failure = (method.by_card() && token.is_none() && !awaiting)
+                .then_some(PaymentFailure::CardNotFound.as_str());
             let passengers = booking.passengers.len();
             new.description.push(format!(
                 "{} {}, {passengers} passenger{}, booking {}",
@@ -136,9 +143,9 @@ impl BookingEvents {
             new.booking_reference.push(booking.reference.clone());
             new.user_id.push(booking.user_id);
             new.method.push(method.as_str());
-            new.card_id.push(card.map(|c| c.id.clone()));
-            new.card_brand.push(card.map(|c| c.brand.clone()));
-            new.card_last4.push(card.map(|c| c.last4.clone()));
+            new.card_id.push(card.as_ref().map(|c| c.id.clone()));
+            new.card_brand.push(card.as_ref().map(|c| c.brand.clone()));
+            new.card_last4.push(card.as_ref().map(|c| c.last4.clone()));
             new.card_token.push(token);
             new.amount_minor.push(booking.price.amount_minor);
             new.currency.push(booking.price.currency.clone());
@@ -149,6 +156,7 @@ impl BookingEvents {
                 PaymentStatus::Pending.as_str()
             });
             new.failure_reason.push(failure);
+            new.awaiting_method.push(awaiting);
             // Derived from the booking: however often the booking's event arrives, and however
             // often the charge is retried, the processor sees one charge.
             new.idempotency_key
@@ -177,8 +185,15 @@ impl BookingEvents {
             return Ok(());
         };
         match payment.status {
-            PaymentStatus::Pending => {
+            // Never tried: nothing to undo.
+            PaymentStatus::Pending if payment.attempts == 0 => {
                 payments::void(tx, payment.id).await?;
+            }
+            // An attempt whose outcome is unknown (a timeout) may have charged the card: the
+            // worker asks the processor before voiding, and refunds a charge it finds.
+            PaymentStatus::Pending => {
+                payments::request_void(tx, payment.id).await?;
+                jobs::make_due(tx, payment.id).await?;
             }
             // The charge is in flight: the worker voids or refunds it when it returns.
             PaymentStatus::Processing => {

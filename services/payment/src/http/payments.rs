@@ -1,12 +1,14 @@
 //! `/api/payments`: the caller's transaction history, and one payment, each with its refund.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
+use contracts::events::PaymentEvent;
 use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
 use platform::auth::Caller;
-use platform::http::{PageRequest, Path, Query};
+use platform::http::{Json, PageRequest, Path, Query};
 use platform::money::MoneyView;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -14,11 +16,12 @@ use sqlx::PgPool;
 use super::{AppState, money};
 use crate::error::PaymentError;
 use crate::store::refunds::{self, RefundRow};
-use crate::store::{PaymentRow, payments};
+use crate::store::{PaymentRow, cards, payments, wallet};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/payments", get(list))
+        .route("/api/payments/pay", post(pay))
         .route("/api/payments/{payment_id}", get(one))
 }
 
@@ -55,13 +58,17 @@ pub(super) struct PaymentView {
     pub refunded: MoneyView,
     pub refund: Option<RefundView>,
     pub description: String,
+    /// No card was on file: the customer is to pay with `POST /api/payments/pay`.
+    pub awaiting_payment_method: bool,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
 pub(super) fn view(payment: PaymentRow, refund: Option<RefundRow>) -> PaymentView {
     let currency = payment.currency.clone();
+    let awaiting_payment_method = payment.awaits_method();
     PaymentView {
+        awaiting_payment_method,
         payment_id: payment.id,
         booking_id: payment.booking_id,
         booking_reference: payment.booking_reference,
@@ -167,4 +174,84 @@ async fn one(
 ) -> Result<JsonResponse<PaymentView>, PaymentError> {
     let (payment, refund) = visible(&state.db, &caller, payment_id).await?;
     Ok(JsonResponse(view(payment, refund)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Pay {
+    payment_id: Option<i64>,
+    booking_id: Option<i64>,
+    /// `credit_card` (the default), `debit_card` or `wallet`.
+    method: Option<String>,
+    /// The saved card to charge; the most recent one when absent.
+    card_id: Option<String>,
+}
+
+/// Pays one of the caller's payments that waits for a card or the wallet (a booking made with no
+/// card on file, outside demo mode). The wallet pays at once (200); a card is charged by the
+/// payment worker (202), and the booking is confirmed when the charge succeeds.
+async fn pay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Pay>,
+) -> Result<(StatusCode, JsonResponse<PaymentView>), PaymentError> {
+    if body.payment_id.is_some() == body.booking_id.is_some() {
+        return Err(PaymentError::Invalid(
+            "give exactly one of paymentId and bookingId".into(),
+        ));
+    }
+    let method = match body.method.as_deref() {
+        None => PaymentMethod::CreditCard,
+        Some(method) => PaymentMethod::parse(method).map_err(PaymentError::Invalid)?,
+    };
+    if !method.by_card() && body.card_id.is_some() {
+        return Err(PaymentError::Invalid(
+            "cardId is for card payments, not the wallet".into(),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let payment = payments::find_for_update(&mut tx, body.payment_id, body.booking_id)
+        .await?
+        .filter(|p| p.user_id == caller.user_id)
+        .ok_or(PaymentError::PaymentNotFound)?;
+    if !payment.awaits_method() {
+        return Err(PaymentError::NotAwaitingPayment {
+            payment_id: payment.id,
+            status: payment.status,
+        });
+    }
+    if method.by_card() {
+        let card = cards::for_payments(
+            &mut tx,
+            &[caller.user_id],
+            std::slice::from_ref(&body.card_id),
+        )
+        .await?
+        .pop()
+        .map(|found| found.card);
+        let card = match (card, &body.card_id) {
+            (Some(card), _) => card,
+            (None, Some(_)) => return Err(PaymentError::CardNotFound),
+            (None, None) => return Err(PaymentError::NoSavedCard),
+        };
+        let payment = payments::choose_card(&mut tx, payment.id, method, &card).await?;
+        tx.commit().await?;
+        tracing::info!(
+            payment_id = payment.id,
+            "awaiting payment handed to the worker"
+        );
+        return Ok((StatusCode::ACCEPTED, JsonResponse(view(payment, None))));
+    }
+    let payment = payments::choose_wallet(&mut tx, payment.id).await?;
+    if !wallet::pay(&mut tx, &payment).await? {
+        return Err(PaymentError::InsufficientFunds);
+    }
+    let paid = payments::finish(&mut tx, payment.id, PaymentStatus::Succeeded, None, None).await?;
+    payments::publish(&mut tx, PaymentEvent::Succeeded, &paid, None).await?;
+    tx.commit().await?;
+    tracing::info!(
+        payment_id = paid.id,
+        "awaiting payment paid from the wallet"
+    );
+    Ok((StatusCode::OK, JsonResponse(view(paid, None))))
 }

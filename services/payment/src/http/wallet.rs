@@ -71,7 +71,8 @@ struct TopUp {
     /// Decimal text in major units, e.g. `"100.00"`.
     amount: String,
     currency: String,
-    /// The saved card to charge; the most recent one when absent.
+    /// The saved card to charge; the most recent one when absent. Without a saved card there is
+    /// no top-up.
     card_id: Option<String>,
 }
 
@@ -93,17 +94,15 @@ async fn top_up(
             "a top-up is more than 0 and at most 1000000 in major units".into(),
         ));
     }
-    let card = cards::token(&state.db, caller.user_id, body.card_id.as_deref()).await?;
-    let token = match (card, &body.card_id) {
+    // Always one of the caller's own cards: balance bought with the sandbox card would be money
+    // for nothing, whatever the mode.
+    let token = match (
+        cards::token(&state.db, caller.user_id, body.card_id.as_deref()).await?,
+        &body.card_id,
+    ) {
         (Some(token), _) => token,
         (None, Some(_)) => return Err(PaymentError::CardNotFound),
-        (None, None) => state
-            .processor
-            .sandbox_token()
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                PaymentError::Invalid("save a card first (POST /api/payments/cards)".into())
-            })?,
+        (None, None) => return Err(PaymentError::NoSavedCard),
     };
     let request_key = key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let processor_key = format!("top-up-{}-{request_key}", caller.user_id);

@@ -2,6 +2,11 @@
 //! several instances share the work and each job has one owner at a time; a worker that dies
 //! mid-call leaves its jobs to be claimed again when the lease ends. Every call to the processor
 //! carries an idempotency key derived from the booking, so running a job twice charges once.
+//!
+//! Each job is recorded as soon as its processor call ends, and new jobs are claimed while others
+//! are still in flight: one call that takes the processor's whole timeout holds up only itself.
+//! A charge whose outcome is unknown (it timed out, failed, or its worker died) is looked up at
+//! the processor by its idempotency key before it is charged again, voided or given up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +16,14 @@ use contracts::states::{PaymentFailure, PaymentMethod, PaymentStatus};
 use platform::service::TaskContext;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use crate::processor::{CardProcessor, Charge, ProcessorError};
 use crate::store::jobs::{self, ClaimedRefund};
 use crate::store::{PaymentRow, payments, refunds, wallet};
 
-/// Most jobs of each kind claimed at once.
-const BATCH: i64 = 128;
+/// Most jobs in flight at once, charges and refunds together.
+const IN_FLIGHT: usize = 128;
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -49,13 +54,26 @@ pub struct Worker {
     pub config: WorkerConfig,
 }
 
-/// What a charge attempt that did not go through came to, before it is recorded.
-enum Attempt {
-    Failed(ProcessorError),
+/// What a charge job came to, before it is recorded.
+enum Outcome {
+    /// The processor holds a charge under the payment's key: made now, or found.
+    Charged(String),
+    /// The issuer said no.
+    Declined(&'static str),
     /// Wallet payments are decided in the recording transaction.
     Wallet,
-    /// The booking ended before the charge was made.
+    /// The booking ended, and the processor holds no charge for it.
     Void,
+    /// Every charge attempt failed, and the processor holds no charge.
+    GivenUp,
+    /// The processor did not answer (or failed): whether it charged is unknown until it is asked.
+    Unknown(ProcessorError),
+}
+
+/// A finished job, to be recorded.
+enum Done {
+    Charge(PaymentRow, Outcome),
+    Refund(RefundJob, Result<Option<String>, ProcessorError>),
 }
 
 struct RefundJob {
@@ -66,27 +84,46 @@ struct RefundJob {
     payment: PaymentRow,
 }
 
+/// One processor call under the deadline.
+async fn call<T>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, ProcessorError>>,
+) -> Result<T, ProcessorError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or(Err(ProcessorError::Timeout))
+}
+
+/// The jobs that have finished, without waiting for the others.
+fn finished(in_flight: &mut JoinSet<Done>) -> Vec<Result<Done, JoinError>> {
+    std::iter::from_fn(|| in_flight.try_join_next()).collect()
+}
+
 impl Worker {
-    /// Charges and refunds what is due until shutdown, woken by new jobs or the poll interval.
+    /// Charges and refunds what is due until shutdown, woken by new jobs, finished calls or the
+    /// poll interval; at shutdown, records the calls still in flight (each has its deadline).
     pub async fn run(self, task: TaskContext) {
         let shutdown = task.shutdown;
         let mut listener: Option<PgListener> = None;
+        let mut in_flight = JoinSet::new();
         loop {
             task.heartbeat.beat();
             if shutdown.is_cancelled() {
-                return;
+                break;
             }
             if listener.is_none() {
                 listener = self.listen().await;
             }
-            match self.tick().await {
-                Ok(0) => {}
-                Ok(_) => continue,
+            let started = match self.start_due(&mut in_flight).await {
+                Ok(started) => started,
                 Err(e) => {
-                    tracing::warn!(error = %e, "payment jobs failed; retrying");
-                    tokio::time::sleep(self.config.poll_interval).await;
-                    continue;
+                    tracing::warn!(error = %e, "claiming payment jobs failed; retrying");
+                    0
                 }
+            };
+            self.record_or_log(finished(&mut in_flight)).await;
+            if started > 0 {
+                continue;
             }
             let notified = async {
                 match listener.as_mut() {
@@ -95,10 +132,20 @@ impl Worker {
                 }
             };
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
+                Some(first) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let mut done = vec![first];
+                    done.extend(finished(&mut in_flight));
+                    self.record_or_log(done).await;
+                }
                 ok = notified => if !ok { listener = None },
                 () = tokio::time::sleep(self.config.poll_interval) => {}
             }
+        }
+        while let Some(first) = in_flight.join_next().await {
+            let mut done = vec![first];
+            done.extend(finished(&mut in_flight));
+            self.record_or_log(done).await;
         }
     }
 
@@ -106,15 +153,21 @@ impl Worker {
         jobs::listen(&self.db).await
     }
 
-    /// Runs the due jobs; returns how many there were.
+    /// Runs the jobs due now, recording each as it finishes; returns how many there were.
     pub async fn tick(&self) -> Result<usize, sqlx::Error> {
-        let payments = self.charge_due().await?;
-        let refunds = self.refund_due().await?;
-        Ok(payments + refunds)
+        let mut in_flight = JoinSet::new();
+        let count = self.start_due(&mut in_flight).await?;
+        while let Some(first) = in_flight.join_next().await {
+            let mut done = vec![first];
+            done.extend(finished(&mut in_flight));
+            self.record(done).await?;
+        }
+        Ok(count)
     }
 
+    /// A job's lease: a charge may look its key up and then charge, each under the deadline.
     fn lease_secs(&self) -> f64 {
-        self.config.processor_timeout.as_secs_f64() + 30.0
+        self.config.processor_timeout.as_secs_f64() * 2.0 + 30.0
     }
 
     fn backoff(&self, attempts: i32) -> f64 {
@@ -122,53 +175,136 @@ impl Worker {
         (self.config.retry_base.as_secs_f64() * f64::from(2u32.pow(exponent))).min(300.0)
     }
 
-    async fn charge_due(&self) -> Result<usize, sqlx::Error> {
-        let claimed = jobs::claim_charges(&self.db, BATCH, self.lease_secs()).await?;
+    /// Claims due charges and refunds, as many as there is room for in flight, and starts them;
+    /// returns how many it started.
+    async fn start_due(&self, in_flight: &mut JoinSet<Done>) -> Result<usize, sqlx::Error> {
+        let charges = self.start_charges(in_flight).await?;
+        let refunds = self.start_refunds(in_flight).await?;
+        Ok(charges + refunds)
+    }
+
+    fn room(in_flight: &JoinSet<Done>) -> i64 {
+        i64::try_from(IN_FLIGHT.saturating_sub(in_flight.len())).unwrap_or(0)
+    }
+
+    async fn start_charges(&self, in_flight: &mut JoinSet<Done>) -> Result<usize, sqlx::Error> {
+        let room = Self::room(in_flight);
+        if room == 0 {
+            return Ok(0);
+        }
+        let claimed = jobs::claim_charges(&self.db, room, self.lease_secs()).await?;
+        let count = claimed.len();
+        for payment in claimed {
+            let processor = self.processor.clone();
+            let config = self.config.clone();
+            in_flight.spawn(async move {
+                let outcome = if payment.method == PaymentMethod::Wallet {
+                    if payment.void_requested {
+                        Outcome::Void
+                    } else {
+                        Outcome::Wallet
+                    }
+                } else {
+                    settle(processor.as_ref(), &payment, &config).await
+                };
+                Done::Charge(payment, outcome)
+            });
+        }
+        Ok(count)
+    }
+
+    async fn start_refunds(&self, in_flight: &mut JoinSet<Done>) -> Result<usize, sqlx::Error> {
+        let room = Self::room(in_flight);
+        if room == 0 {
+            return Ok(0);
+        }
+        let claimed = jobs::claim_refunds(&self.db, room, self.lease_secs()).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
         let count = claimed.len();
-        let mut calls = JoinSet::new();
-        let mut charged = Vec::with_capacity(count);
-        let mut attempts = Vec::new();
-        for payment in claimed {
-            if payment.void_requested {
-                attempts.push((payment, Attempt::Void));
-            } else if payment.method == PaymentMethod::Wallet {
-                attempts.push((payment, Attempt::Wallet));
-            } else {
-                let processor = self.processor.clone();
-                let timeout = self.config.processor_timeout;
-                calls.spawn(async move {
-                    let token = payment.card_token.clone().unwrap_or_default();
-                    let charge = Charge {
-                        idempotency_key: &payment.idempotency_key,
-                        card_token: &token,
-                        amount_minor: payment.amount_minor,
-                        currency: payment.currency.trim(),
-                    };
-                    let result = tokio::time::timeout(timeout, processor.charge(charge))
-                        .await
-                        .unwrap_or(Err(ProcessorError::Timeout));
-                    (payment, result)
-                });
-            }
+        let ids: Vec<i64> = claimed.iter().map(|c| c.payment_id).collect();
+        let payments = payments::find_many(&self.db, &ids).await?;
+        for ClaimedRefund {
+            id,
+            payment_id,
+            attempts,
+            amount_minor,
+            fee_minor,
+        } in claimed
+        {
+            let Some(payment) = payments.iter().find(|p| p.id == payment_id).cloned() else {
+                continue;
+            };
+            let job = RefundJob {
+                id,
+                attempts,
+                amount_minor,
+                fee_minor,
+                payment,
+            };
+            let processor = self.processor.clone();
+            let timeout = self.config.processor_timeout;
+            in_flight.spawn(async move {
+                let by_card = job.payment.method.by_card() && job.amount_minor > 0;
+                let result = match (&job.payment.processor_reference, by_card) {
+                    (Some(charge), true) => {
+                        let key = format!("refund-{}", job.payment.id);
+                        call(timeout, processor.refund(charge, job.amount_minor, &key))
+                            .await
+                            .map(Some)
+                    }
+                    _ => Ok(None),
+                };
+                Done::Refund(job, result)
+            });
         }
-        while let Some(done) = calls.join_next().await {
+        Ok(count)
+    }
+
+    async fn record_or_log(&self, done: Vec<Result<Done, JoinError>>) {
+        if done.is_empty() {
+            return;
+        }
+        // Jobs not recorded stay leased to this worker and are claimed again (and looked up at
+        // the processor) when the lease ends.
+        if let Err(e) = self.record(done).await {
+            tracing::warn!(error = %e, "recording payment jobs failed; they will be retried");
+        }
+    }
+
+    /// Records finished jobs in one transaction.
+    async fn record(&self, done: Vec<Result<Done, JoinError>>) -> Result<(), sqlx::Error> {
+        let mut charged = Vec::new();
+        let mut rest = Vec::new();
+        for done in done {
             match done {
-                Ok((payment, Ok(reference))) => charged.push((payment, reference)),
-                Ok((payment, Err(error))) => attempts.push((payment, Attempt::Failed(error))),
+                Ok(Done::Charge(payment, Outcome::Charged(reference))) => {
+                    charged.push((payment, reference));
+                }
+                Ok(other) => rest.push(other),
                 // A panicked call leaves its job to be claimed again when the lease ends.
                 Err(e) => tracing::error!(error = %e, "a processor call panicked"),
             }
         }
         let mut tx = self.db.begin().await?;
         self.record_charged(&mut tx, charged).await?;
-        for (payment, attempt) in attempts {
-            self.record(&mut tx, payment, attempt).await?;
+        for done in rest {
+            match done {
+                Done::Charge(payment, outcome) => {
+                    self.record_charge(&mut tx, payment, outcome).await?;
+                }
+                Done::Refund(job, Ok(reference)) => {
+                    self.record_refund(&mut tx, &job, reference).await?;
+                }
+                Done::Refund(job, Err(error)) => {
+                    tracing::warn!(refund_id = job.id, error = %error, "refund will be retried");
+                    jobs::retry_refund(&mut tx, job.id, job.attempts, self.backoff(job.attempts))
+                        .await?;
+                }
+            }
         }
-        tx.commit().await?;
-        Ok(count)
+        tx.commit().await
     }
 
     /// Records successful charges, all in two statements: this is the path every paid booking
@@ -202,11 +338,11 @@ impl Worker {
         Ok(())
     }
 
-    async fn record(
+    async fn record_charge(
         &self,
         tx: &mut PgConnection,
         payment: PaymentRow,
-        attempt: Attempt,
+        outcome: Outcome,
     ) -> Result<(), sqlx::Error> {
         // Still ours? A job whose lease ran out may have been claimed by another worker; the
         // attempt count is the fencing token.
@@ -215,16 +351,21 @@ impl Worker {
         else {
             return Ok(());
         };
-        match attempt {
-            Attempt::Void => {
+        match outcome {
+            Outcome::Charged(reference) => {
+                // `record` sends charges to `record_charged` in bulk; one arriving here is
+                // recorded the same way.
+                self.record_charged(tx, vec![(payment, reference)]).await
+            }
+            Outcome::Void => {
                 self.finish(tx, &payment, PaymentStatus::Voided, None, None)
                     .await
             }
-            Attempt::Wallet if void_requested => {
+            Outcome::Wallet if void_requested => {
                 self.finish(tx, &payment, PaymentStatus::Voided, None, None)
                     .await
             }
-            Attempt::Wallet => {
+            Outcome::Wallet => {
                 let debited = wallet::pay(tx, &payment).await?;
                 if debited {
                     self.finish(tx, &payment, PaymentStatus::Succeeded, None, None)
@@ -240,28 +381,40 @@ impl Worker {
                     .await
                 }
             }
-            Attempt::Failed(ProcessorError::Declined(code)) => {
+            Outcome::Declined(code) => {
                 self.finish(tx, &payment, PaymentStatus::Failed, None, Some(code))
                     .await
             }
-            Attempt::Failed(_) if void_requested => {
-                self.finish(tx, &payment, PaymentStatus::Voided, None, None)
-                    .await
-            }
-            Attempt::Failed(error) if payment.attempts >= self.config.max_attempts => {
-                tracing::warn!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment given up");
+            Outcome::GivenUp => {
+                let reason = payment
+                    .failure_reason
+                    .unwrap_or(PaymentFailure::ProcessorTimeout);
+                tracing::warn!(
+                    payment_id = payment.id,
+                    attempts = payment.attempts,
+                    reason = reason.as_str(),
+                    "payment given up; the processor holds no charge"
+                );
                 self.finish(
                     tx,
                     &payment,
                     PaymentStatus::Failed,
                     None,
-                    Some(error.reason()),
+                    Some(reason.as_str()),
                 )
                 .await
             }
-            Attempt::Failed(error) => {
-                tracing::info!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment will be retried");
-                jobs::retry_charge(tx, payment.id, self.backoff(payment.attempts)).await
+            // Retried, first by asking the processor for the charge under the payment's key;
+            // a void asked for meanwhile waits for that answer too.
+            Outcome::Unknown(error) => {
+                tracing::info!(payment_id = payment.id, attempts = payment.attempts, error = %error, "payment outcome unknown; it will be looked up and retried");
+                jobs::retry_charge(
+                    tx,
+                    payment.id,
+                    self.backoff(payment.attempts),
+                    error.reason(),
+                )
+                .await
             }
         }
     }
@@ -296,75 +449,6 @@ impl Worker {
         Ok(())
     }
 
-    async fn refund_due(&self) -> Result<usize, sqlx::Error> {
-        let claimed = jobs::claim_refunds(&self.db, BATCH, self.lease_secs()).await?;
-        if claimed.is_empty() {
-            return Ok(0);
-        }
-        let count = claimed.len();
-        let ids: Vec<i64> = claimed.iter().map(|c| c.payment_id).collect();
-        let payments = payments::find_many(&self.db, &ids).await?;
-        let mut calls = JoinSet::new();
-        for ClaimedRefund {
-            id,
-            payment_id,
-            attempts,
-            amount_minor,
-            fee_minor,
-        } in claimed
-        {
-            let Some(payment) = payments.iter().find(|p| p.id == payment_id).cloned() else {
-                continue;
-            };
-            let job = RefundJob {
-                id,
-                attempts,
-                amount_minor,
-                fee_minor,
-                payment,
-            };
-            let processor = self.processor.clone();
-            let timeout = self.config.processor_timeout;
-            calls.spawn(async move {
-                let by_card = job.payment.method.by_card() && job.amount_minor > 0;
-                let result = match (&job.payment.processor_reference, by_card) {
-                    (Some(charge), true) => {
-                        let key = format!("refund-{}", job.payment.id);
-                        tokio::time::timeout(
-                            timeout,
-                            processor.refund(charge, job.amount_minor, &key),
-                        )
-                        .await
-                        .unwrap_or(Err(ProcessorError::Timeout))
-                        .map(Some)
-                    }
-                    _ => Ok(None),
-                };
-                (job, result)
-            });
-        }
-        let mut results = Vec::with_capacity(count);
-        while let Some(done) = calls.join_next().await {
-            match done {
-                Ok(result) => results.push(result),
-                Err(e) => tracing::error!(error = %e, "a processor call panicked"),
-            }
-        }
-        let mut tx = self.db.begin().await?;
-        for (job, result) in results {
-            match result {
-                Ok(reference) => self.record_refund(&mut tx, &job, reference).await?,
-                Err(error) => {
-                    tracing::warn!(refund_id = job.id, error = %error, "refund will be retried");
-                    jobs::retry_refund(&mut tx, job.id, job.attempts, self.backoff(job.attempts))
-                        .await?;
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(count)
-    }
-
     async fn record_refund(
         &self,
         tx: &mut PgConnection,
@@ -388,5 +472,43 @@ impl Worker {
             "refunded"
         );
         Ok(())
+    }
+}
+
+/// Settles one card charge job at the processor. An earlier attempt may have charged without the
+/// answer arriving, so a job tried before is first looked up by its idempotency key; what is
+/// found there is the charge. Only when the processor holds none is the job voided, given up or
+/// charged (again).
+async fn settle(
+    processor: &dyn CardProcessor,
+    payment: &PaymentRow,
+    config: &WorkerConfig,
+) -> Outcome {
+    let timeout = config.processor_timeout;
+    if payment.attempts > 1 {
+        match call(timeout, processor.find_charge(&payment.idempotency_key)).await {
+            Ok(Some(reference)) => return Outcome::Charged(reference),
+            Ok(None) => {}
+            // Never charge, void or give up blind: ask again later.
+            Err(error) => return Outcome::Unknown(error),
+        }
+    }
+    if payment.void_requested {
+        return Outcome::Void;
+    }
+    if payment.attempts > config.max_attempts {
+        return Outcome::GivenUp;
+    }
+    let token = payment.card_token.clone().unwrap_or_default();
+    let charge = Charge {
+        idempotency_key: &payment.idempotency_key,
+        card_token: &token,
+        amount_minor: payment.amount_minor,
+        currency: payment.currency.trim(),
+    };
+    match call(timeout, processor.charge(charge)).await {
+        Ok(reference) => Outcome::Charged(reference),
+        Err(ProcessorError::Declined(code)) => Outcome::Declined(code),
+        Err(error) => Outcome::Unknown(error),
     }
 }

@@ -119,16 +119,33 @@ pub struct SavedCard {
     pub processor_token: String,
 }
 
-/// The saved cards of these users, newest first.
-pub async fn saved_of_users(
+/// The card a payment uses, found for the `position`-th (from 1) of the payments asked for.
+#[derive(FromRow)]
+pub struct CardOfPayment {
+    pub position: i64,
+    #[sqlx(flatten)]
+    pub card: SavedCard,
+}
+
+/// For each payment `i`, the one card it uses: user `user_ids[i]`'s card `card_ids[i]`, or their
+/// most recently saved card when none is named. Payments without such a card have no row; no
+/// other card is read.
+pub async fn for_payments(
     tx: &mut PgConnection,
     user_ids: &[i64],
-) -> Result<Vec<SavedCard>, sqlx::Error> {
+    card_ids: &[Option<String>],
+) -> Result<Vec<CardOfPayment>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, user_id, brand, last4, processor_token FROM cards \
-         WHERE user_id = ANY($1) AND deleted_at IS NULL ORDER BY created_at DESC",
+        "SELECT x.position, c.id, c.user_id, c.brand, c.last4, c.processor_token \
+         FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(user_id, card_id, position) \
+         CROSS JOIN LATERAL (SELECT id, user_id, brand, last4, processor_token FROM cards \
+             WHERE user_id = x.user_id AND deleted_at IS NULL \
+               AND (x.card_id IS NULL OR id = x.card_id) \
+             ORDER BY created_at DESC LIMIT 1) c \
+         ORDER BY x.position",
     )
     .bind(user_ids)
+    .bind(card_ids)
     .fetch_all(tx)
     .await
 }

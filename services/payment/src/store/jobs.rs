@@ -69,21 +69,34 @@ pub async fn charge_still_ours(
     .await
 }
 
-/// Puts a charge back to be tried again in `delay_secs`.
+/// Puts a charge back to be tried again in `delay_secs`, with the reason the last attempt failed
+/// (the payment's failure reason should it be given up).
 pub async fn retry_charge(
     tx: &mut PgConnection,
     payment_id: i64,
     delay_secs: f64,
+    reason: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE payments SET status = 'PENDING', lease_until = NULL, \
+        "UPDATE payments SET status = 'PENDING', lease_until = NULL, failure_reason = $3, \
          next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
     )
     .bind(payment_id)
     .bind(delay_secs)
+    .bind(reason)
     .execute(tx)
     .await
     .map(|_| ())
+}
+
+/// Makes a pending charge due now (a void was asked for while it waited to be retried), and
+/// wakes the workers.
+pub async fn make_due(tx: &mut PgConnection, payment_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET next_attempt_at = now() WHERE id = $1 AND status = 'PENDING'")
+        .bind(payment_id)
+        .execute(&mut *tx)
+        .await?;
+    wake_workers(tx).await
 }
 
 /// A refund claimed for the worker.

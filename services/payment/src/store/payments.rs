@@ -7,7 +7,8 @@ use platform::events::{Envelope, outbox};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use super::NullableText;
-use super::jobs::JOBS_CHANNEL;
+use super::cards::SavedCard;
+use super::jobs::{JOBS_CHANNEL, wake_workers};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct PaymentRow {
@@ -36,6 +37,14 @@ pub struct PaymentRow {
     pub refunded_minor: i64,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl PaymentRow {
+    /// A card payment without a card: the customer had none saved (outside demo mode) and is
+    /// to choose a card or the wallet ([`choose_card`], [`choose_wallet`]).
+    pub fn awaits_method(&self) -> bool {
+        self.status == PaymentStatus::Pending && self.method.by_card() && self.card_token.is_none()
+    }
 }
 
 pub const COLUMNS: &str = "id, booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
@@ -118,6 +127,54 @@ pub async fn find_by_booking(
     .await
 }
 
+/// Payment `id`, or the payment of booking `booking_id`, locked for the transaction.
+pub async fn find_for_update(
+    tx: &mut PgConnection,
+    id: Option<i64>,
+    booking_id: Option<i64>,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE id = $1 OR booking_id = $2 LIMIT 1 FOR UPDATE"
+    ))
+    .bind(id)
+    .bind(booking_id)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Sets the card an awaiting payment is charged to and makes it due now.
+pub async fn choose_card(
+    tx: &mut PgConnection,
+    id: i64,
+    method: PaymentMethod,
+    card: &SavedCard,
+) -> Result<PaymentRow, sqlx::Error> {
+    let payment = sqlx::query_as(&format!(
+        "UPDATE payments SET method = $2, card_id = $3, card_brand = $4, card_last4 = $5, \
+         card_token = $6, next_attempt_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(method.as_str())
+    .bind(&card.id)
+    .bind(&card.brand)
+    .bind(&card.last4)
+    .bind(&card.processor_token)
+    .fetch_one(&mut *tx)
+    .await?;
+    wake_workers(tx).await?;
+    Ok(payment)
+}
+
+/// Makes an awaiting payment a wallet payment, to be paid in the same transaction.
+pub async fn choose_wallet(tx: &mut PgConnection, id: i64) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE payments SET method = 'wallet' WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_one(tx)
+    .await
+}
+
 /// [`COLUMNS`] qualified by the alias `p`, for statements where another table has columns of the
 /// same names.
 macro_rules! p_columns {
@@ -134,7 +191,7 @@ pub(super) use p_columns;
 /// attempt count is still `$3`.
 const RECORD_CHARGED: &str = concat!(
     "UPDATE payments p SET status = 'SUCCEEDED', processor_reference = x.reference, \
-         lease_until = NULL, completed_at = now() \
+         failure_reason = NULL, lease_until = NULL, completed_at = now() \
      FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(id, reference, attempts) \
      WHERE p.id = x.id AND p.status = 'PROCESSING' AND p.attempts = x.attempts \
      RETURNING ",
@@ -210,6 +267,8 @@ pub struct NewPayments {
     pub status: Vec<&'static str>,
     pub failure_reason: Vec<Option<&'static str>>,
     pub idempotency_key: Vec<String>,
+    /// Waits for the customer to choose how to pay ([`pay_with`]) instead of being charged.
+    pub awaiting_method: Vec<bool>,
 }
 
 /// Inserts the new payments in one statement, with the workers' wake-up; a booking already
@@ -221,13 +280,18 @@ pub async fn insert_many(
     sqlx::query_as(&format!(
         "WITH i AS (INSERT INTO payments (booking_id, booking_reference, user_id, method, card_id, \
              card_brand, card_last4, card_token, amount_minor, currency, departure_at, description, \
-             status, failure_reason, idempotency_key, completed_at) \
-         SELECT *, CASE WHEN status = 'FAILED' THEN now() END FROM unnest($1::bigint[], $2::text[], \
+             status, failure_reason, idempotency_key, completed_at, next_attempt_at) \
+         SELECT booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
+             card_token, amount_minor, currency, departure_at, description, status, \
+             failure_reason, idempotency_key, CASE WHEN status = 'FAILED' THEN now() END, \
+             CASE WHEN awaiting_method THEN 'infinity'::timestamptz ELSE now() END \
+         FROM unnest($1::bigint[], $2::text[], \
              $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], \
-             $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[]) \
+             $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[], \
+             $17::bool[]) \
              AS x(booking_id, booking_reference, user_id, method, card_id, card_brand, card_last4, \
                   card_token, amount_minor, currency, departure_at, description, status, \
-                  failure_reason, idempotency_key) \
+                  failure_reason, idempotency_key, awaiting_method) \
          ON CONFLICT (booking_id) DO NOTHING RETURNING *) \
          SELECT {COLUMNS}, pg_notify($16, '') FROM i ORDER BY id"
     ))
@@ -247,6 +311,7 @@ pub async fn insert_many(
     .bind(&new.failure_reason)
     .bind(&new.idempotency_key)
     .bind(JOBS_CHANNEL)
+    .bind(&new.awaiting_method)
     .fetch_all(tx)
     .await
 }

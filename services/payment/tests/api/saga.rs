@@ -1,117 +1,19 @@
-//! The payment service on its own against PostgreSQL: booking events in, charges at the simulated
-//! processor, payment events out through the outbox.
+//! The saga and the worker through the running service: booking events in, charges at the
+//! simulated processor, payment events out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
-use contracts::states::{BookingStatus, Cabin, PaymentMethod};
 use payment::jobs::charges::{Worker, WorkerConfig};
 use payment::processor::{CardProcessor, Charge, SimulatedProcessor};
-use platform::config::{ConfigSource, RunMode};
-use platform::events::{Envelope, EventBus, MemoryBus, Message};
-use platform::testing::TestDatabase;
-use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
+use platform::events::EventBus;
 
-fn created(booking_id: i64) -> Message {
-    let booking = BookingSnapshot {
-        booking_id,
-        reference: format!("REF{booking_id}"),
-        user_id: 5,
-        flight_id: 1,
-        flight_code: "IT100-20261201".into(),
-        departure_at: chrono::Utc::now() + chrono::Duration::days(3),
-        cabin: Cabin::Economy,
-        seats: vec!["3A".into()],
-        passengers: vec!["Jane Doe".into()],
-        price: MoneyAmount {
-            amount_minor: 19_999,
-            currency: "USD".into(),
-        },
-        status: BookingStatus::PendingPayment,
-        payment_method: Some(PaymentMethod::CreditCard),
-        payment_card_id: None,
-        previous_status: None,
-        cancel_reason: None,
-        inventory: InventorySnapshot {
-            flight_id: 1,
-            cabin: Cabin::Economy,
-            capacity: 10,
-            seats_left: 9,
-            version: 1,
-        },
-    };
-    Message {
-        topic: topics::BOOKINGS.into(),
-        key: booking_id.to_string(),
-        envelope: Envelope::new(
-            "booking",
-            types::BOOKING_CREATED,
-            booking_id.to_string(),
-            serde_json::to_value(booking).unwrap(),
-        ),
-    }
-}
-
-struct Service {
-    db: PgPool,
-    bus: Arc<MemoryBus>,
-    shutdown: CancellationToken,
-    _database: TestDatabase,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// Builds the service (which migrates its database); `before_run` sees the database before the
-/// service starts working.
-async fn service<F: AsyncFnOnce(&PgPool)>(before_run: F) -> Service {
-    platform::telemetry::init_for_tests();
-    let database = TestDatabase::new("payment");
-    let source = ConfigSource::from_pairs([
-        ("DATABASE_URL", database.url.as_str()),
-        ("SERVICE_PORT", "0"),
-    ]);
-    let bus = Arc::new(MemoryBus::default());
-    let app = payment::Application::build(
-        payment::Config::load(&source, RunMode::Single).unwrap(),
-        bus.clone(),
-    )
-    .await
-    .unwrap();
-    let db = PgPool::connect(&database.url).await.unwrap();
-    before_run(&db).await;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    Service {
-        db,
-        bus,
-        shutdown,
-        _database: database,
-    }
-}
-
-async fn count(db: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
-}
-
-async fn wait_for(db: &PgPool, sql: &str, expected: i64) {
-    for _ in 0..200 {
-        if count(db, sql).await == expected {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {sql} = {expected}");
-}
+use super::{count, created, service, service_with, wait_for};
 
 #[tokio::test]
 async fn a_redelivered_or_replayed_booking_created_charges_once() {
-    let service = service(async |_| {}).await;
+    // Demo mode: the booking has no card, and the sandbox card pays.
+    let service = service_with(&[("ITINERA_MODE", "demo")], async |_| {}).await;
     let event = created(41);
     // The same event twice (a redelivery), then the same booking under a new event id (a replay).
     service
