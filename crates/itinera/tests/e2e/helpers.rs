@@ -158,8 +158,8 @@ impl Platform {
             // These tests race hundreds of bookings from one user; the gateway's limits have
             // tests of their own.
             ("RATE_LIMIT_ENABLED", "false"),
-            // Production mode (the default of a single service) runs the simulated card
-            // processor only when it is named.
+            // Tests that choose production mode run the simulated card processor, which production
+            // starts only when it is named.
             ("PAYMENT_PROCESSOR", "simulated"),
         ]);
         if options.kafka {
@@ -188,12 +188,7 @@ impl Platform {
         let mut built: Vec<(Box<dyn Instance>, CancellationToken)> = Vec::new();
         let mut upstreams: Vec<(&str, Vec<String>)> = Vec::new();
         for (entry, database) in registry::BACKENDS.iter().zip(&databases) {
-            let mut source = base.clone().with("DATABASE_URL", database.url.as_str());
-            // Most tests book as seed API clients do, with no card, and the sandbox card pays:
-            // payment runs in demo mode unless the test chose a mode.
-            if entry.spec.name == "payment" && base.get("ITINERA_MODE").is_none() {
-                source = source.with("ITINERA_MODE", "demo");
-            }
+            let source = base.clone().with("DATABASE_URL", database.url.as_str());
             let token = CancellationToken::new();
             let bus = bus_for(&options, entry, &source, &memory).await;
             let instance = build_service(entry, &source, bus).await;
