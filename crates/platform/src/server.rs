@@ -82,6 +82,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     raise_open_file_limit(limits.max_connections);
+    // Turns every route into a service once, as `into_make_service` does. Called as it is, a
+    // router would do it on every request, applying its layers anew each time: a layer with
+    // state of its own (Socket.IO's sessions) would forget it between requests.
+    let router = router.with_state(());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // WebSockets over HTTP/2 (RFC 8441) need the extended CONNECT method.
     builder.http2().enable_connect_protocol();

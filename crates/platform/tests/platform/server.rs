@@ -3,6 +3,8 @@
 //! finishes even when its client goes away.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -429,6 +431,40 @@ async fn two_thousand_slow_clients_neither_slow_others_down_nor_stay() {
     assert!(
         took >= header_read - Duration::from_millis(200),
         "closed after {took:?}, before the header-read timeout"
+    );
+}
+
+/// Counts how often it is applied to a route.
+#[derive(Clone)]
+struct CountingLayer(Arc<AtomicUsize>);
+
+impl<S> tower::Layer<S> for CountingLayer {
+    type Service = S;
+
+    fn layer(&self, inner: S) -> S {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        inner
+    }
+}
+
+#[tokio::test]
+async fn layers_are_applied_once_not_on_every_request() {
+    let applied = Arc::new(AtomicUsize::new(0));
+    let api = Router::new()
+        .route("/things", get(|| async { "things" }))
+        .layer(CountingLayer(applied.clone()));
+    let server = serve(api, ServerLimits::default()).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/things", server.address);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let after_one = applied.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        applied.load(Ordering::SeqCst),
+        after_one,
+        "a layer (and any state it holds, such as Socket.IO's sessions) was built again per request"
     );
 }
 
