@@ -256,6 +256,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Header-read and idle timeouts and the connection cap of the HTTP listener
+    /// (`HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS`).
+    pub server_limits: crate::server::ServerLimits,
     /// How this instance announces itself to the gateway (with `REDIS_URL`).
     pub discovery: DiscoverySettings,
 }
@@ -610,8 +613,32 @@ impl Settings {
             body_limit: source
                 .parse::<usize>("HTTP_BODY_LIMIT_BYTES")?
                 .unwrap_or(64 * 1024),
+            server_limits: server_limits(source)?,
         })
     }
+}
+
+fn server_limits(source: &ConfigSource) -> Result<crate::server::ServerLimits, ConfigError> {
+    use crate::server::ServerLimits;
+    let max_connections = match source.parse::<usize>("HTTP_MAX_CONNECTIONS")? {
+        Some(0) => {
+            return Err(ConfigError::invalid(
+                "HTTP_MAX_CONNECTIONS",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        other => other.unwrap_or(ServerLimits::DEFAULT_MAX_CONNECTIONS),
+    };
+    Ok(ServerLimits {
+        header_read_timeout: source
+            .seconds("HTTP_HEADER_READ_TIMEOUT_SECS")?
+            .unwrap_or(ServerLimits::DEFAULT_HEADER_READ_TIMEOUT),
+        idle_timeout: source
+            .seconds("HTTP_IDLE_TIMEOUT_SECS")?
+            .unwrap_or(ServerLimits::DEFAULT_IDLE_TIMEOUT),
+        max_connections,
+    })
 }
 
 /// Log settings are read once per process, before any service starts.
@@ -851,6 +878,38 @@ mod tests {
         let err =
             LogSettings::load(&ConfigSource::from_pairs([("LOG_LEVEL", "loud[")])).unwrap_err();
         assert!(err.to_string().contains("LOG_LEVEL"), "{err}");
+    }
+
+    #[test]
+    fn every_listener_has_timeouts_and_a_connection_cap() {
+        let defaults = Settings::load(&ConfigSource::default(), IDENTITY, RunMode::Single)
+            .unwrap()
+            .server_limits;
+        assert_eq!(defaults, crate::server::ServerLimits::default());
+        assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(120));
+        assert_eq!(defaults.max_connections, 10_000);
+        let source = ConfigSource::from_pairs([
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "5"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "75"),
+            ("HTTP_MAX_CONNECTIONS", "2000"),
+        ]);
+        let limits = Settings::load(&source, IDENTITY, RunMode::Single)
+            .unwrap()
+            .server_limits;
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(75));
+        assert_eq!(limits.max_connections, 2000);
+        for (key, value) in [
+            ("HTTP_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "soon"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "-1"),
+        ] {
+            let source = ConfigSource::from_pairs([(key, value)]);
+            let err = Settings::load(&source, IDENTITY, RunMode::Single).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -15,7 +15,6 @@ use axum::{Json as AxumJson, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::{ErrorCause, Problem};
@@ -150,6 +149,7 @@ impl ServiceRouter {
                 Arc::new(self.info),
                 access_log,
             ))
+            .layer(middleware::from_fn(run_to_completion))
     }
 }
 
@@ -253,6 +253,25 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
         _ => Err(Problem::bad_request(
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )),
+    }
+}
+
+/// Runs a request that may change something (any method but GET, HEAD, OPTIONS and TRACE) in a
+/// task of its own, so that it finishes even if its client goes away. Without it, a client that
+/// disconnects drops the handler wherever it stands, in the middle of a transaction or between
+/// two writes that belong together; with it, the request is either done or not done.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match tokio::spawn(next.run(request).in_current_span()).await {
+        Ok(response) => response,
+        Err(e) => {
+            // Outside the access log, which ran inside the task: logged here.
+            tracing::error!(%method, path, error = %e, "request task failed");
+            Problem::internal(format!("the request's task failed: {e}")).into_response()
+        }
     }
 }
 
@@ -369,30 +388,7 @@ pub async fn bind(host: std::net::IpAddr, port: u16) -> std::io::Result<TcpListe
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {host}:{port}: {e}")))
 }
 
-/// Serves until `shutdown` is cancelled, then stops accepting and gives in-flight requests
-/// [`DRAIN_TIMEOUT`] to finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let stop = shutdown.clone();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.cancelled().await });
-    tokio::select! {
-        result = server => result,
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
-        } => {
-            tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing them");
-            Ok(())
-        }
-    }
-}
+pub use crate::server::{ServerLimits, serve};
 
 /// Which page of a list a request asks for: `page` from 1, `pageSize` from 1 to
 /// [`PageRequest::MAX_SIZE`] (default [`PageRequest::DEFAULT_SIZE`]).

@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod money;
 pub mod readiness;
+pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

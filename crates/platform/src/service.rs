@@ -433,7 +433,13 @@ impl<S: Service> Host<S> {
                 tasks.stopping();
             })
         };
-        let served = crate::http::serve(listener, parts.router, shutdown.clone()).await;
+        let served = crate::http::serve(
+            listener,
+            parts.router,
+            settings.server_limits,
+            shutdown.clone(),
+        )
+        .await;
         // The server also returns if it fails; the service stops then all the same.
         stopping.abort();
         tasks.stopping();
