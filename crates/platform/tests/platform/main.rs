@@ -1,4 +1,5 @@
 //! The platform's integration tests, against a real PostgreSQL server.
 
+mod errors;
 mod events;
 mod service;
