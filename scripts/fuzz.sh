@@ -81,7 +81,12 @@ for role in customer admin; do
         admin) bearer=$(token fuzz-admin "$admin_password") ;;
     esac
     log "every operation as the $role"
-    "$VENV/bin/schemathesis" --no-color run "$GATEWAY/api/openapi.yaml" --url "$GATEWAY" \
+    # scripts/fuzz.toml: where positive_data_acceptance also takes 400 or 422 for a request the
+    # document allows, because JSON Schema cannot state what the service checks (a check digit,
+    # today's date, fields or parameters that depend on each other, references to stored data);
+    # each operation's reason is written there.
+    "$VENV/bin/schemathesis" --no-color --config-file scripts/fuzz.toml \
+        run "$GATEWAY/api/openapi.yaml" --url "$GATEWAY" \
         --checks all --max-examples "${FUZZ_MAX_EXAMPLES:-15}" --seed 1 --workers 2 \
         --request-timeout 10 --suppress-health-check all --warnings off \
         -H "Authorization: Bearer $bearer" "$@" || status=1

@@ -132,20 +132,27 @@ impl Problem {
     }
 
     /// What a database error means to the caller: 503 while the database is unreachable, 409
-    /// when the request would duplicate something unique, 500 otherwise (the cause is logged,
+    /// when the request would duplicate something unique, 400 for text PostgreSQL cannot store
+    /// (a NUL character, which only a request can bring), 500 otherwise (the cause is logged,
     /// never shown).
     pub fn database(error: &sqlx::Error) -> Self {
         if crate::db::is_unavailable(error) {
             return Self::dependency_unavailable("database", error);
         }
-        match error {
+        let mut problem = match error {
             sqlx::Error::Database(e) if e.is_unique_violation() => {
-                let mut problem = Self::conflict("This already exists.");
-                problem.cause = Some(Arc::from(format!("{error:#}")));
-                problem
+                Self::conflict("This already exists.")
             }
-            _ => Self::internal(error),
-        }
+            // character_not_in_repertoire, untranslatable_character
+            sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("22021" | "22P05")) => {
+                Self::bad_request(
+                    "Text in the request contains a character that cannot be stored (such as NUL)",
+                )
+            }
+            _ => return Self::internal(error),
+        };
+        problem.cause = Some(Arc::from(format!("{error:#}")));
+        problem
     }
 
     /// A 503 for a dependency that is down; the cause goes to the log, not to the client.

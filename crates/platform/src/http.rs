@@ -449,6 +449,10 @@ impl<T> Paged<T> {
 }
 
 /// JSON body extractor whose rejections are problem+json with a message that says what is wrong.
+///
+/// A whole number written with a fraction or an exponent (`2.0`, `1e3`) is the same JSON number as
+/// `2` or `1000` (RFC 8259 section 6), and clients whose numbers are all floats send it so; an
+/// integer field takes it. A fraction that is not zero is still refused.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -461,7 +465,21 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::rejection::JsonRejection;
-        match AxumJson::<T>::from_request(req, state).await {
+        let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                status => Problem::new(status, e.body_text()),
+            })?;
+        // The body is read once; the JSON extractor checks the content type and parses it.
+        let mut buffered = Request::new(axum::body::Body::from(bytes.clone()));
+        if let Some(content_type) = content_type {
+            buffered
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_TYPE, content_type);
+        }
+        match AxumJson::<T>::from_request(buffered, state).await {
             Ok(AxumJson(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -472,22 +490,64 @@ where
                 "The request body is not valid JSON: {}",
                 inner_message(&e)
             ))),
-            Err(JsonRejection::JsonDataError(e)) => Err(Problem::bad_request(format!(
-                "The request body does not have the expected shape: {}",
-                inner_message(&e)
-            ))),
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The request body is too large",
-                )
-                .with_type("payload-too-large"))
-            }
+            Err(JsonRejection::JsonDataError(e)) => whole_numbers_as_integers(&bytes)
+                .and_then(|value| serde_json::from_value(value).ok())
+                .map(Self)
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "The request body does not have the expected shape: {}",
+                        inner_message(&e)
+                    ))
+                }),
             Err(other) => Err(Problem::new(other.status(), other.body_text())),
         }
     }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The request body is too large",
+    )
+    .with_type("payload-too-large")
+}
+
+/// The body with every whole number written as a float (`2.0`) turned into an integer, if it has
+/// any; `None` when there is nothing to turn (the body's refusal stands as it is).
+fn whole_numbers_as_integers(body: &[u8]) -> Option<serde_json::Value> {
+    fn walk(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                // Integers beyond 2^53 have no exact float; leave those alone.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                        *value = serde_json::Value::from(f as i64);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            // Every member is walked, so no short-circuiting `any`.
+            serde_json::Value::Array(items) => {
+                let mut changed = false;
+                for item in items {
+                    changed |= walk(item);
+                }
+                changed
+            }
+            serde_json::Value::Object(members) => {
+                let mut changed = false;
+                for member in members.values_mut() {
+                    changed |= walk(member);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&mut value).then_some(value)
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -567,6 +627,71 @@ mod tests {
         ] {
             assert_eq!(trace_id_of(bad), None, "{bad}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Counts {
+        seats: i64,
+        rows: Vec<u32>,
+        share: Option<f64>,
+    }
+
+    async fn counts(body: &str) -> Result<Counts, Problem> {
+        let request = Request::builder()
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap();
+        Json::<Counts>::from_request(request, &())
+            .await
+            .map(|j| j.0)
+    }
+
+    #[tokio::test]
+    async fn whole_numbers_written_as_floats_fill_integer_fields() {
+        let expected = Counts {
+            seats: -2466,
+            rows: vec![12, 1000],
+            share: Some(0.5),
+        };
+        assert_eq!(
+            counts(r#"{"seats": -2466.0, "rows": [12.0, 1e3], "share": 0.5}"#)
+                .await
+                .unwrap(),
+            expected
+        );
+        assert_eq!(
+            counts(r#"{"seats": -2466, "rows": [12, 1000], "share": 0.5}"#)
+                .await
+                .unwrap(),
+            expected
+        );
+        for refused in [
+            r#"{"seats": 2.5, "rows": []}"#,
+            r#"{"seats": 1.0, "rows": [-1.0]}"#,
+            r#"{"seats": 1.0, "rows": [], "extra": 1}"#,
+            r#"{"seats": "1", "rows": []}"#,
+        ] {
+            let problem = counts(refused).await.unwrap_err();
+            assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{refused}");
+            assert!(
+                problem
+                    .detail
+                    .starts_with("The request body does not have the expected shape"),
+                "{refused}: {problem}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_json_content_type_is_415() {
+        let request = Request::builder()
+            .body(axum::body::Body::from(r#"{"seats": 1, "rows": []}"#))
+            .unwrap();
+        let problem = Json::<Counts>::from_request(request, &())
+            .await
+            .unwrap_err();
+        assert_eq!(problem.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     #[test]
