@@ -266,6 +266,12 @@ impl JwtVerifier {
         }
     }
 
+    /// Fetches the keys now, for an issuer that has just revoked one of its own.
+    pub async fn refresh_keys(&self) -> Result<(), AuthError> {
+        let _one_at_a_time = self.keys.refresh.lock().await;
+        self.keys.load_keys().await
+    }
+
     /// A verifier for the JWKS at `settings.jwks_url`.
     pub fn remote(settings: &JwtSettings) -> Self {
         Self::new(settings, RemoteJwks::new(settings.jwks_url.clone()))
