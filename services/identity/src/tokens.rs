@@ -62,7 +62,7 @@ impl KeyRing {
         access_ttl: Duration,
         reload_every: Duration,
     ) -> anyhow::Result<Arc<Self>> {
-        let grace = access_ttl + reload_every * 2;
+        let grace = access_ttl + (reload_every * 2).max(Duration::from_secs(60));
         let mut tx = db.begin().await?;
         store::keys::lock_table(&mut *tx).await?;
         let rows = store::keys::published(&mut *tx, grace.as_secs() as i64).await?;
