@@ -190,6 +190,12 @@ struct KeyCache {
     fetched_at: Option<Instant>,
 }
 
+impl KeyCache {
+    fn fresh(&self, max_age: Duration) -> bool {
+        self.fetched_at.is_some_and(|t| t.elapsed() < max_age)
+    }
+}
+
 /// Most removed kids remembered; the set starts again past it.
 const MAX_REMOVED: usize = 1_000;
 
@@ -308,10 +314,7 @@ impl JwtVerifier {
     /// refreshed: a verification that began before a refresh may store its token after it.)
     fn already_verified(&self, token: &str, now: i64) -> Option<Caller> {
         let cache = self.keys.read_cache();
-        if !cache
-            .fetched_at
-            .is_some_and(|t| t.elapsed() < self.max_key_age)
-        {
+        if !cache.fresh(self.max_key_age) {
             return None;
         }
         let verified = self.keys.lock_verified();
@@ -356,10 +359,7 @@ impl JwtVerifier {
     /// `None` when the source must be asked.
     fn cached_key(&self, kid: &str) -> Option<Result<DecodingKey, AuthError>> {
         let cache = self.keys.read_cache();
-        let fresh = cache
-            .fetched_at
-            .is_some_and(|t| t.elapsed() < self.max_key_age);
-        if !fresh {
+        if !cache.fresh(self.max_key_age) {
             return None;
         }
         match cache.keys.get(kid) {
