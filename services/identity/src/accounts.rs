@@ -318,11 +318,11 @@ impl Accounts {
             .unwrap_or(0);
         if wait_ms > 0 {
             tx.rollback().await?;
-            tracing::warn!(
+            tracing::debug!(
                 account,
                 address,
                 wait_ms,
-                "login attempt refused while delayed"
+                "password attempt refused while delayed"
             );
             return Err(IdentityError::Throttled {
                 retry_after: (wait_ms as u64).div_ceil(1000).max(1),
@@ -349,6 +349,14 @@ impl Accounts {
             };
             let failures = current(counter).saturating_add(1);
             let (free, max_ms) = policy.limits(*scope);
+            if failures == free {
+                tracing::warn!(
+                    scope = %counter.scope,
+                    subject = %counter.subject,
+                    failures,
+                    "repeated password failures; further attempts are delayed"
+                );
+            }
             store::login_throttles::set(
                 &mut *tx,
                 &counter.scope,
