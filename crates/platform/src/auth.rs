@@ -2,8 +2,8 @@
 //!
 //! Tokens are EdDSA-signed JWTs issued by identity, whose public keys are published as a JWKS. Each
 //! verifier keeps the keys it has seen by `kid` and asks its [`KeySource`] again when a token names
-//! a key it does not know (at most once a second) or when its copy is old, so a rotated key is
-//! picked up without a restart. No service trusts an identity header a client could set: the
+//! a key it does not know (at most once a second) and every few seconds (`JWT_JWKS_REFRESH_SECS`),
+//! so a rotated key is picked up, and a revoked one refused, without a restart. No service trusts an identity header a client could set: the
 //! caller is whoever the bearer token says, after its signature is checked here.
 
 use std::collections::HashMap;
@@ -177,33 +177,68 @@ impl KeySource for RemoteJwks {
     }
 }
 
-/// How often a verifier may go back to its key source for an unknown `kid`.
+/// How often a verifier may go back to its key source for an unknown `kid`: a burst of tokens
+/// with made-up kids costs at most one fetch a second, whatever its size.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
-/// After this long the cached keys are refreshed on the next verification.
-const MAX_KEY_AGE: Duration = Duration::from_secs(300);
 
 struct KeyCache {
     keys: HashMap<String, DecodingKey>,
+    /// Keys that were in the key set and left it (revoked, or retired long ago): their tokens are
+    /// refused at once, without going back to the source. Only real kids get here, so the set
+    /// grows with rotations, not with what clients send.
+    removed: std::collections::HashSet<String>,
     fetched_at: Option<Instant>,
 }
+
+impl KeyCache {
+    fn fresh(&self, max_age: Duration) -> bool {
+        self.fetched_at.is_some_and(|t| t.elapsed() < max_age)
+    }
+}
+
+/// Most removed kids remembered; the set starts again past it.
+const MAX_REMOVED: usize = 1_000;
 
 /// Most verified tokens remembered; past it, expired ones are forgotten, then all.
 const MAX_VERIFIED: usize = 50_000;
 
+/// A token already verified: who it names, until when, and the key that signed it.
+struct VerifiedToken {
+    caller: Caller,
+    expires: i64,
+    kid: String,
+}
+
+/// The keys a verifier knows, and the tokens it has verified with them. Shared with the task
+/// that refreshes them in the background.
+struct KeyStore {
+    cache: RwLock<KeyCache>,
+    refresh: tokio::sync::Mutex<()>,
+    source: Box<dyn KeySource>,
+    /// Tokens already verified: a client sends the same token with every request until it
+    /// expires, and checking a signature again costs far more than a lookup. Keyed by the whole
+    /// token, so no other token can match; each entry is dropped as soon as its key leaves the
+    /// key set.
+    verified: std::sync::Mutex<HashMap<String, VerifiedToken>>,
+}
+
 /// Verifies access tokens against the keys of a [`KeySource`].
+///
+/// The keys are fetched again every `jwks_refresh` (in the background, by a task that ends with
+/// the verifier), so a key identity revokes stops verifying within about that interval, and the
+/// tokens it signed are forgotten by the cache of verified tokens. Should the source be
+/// unreachable, the keys already known stay in use: an identity outage does not log everyone
+/// out, though it delays a revocation until identity answers again.
 pub struct JwtVerifier {
     validation: Validation,
     /// The longest lifetime (`exp - iat`, seconds) an access token may have: the configured
     /// access-token lifetime plus a minute. A stolen signing key, or a bug in the issuer, cannot
     /// mint tokens that live for days.
     max_lifetime: i64,
-    cache: RwLock<KeyCache>,
-    refresh: tokio::sync::Mutex<()>,
-    source: Box<dyn KeySource>,
-    /// Tokens already verified, with their caller and expiry (Unix seconds): a client sends the
-    /// same token with every request until it expires, and checking a signature again costs far
-    /// more than a lookup. Keyed by the whole token, so no other token can match.
-    verified: std::sync::Mutex<HashMap<String, (Caller, i64)>>,
+    /// Past this age the keys are not trusted without a fetch: the background refresh keeps them
+    /// younger, so this only matters if it cannot run.
+    max_key_age: Duration,
+    keys: Arc<KeyStore>,
 }
 
 impl JwtVerifier {
@@ -213,19 +248,34 @@ impl JwtVerifier {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Self {
-            validation,
-            max_lifetime: i64::try_from(settings.access_ttl.as_secs())
-                .unwrap_or(i64::MAX)
-                .saturating_add(60),
+        let refresh_every = settings.jwks_refresh.max(MIN_REFRESH_INTERVAL);
+        let keys = Arc::new(KeyStore {
             cache: RwLock::new(KeyCache {
                 keys: HashMap::new(),
+                removed: std::collections::HashSet::new(),
                 fetched_at: None,
             }),
             refresh: tokio::sync::Mutex::new(()),
             source: Box::new(source),
             verified: std::sync::Mutex::new(HashMap::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(refresh_in_background(Arc::downgrade(&keys), refresh_every));
         }
+        Self {
+            validation,
+            max_lifetime: i64::try_from(settings.access_ttl.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_add(60),
+            max_key_age: refresh_every * 3,
+            keys,
+        }
+    }
+
+    /// Fetches the keys now, for an issuer that has just revoked one of its own.
+    pub async fn refresh_keys(&self) -> Result<(), AuthError> {
+        let _one_at_a_time = self.keys.refresh.lock().await;
+        self.keys.load_keys().await
     }
 
     /// A verifier for the JWKS at `settings.jwks_url`.
@@ -234,41 +284,54 @@ impl JwtVerifier {
     }
 
     /// Checks signature, issuer, audience and expiry, and returns the caller. A token verified
-    /// before is looked up instead, until it expires.
+    /// before is looked up instead, until it expires or its key leaves the key set.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let now = chrono::Utc::now().timestamp();
-        if let Some((caller, expires)) = self.lock_verified().get(token)
-            && *expires > now
-        {
-            return Ok(caller.clone());
+        if let Some(caller) = self.already_verified(token, now) {
+            return Ok(caller);
         }
-        let (caller, expires) = self.verify_signature(token).await?;
-        let mut verified = self.lock_verified();
+        let (caller, expires, kid) = self.verify_signature(token).await?;
+        let mut verified = self.keys.lock_verified();
         if verified.len() >= MAX_VERIFIED {
-            verified.retain(|_, (_, expires)| *expires > now);
+            verified.retain(|_, entry| entry.expires > now);
             if verified.len() >= MAX_VERIFIED {
                 verified.clear();
             }
         }
-        verified.insert(token.to_owned(), (caller.clone(), expires));
+        verified.insert(
+            token.to_owned(),
+            VerifiedToken {
+                caller: caller.clone(),
+                expires,
+                kid,
+            },
+        );
         Ok(caller)
     }
 
-    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, i64)>> {
-        self.verified
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The caller of a token verified before, while it is unexpired, its key is still known,
+    /// and the keys are fresh. (The key is checked here too, not only when the keys are
+    /// refreshed: a verification that began before a refresh may store its token after it.)
+    fn already_verified(&self, token: &str, now: i64) -> Option<Caller> {
+        let cache = self.keys.read_cache();
+        if !cache.fresh(self.max_key_age) {
+            return None;
+        }
+        let verified = self.keys.lock_verified();
+        let entry = verified.get(token)?;
+        (entry.expires > now && cache.keys.contains_key(&entry.kid)).then(|| entry.caller.clone())
     }
 
-    async fn verify_signature(&self, token: &str) -> Result<(Caller, i64), AuthError> {
+    async fn verify_signature(&self, token: &str) -> Result<(Caller, i64, String), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Invalid);
         }
         let kid = header.kid.ok_or(AuthError::Invalid)?;
         let key = match self.cached_key(&kid) {
-            Some(key) => key,
-            None => self.fetch_key(&kid).await?,
+            Some(Ok(key)) => key,
+            Some(Err(removed)) => return Err(removed),
+            None => self.keys.fetch_key(&kid).await?,
         };
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
             match e.kind() {
@@ -288,27 +351,65 @@ impl JwtVerifier {
                 role: claims.role,
             },
             claims.exp,
+            kid,
         ))
     }
 
-    fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
-        let cache = self
-            .cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < MAX_KEY_AGE);
-        if fresh {
-            cache.keys.get(kid).cloned()
-        } else {
-            None
+    /// The key named `kid` if the keys are fresh; an error if it is a key that left the key set;
+    /// `None` when the source must be asked.
+    fn cached_key(&self, kid: &str) -> Option<Result<DecodingKey, AuthError>> {
+        let cache = self.keys.read_cache();
+        if !cache.fresh(self.max_key_age) {
+            return None;
+        }
+        match cache.keys.get(kid) {
+            Some(key) => Some(Ok(key.clone())),
+            None if cache.removed.contains(kid) => Some(Err(AuthError::Invalid)),
+            None => None,
         }
     }
+}
 
-    fn fetched_at(&self) -> Option<Instant> {
+/// Fetches the keys every `every` while the verifier lives. A verifier that has never been asked
+/// to verify a token has nothing to refresh and fetches nothing.
+async fn refresh_in_background(keys: std::sync::Weak<KeyStore>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(keys) = keys.upgrade() else {
+            return;
+        };
+        keys.refresh_if_older_than(every / 2).await;
+    }
+}
+
+impl KeyStore {
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
         self.cache
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .fetched_at
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, VerifiedToken>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn fetched_at(&self) -> Option<Instant> {
+        self.read_cache().fetched_at
+    }
+
+    /// The scheduled refresh; skipped when the keys were never needed or were just fetched for an
+    /// unknown kid.
+    async fn refresh_if_older_than(&self, age: Duration) {
+        let _one_at_a_time = self.refresh.lock().await;
+        if self.fetched_at().is_some_and(|t| t.elapsed() >= age) {
+            // A failure is logged by `load_keys`, and the keys already known stay in use.
+            let _ = self.load_keys().await;
+        }
     }
 
     /// Goes back to the key source for a key it does not have. Fetches are serialised and at least
@@ -327,14 +428,15 @@ impl JwtVerifier {
             }
             self.load_keys().await?;
         }
-        let cache = self
-            .cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.keys.get(kid).cloned().ok_or(AuthError::Invalid)
+        self.read_cache()
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or(AuthError::Invalid)
     }
 
-    /// Fetches the keys now. Keeps the keys it had if the source cannot be reached.
+    /// Fetches the keys now, and forgets the verified tokens whose key is gone. Keeps the keys it
+    /// had if the source cannot be reached.
     async fn load_keys(&self) -> Result<(), AuthError> {
         match self.source.fetch().await {
             Ok(set) => {
@@ -350,6 +452,22 @@ impl JwtVerifier {
                     .cache
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let gone: Vec<String> = cache
+                    .keys
+                    .keys()
+                    .filter(|kid| !keys.contains_key(*kid))
+                    .cloned()
+                    .collect();
+                if !gone.is_empty() {
+                    tracing::info!(kids = ?gone, "signing keys left the key set; their tokens are refused");
+                    self.lock_verified()
+                        .retain(|_, entry| keys.contains_key(&entry.kid));
+                    if cache.removed.len() + gone.len() > MAX_REMOVED {
+                        cache.removed.clear();
+                    }
+                    cache.removed.extend(gone);
+                }
+                cache.removed.retain(|kid| !keys.contains_key(kid));
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());
                 Ok(())
@@ -454,6 +572,7 @@ mod tests {
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(3600),
             jwks_url: "http://unused".into(),
+            jwks_refresh: Duration::from_secs(1),
         }
     }
 
@@ -582,6 +701,63 @@ mod tests {
             assert_eq!(result.unwrap(), Err(AuthError::Invalid));
         }
         assert!(shared.fetches.load(Ordering::SeqCst) - before <= 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_that_leaves_the_key_set_is_refused_within_the_refresh_interval() {
+        let shared = Arc::new(TestKeys {
+            keys: Mutex::new(vec![("k1".into(), key(1)), ("k2".into(), key(2))]),
+            fetches: AtomicUsize::new(0),
+        });
+        let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
+        let revoked = sign("k1", &key(1), 60, Role::Admin);
+        let kept = sign("k2", &key(2), 60, Role::Customer);
+        for token in [&revoked, &kept] {
+            assert!(verifier.verify(token).await.is_ok());
+        }
+        // Verified once, so now answered from the cache of verified tokens.
+        assert!(verifier.verify(&revoked).await.is_ok());
+
+        shared.keys.lock().unwrap().retain(|(kid, _)| kid != "k1");
+        let started = Instant::now();
+        while verifier.verify(&revoked).await.is_ok() {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "a removed key still verifies after the refresh interval"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Refused at once from now on, without going back to the source each time.
+        let fetches = shared.fetches.load(Ordering::SeqCst);
+        let refused_at = Instant::now();
+        assert_eq!(verifier.verify(&revoked).await, Err(AuthError::Invalid));
+        assert!(refused_at.elapsed() < Duration::from_millis(100));
+        assert_eq!(shared.fetches.load(Ordering::SeqCst), fetches);
+        assert!(verifier.verify(&kept).await.is_ok());
+        let verified = verifier.keys.lock_verified();
+        assert!(verified.values().all(|entry| entry.kid == "k2"));
+        assert!(!verified.contains_key(&revoked));
+    }
+
+    #[tokio::test]
+    async fn the_background_refresh_ends_with_the_verifier_and_waits_for_first_use() {
+        let shared = Arc::new(TestKeys {
+            keys: Mutex::new(vec![("k1".into(), key(1))]),
+            fetches: AtomicUsize::new(0),
+        });
+        let verifier = JwtVerifier::new(&settings(), Shared(shared.clone()));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(shared.fetches.load(Ordering::SeqCst), 0, "never used");
+        verifier
+            .verify(&sign("k1", &key(1), 60, Role::Customer))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        let used = shared.fetches.load(Ordering::SeqCst);
+        assert!(used >= 2, "refreshed in the background: {used}");
+        drop(verifier);
+        tokio::time::sleep(Duration::from_millis(2200)).await;
+        assert_eq!(shared.fetches.load(Ordering::SeqCst), used, "dropped");
     }
 
     #[test]

@@ -433,6 +433,9 @@ pub struct JwtSettings {
     pub refresh_ttl: Duration,
     /// Where verifiers fetch the signing keys.
     pub jwks_url: String,
+    /// How often verifiers fetch the signing keys again (`JWT_JWKS_REFRESH_SECS`), so a key
+    /// identity revokes is refused everywhere within about this long.
+    pub jwks_refresh: Duration,
 }
 
 pub use contracts::services::ServiceSpec;
@@ -512,6 +515,9 @@ impl Settings {
                 || format!("http://127.0.0.1:{identity_port}/.well-known/jwks.json"),
                 str::to_owned,
             ),
+            jwks_refresh: source
+                .seconds("JWT_JWKS_REFRESH_SECS")?
+                .unwrap_or(Duration::from_secs(5)),
         };
         if !jwt.jwks_url.starts_with("http://") && !jwt.jwks_url.starts_with("https://") {
             return Err(ConfigError::invalid(

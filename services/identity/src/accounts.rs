@@ -1,6 +1,7 @@
 //! What identity does with accounts: register, log in (slowed against brute force), rotate and
 //! revoke refresh tokens, change profiles and roles.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -19,44 +20,86 @@ use uuid::Uuid;
 use crate::domain::{Email, InvalidValue, Password, Username};
 use crate::error::IdentityError;
 use crate::store;
-use crate::store::login_failures::Scope;
+use crate::store::login_throttles::Scope;
 use crate::store::users::User;
 use crate::tokens::{IssuedTokens, TokenIssuer, hash_refresh_token, new_refresh_token};
 
-/// How failed logins are counted and how long they lock an account or address out.
+/// How failed password checks slow further attempts. Three counters: one account from one
+/// address, one address over every account, and one account over every address. Each lets
+/// `free_*` failures through, then makes every further attempt wait, twice as long after each
+/// failure. One address adds at most `free_per_account_address` failures to its account's
+/// counter, so a flood from one address delays that address alone: the owner, elsewhere, still
+/// signs in. Only guesses from many addresses delay the account itself, and then by at most
+/// `max_account_delay_ms`.
 #[derive(Clone, Debug)]
 pub struct LoginPolicy {
-    /// Failures are counted within a window of this many seconds.
+    /// A counter with no failure for this long starts again from zero.
     pub window_secs: i64,
-    /// Failures for one account before it is locked.
-    pub account_threshold: i32,
-    /// Failures from one client address (over all accounts) before it is locked.
-    pub address_threshold: i32,
-    /// The first lock lasts this long; each further failure doubles it.
-    pub base_lock_secs: i64,
-    pub max_lock_secs: i64,
+    pub free_per_account_address: i32,
+    pub free_per_address: i32,
+    pub free_per_account: i32,
+    /// The first delay; it doubles with each further failure.
+    pub first_delay_ms: i64,
+    /// The longest delay of an address (for one account or for all).
+    pub max_delay_ms: i64,
+    /// The longest delay of an account from every address.
+    pub max_account_delay_ms: i64,
 }
 
 impl Default for LoginPolicy {
     fn default() -> Self {
         Self {
             window_secs: 15 * 60,
-            account_threshold: 5,
-            address_threshold: 20,
-            base_lock_secs: 30,
-            max_lock_secs: 15 * 60,
+            free_per_account_address: 5,
+            free_per_address: 20,
+            free_per_account: 20,
+            first_delay_ms: 1000,
+            max_delay_ms: 15 * 60 * 1000,
+            max_account_delay_ms: 30 * 1000,
         }
     }
 }
 
 impl LoginPolicy {
-    fn lock_seconds(&self, failures: i32, threshold: i32) -> Option<i64> {
-        (failures >= threshold).then(|| {
-            let doublings = (failures - threshold).min(20) as u32;
-            self.base_lock_secs
-                .saturating_mul(1_i64 << doublings)
-                .min(self.max_lock_secs)
-        })
+    /// How long the next attempt must wait after `failures` on a counter that lets `free`
+    /// through: nothing before `free`, then the first delay, doubling, up to `max_ms`.
+    pub fn delay_ms(&self, failures: i32, free: i32, max_ms: i64) -> i64 {
+        if failures < free {
+            return 0;
+        }
+        let doublings = (failures - free).min(40) as u32;
+        self.first_delay_ms
+            .saturating_mul(1_i64 << doublings)
+            .min(max_ms)
+    }
+
+    fn limits(&self, scope: Scope) -> (i32, i64) {
+        match scope {
+            Scope::AccountAddress => (self.free_per_account_address, self.max_delay_ms),
+            Scope::Address => (self.free_per_address, self.max_delay_ms),
+            Scope::Account => (self.free_per_account, self.max_account_delay_ms),
+        }
+    }
+}
+
+/// The counters an attempt was counted on before its password was checked, so that a right
+/// password (or a check that never ran) can take it back.
+struct CountedAttempt {
+    account: String,
+    account_address: String,
+    address: String,
+    on_account: bool,
+}
+
+/// The subject of a client address's counter: the address itself, or for IPv6 its /64, the
+/// block one subscriber usually holds whole.
+pub fn address_subject(address: IpAddr) -> String {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
     }
 }
 
@@ -210,67 +253,157 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks the password and issues tokens. Refuses with 429 while the account or the client
-    /// address is locked after repeated failures, without looking at the password.
+    /// Checks the password and issues tokens. The attempt is counted before the password is
+    /// checked, so parallel guesses get no more tries than sequential ones; while a delay is in
+    /// force (see [`LoginPolicy`]) the answer is 429 without looking at the password.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
-        address: &str,
+        address: IpAddr,
     ) -> Result<(User, IssuedTokens), IdentityError> {
         let account = username.trim().to_lowercase();
-        if let Some(until) =
-            store::login_failures::locked_until(&self.db, &account, address).await?
-        {
-            return Err(IdentityError::Throttled {
-                retry_after: seconds_until(until),
-            });
-        }
+        let attempt = self.count_attempt(&account, address).await?;
         let found = store::users::find_credentials(&self.db, username.trim()).await?;
-        let valid = match &found {
-            Some((_, hash)) => verify_password(password, hash).await?,
-            None => {
-                // A busy gate answers 503 for unknown names too, so it tells nothing about them.
-                if let Err(IdentityError::Busy) = verify_password(password, &DECOY_HASH).await {
-                    return Err(IdentityError::Busy);
-                }
-                false
+        let checked = match &found {
+            Some((_, hash)) => verify_password(password, hash).await,
+            // A failed login takes as long whether or not the account exists.
+            None => match verify_password(password, &DECOY_HASH).await {
+                Err(IdentityError::Busy) => Err(IdentityError::Busy),
+                _ => Ok(false),
+            },
+        };
+        let valid = match checked {
+            Ok(valid) => valid,
+            Err(e) => {
+                // Never checked (a busy hashing gate answers 503): the attempt does not count.
+                self.take_back(&attempt, false).await?;
+                return Err(e);
             }
         };
         match (found, valid) {
             (Some((user, _)), true) => {
-                store::login_failures::clear_account(&self.db, &account).await?;
+                self.take_back(&attempt, true).await?;
                 let tokens = self.issue(&user, None).await?;
                 Ok((user, tokens))
             }
-            _ => {
-                self.count_failure(&account, address).await?;
-                Err(IdentityError::BadCredentials)
-            }
+            _ => Err(IdentityError::BadCredentials),
         }
     }
 
-    async fn count_failure(&self, account: &str, address: &str) -> Result<(), IdentityError> {
+    /// Counts an attempt on `account` from `address` on every counter, unless one of them is
+    /// still delaying attempts: then 429 and nothing is counted. The counters are locked for
+    /// the count, so concurrent attempts are counted one after another.
+    async fn count_attempt(
+        &self,
+        account: &str,
+        address: IpAddr,
+    ) -> Result<CountedAttempt, IdentityError> {
         let policy = &self.login_policy;
-        for (scope, subject, threshold) in [
-            (Scope::Account, account, policy.account_threshold),
-            (Scope::Address, address, policy.address_threshold),
-        ] {
-            let failures =
-                store::login_failures::record_failure(&self.db, scope, subject, policy.window_secs)
-                    .await?;
-            if let Some(seconds) = policy.lock_seconds(failures, threshold) {
-                store::login_failures::lock(&self.db, scope, subject, seconds).await?;
+        let address = address_subject(address);
+        // Usernames have no spaces, so the pair cannot be confused with another.
+        let account_address = format!("{account} {address}");
+        let mut keys = vec![
+            (Scope::Account, account.to_owned()),
+            (Scope::AccountAddress, account_address.clone()),
+            (Scope::Address, address.clone()),
+        ];
+        keys.sort();
+        let mut tx = self.db.begin().await?;
+        let counters = store::login_throttles::lock(&mut tx, &keys).await?;
+        let wait_ms = counters
+            .iter()
+            .map(|c| (c.blocked_until - c.now).num_milliseconds())
+            .max()
+            .unwrap_or(0);
+        if wait_ms > 0 {
+            tx.rollback().await?;
+            tracing::debug!(
+                account,
+                address,
+                wait_ms,
+                "password attempt refused while delayed"
+            );
+            return Err(IdentityError::Throttled {
+                retry_after: (wait_ms as u64).div_ceil(1000).max(1),
+            });
+        }
+        let current = |c: &store::login_throttles::Counter| {
+            if c.now - c.last_failure_at > chrono::Duration::seconds(policy.window_secs) {
+                0
+            } else {
+                c.failures
+            }
+        };
+        let from_this_address = counters
+            .iter()
+            .find(|c| c.scope == Scope::AccountAddress.as_str())
+            .map_or(0, current);
+        let on_account = from_this_address < policy.free_per_account_address;
+        for (scope, _) in &keys {
+            if *scope == Scope::Account && !on_account {
+                continue;
+            }
+            let Some(counter) = counters.iter().find(|c| c.scope == scope.as_str()) else {
+                continue;
+            };
+            let failures = current(counter).saturating_add(1);
+            let (free, max_ms) = policy.limits(*scope);
+            if failures == free {
                 tracing::warn!(
-                    ?scope,
-                    subject,
+                    scope = %counter.scope,
+                    subject = %counter.subject,
                     failures,
-                    lock_secs = seconds,
-                    "login locked after repeated failures"
+                    "repeated password failures; further attempts are delayed"
                 );
             }
+            store::login_throttles::set(
+                &mut *tx,
+                &counter.scope,
+                &counter.subject,
+                failures,
+                policy.delay_ms(failures, free, max_ms),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(CountedAttempt {
+            account: account.to_owned(),
+            account_address,
+            address,
+            on_account,
+        })
+    }
+
+    /// Takes back a counted attempt. A right password also forgets the failures of its account
+    /// from its address; those of the address and of the account as a whole stay, being
+    /// possibly someone else's.
+    async fn take_back(&self, attempt: &CountedAttempt, right: bool) -> Result<(), IdentityError> {
+        if right {
+            store::login_throttles::clear(
+                &self.db,
+                Scope::AccountAddress,
+                &attempt.account_address,
+            )
+            .await?;
+        } else {
+            store::login_throttles::take_back(
+                &self.db,
+                Scope::AccountAddress,
+                &attempt.account_address,
+            )
+            .await?;
+        }
+        store::login_throttles::take_back(&self.db, Scope::Address, &attempt.address).await?;
+        if attempt.on_account {
+            store::login_throttles::take_back(&self.db, Scope::Account, &attempt.account).await?;
         }
         Ok(())
+    }
+
+    /// Deletes the counters nothing has happened to for the window.
+    pub async fn sweep_login_throttles(&self) -> Result<u64, IdentityError> {
+        Ok(store::login_throttles::sweep(&self.db, self.login_policy.window_secs).await?)
     }
 
     /// Issues an access token and a refresh token in `family` (a new family when `None`).
@@ -354,10 +487,13 @@ impl Accounts {
 
     /// Email and password changes need the current password, and end every session of the user
     /// (their refresh tokens are revoked; access tokens run out within their short lifetime).
+    /// The current password is checked under the same throttle as a login from `address`: a
+    /// stolen access token gives no more guesses than the login form.
     pub async fn change_profile(
         &self,
         user_id: i64,
         change: ProfileChange,
+        address: IpAddr,
     ) -> Result<User, IdentityError> {
         if change.email.is_none() && change.new_password.is_none() {
             return self.user(user_id).await;
@@ -368,11 +504,20 @@ impl Accounts {
                 "is required to change the email or password",
             )]));
         };
+        let user = self.user(user_id).await?;
         let hash = store::users::password_hash(&self.db, user_id)
             .await?
             .ok_or(IdentityError::UserNotFound)?;
-        if !verify_password(current, &hash).await? {
-            return Err(IdentityError::WrongCurrentPassword);
+        let attempt = self
+            .count_attempt(&user.username.to_lowercase(), address)
+            .await?;
+        match verify_password(current, &hash).await {
+            Ok(true) => self.take_back(&attempt, true).await?,
+            Ok(false) => return Err(IdentityError::WrongCurrentPassword),
+            Err(e) => {
+                self.take_back(&attempt, false).await?;
+                return Err(e);
+            }
         }
         let new_hash = match &change.new_password {
             Some(password) => Some(hash_password(password).await?),
@@ -473,22 +618,32 @@ fn user_role(role: Role) -> UserRole {
     }
 }
 
-fn seconds_until(until: chrono::DateTime<Utc>) -> u64 {
-    let millis = (until - Utc::now()).num_milliseconds().max(0) as u64;
-    millis.div_ceil(1000).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn lock_doubles_from_the_threshold_and_is_capped() {
+    fn delays_start_after_the_free_failures_double_and_are_capped() {
         let policy = LoginPolicy::default();
-        assert_eq!(policy.lock_seconds(4, 5), None);
-        assert_eq!(policy.lock_seconds(5, 5), Some(30));
-        assert_eq!(policy.lock_seconds(6, 5), Some(60));
-        assert_eq!(policy.lock_seconds(50, 5), Some(900));
+        assert_eq!(policy.delay_ms(4, 5, 900_000), 0);
+        assert_eq!(policy.delay_ms(5, 5, 900_000), 1_000);
+        assert_eq!(policy.delay_ms(6, 5, 900_000), 2_000);
+        assert_eq!(policy.delay_ms(8, 5, 900_000), 8_000);
+        assert_eq!(policy.delay_ms(60, 5, 900_000), 900_000);
+        assert_eq!(policy.delay_ms(i32::MAX, 5, 30_000), 30_000);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_block() {
+        let subject = |a: &str| address_subject(a.parse().unwrap());
+        assert_eq!(subject("203.0.113.9"), "203.0.113.9");
+        assert_eq!(subject("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(subject("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            subject("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            subject("2001:db8:1:2::")
+        );
+        assert_ne!(subject("2001:db8:1:3::1"), subject("2001:db8:1:2::1"));
     }
 
     #[test]

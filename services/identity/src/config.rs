@@ -8,6 +8,7 @@ use platform::config::{ConfigError, ConfigSource, RunMode, Settings};
 use platform::service::Service;
 
 use crate::accounts::LoginPolicy;
+use crate::http::failure::FailureAccess;
 use crate::{DEMO_USERS, Identity};
 
 /// An administrator to create at start if no user has that name.
@@ -44,6 +45,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// How long `GET /api/auth/simulate-failure` makes this instance fail (zero: turned off).
     pub simulated_failure: Duration,
+    /// Who may call it: anyone in demo mode; in production mode, administrators when
+    /// `SIMULATED_FAILURE_ENABLED=true`, else nobody.
+    pub simulated_failure_access: FailureAccess,
 }
 
 impl Config {
@@ -53,40 +57,7 @@ impl Config {
             .parse::<u16>("IDENTITY_GRPC_PORT")?
             .or(Identity::SPEC.grpc_port)
             .unwrap_or_default();
-        let defaults = LoginPolicy::default();
-        let login_policy = LoginPolicy {
-            window_secs: source
-                .seconds("LOGIN_FAILURE_WINDOW_SECS")?
-                .map_or(defaults.window_secs, |d| d.as_secs() as i64),
-            account_threshold: source
-                .parse("LOGIN_MAX_FAILURES_PER_ACCOUNT")?
-                .unwrap_or(defaults.account_threshold),
-            address_threshold: source
-                .parse("LOGIN_MAX_FAILURES_PER_ADDRESS")?
-                .unwrap_or(defaults.address_threshold),
-            base_lock_secs: source
-                .seconds("LOGIN_LOCK_SECS")?
-                .map_or(defaults.base_lock_secs, |d| d.as_secs() as i64),
-            max_lock_secs: defaults.max_lock_secs,
-        };
-        for (key, value) in [
-            (
-                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-                login_policy.account_threshold,
-            ),
-            (
-                "LOGIN_MAX_FAILURES_PER_ADDRESS",
-                login_policy.address_threshold,
-            ),
-        ] {
-            if value < 1 {
-                return Err(ConfigError::invalid(
-                    key,
-                    &value.to_string(),
-                    "must be at least 1",
-                ));
-            }
-        }
+        let login_policy = login_policy(source)?;
         let mut bootstrap = Vec::new();
         let mut demo_users = false;
         match (
@@ -145,6 +116,13 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let simulated_failure_access = if settings.mode.is_demo() {
+            FailureAccess::Anyone
+        } else if source.flag("SIMULATED_FAILURE_ENABLED")?.unwrap_or(false) {
+            FailureAccess::Admins
+        } else {
+            FailureAccess::Off
+        };
         Ok(Self {
             settings,
             grpc_port,
@@ -152,11 +130,65 @@ impl Config {
             bootstrap,
             demo_users,
             trusted_proxies,
+            // Zero is allowed here: it turns the endpoint off.
             simulated_failure: source
-                .seconds("SIMULATED_FAILURE_SECS")?
-                .unwrap_or(Duration::from_secs(30)),
+                .parse::<u64>("SIMULATED_FAILURE_SECS")?
+                .map_or(Duration::from_secs(30), Duration::from_secs),
+            simulated_failure_access,
         })
     }
+}
+
+/// The login throttle's settings. `LOGIN_LOCK_SECS` belonged to the hard locks these delays
+/// replaced; it is refused rather than ignored, so that nobody believes it still applies.
+fn login_policy(source: &ConfigSource) -> Result<LoginPolicy, ConfigError> {
+    if let Some(value) = source.get("LOGIN_LOCK_SECS") {
+        return Err(ConfigError::invalid(
+            "LOGIN_LOCK_SECS",
+            value,
+            "logins are no longer locked but delayed: set LOGIN_DELAY_SECS and LOGIN_MAX_DELAY_SECS instead",
+        ));
+    }
+    let defaults = LoginPolicy::default();
+    let at_least_one = |key: &str, default: i32| -> Result<i32, ConfigError> {
+        let value = source.parse::<i32>(key)?.unwrap_or(default);
+        if value < 1 {
+            return Err(ConfigError::invalid(
+                key,
+                &value.to_string(),
+                "must be at least 1",
+            ));
+        }
+        Ok(value)
+    };
+    let millis = |key: &str, default: i64| -> Result<i64, ConfigError> {
+        Ok(source.seconds(key)?.map_or(default, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        }))
+    };
+    Ok(LoginPolicy {
+        window_secs: source
+            .seconds("LOGIN_FAILURE_WINDOW_SECS")?
+            .map_or(defaults.window_secs, |d| d.as_secs() as i64),
+        free_per_account_address: at_least_one(
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS",
+            defaults.free_per_account_address,
+        )?,
+        free_per_address: at_least_one(
+            "LOGIN_MAX_FAILURES_PER_ADDRESS",
+            defaults.free_per_address,
+        )?,
+        free_per_account: at_least_one(
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            defaults.free_per_account,
+        )?,
+        first_delay_ms: millis("LOGIN_DELAY_SECS", defaults.first_delay_ms)?,
+        max_delay_ms: millis("LOGIN_MAX_DELAY_SECS", defaults.max_delay_ms)?,
+        max_account_delay_ms: millis(
+            "LOGIN_MAX_ACCOUNT_DELAY_SECS",
+            defaults.max_account_delay_ms,
+        )?,
+    })
 }
 
 #[cfg(test)]

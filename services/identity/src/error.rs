@@ -21,7 +21,9 @@ pub enum IdentityError {
     InvalidRefreshToken,
     #[error("The current password is wrong")]
     WrongCurrentPassword,
-    #[error("Too many failed login attempts; retry in {retry_after} seconds")]
+    #[error(
+        "Too many failed password attempts from this address or for this account; retry in {retry_after} seconds"
+    )]
     Throttled { retry_after: u64 },
     #[error("User not found")]
     UserNotFound,

@@ -17,6 +17,7 @@ pub mod testing;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use contracts::identity::v1::user_directory_server::UserDirectoryServer;
@@ -63,9 +64,14 @@ impl Service for Identity {
     async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
         let settings = &config.settings;
         let db = context.db()?;
-        let ring = KeyRing::load_or_create(db.clone(), settings.jwt.access_ttl)
-            .await
-            .context("loading token signing keys")?;
+        let ring = KeyRing::load_or_create(
+            db.clone(),
+            settings.jwt.access_ttl,
+            settings.jwt.jwks_refresh,
+        )
+        .await
+        .context("loading token signing keys")?;
+        let reload_every = ring.reload_every();
         let verifier = Arc::new(JwtVerifier::new(&settings.jwt, LocalKeys(ring.clone())));
         let accounts = Arc::new(Accounts {
             db,
@@ -94,12 +100,19 @@ impl Service for Identity {
             verifier: verifier.clone(),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
-        let switch = Arc::new(http::failure::FailureSwitch::new(config.simulated_failure));
+        let switch = Arc::new(http::failure::FailureSwitch::new(
+            config.simulated_failure,
+            config.simulated_failure_access,
+        ));
+        let failure = http::failure::FailureState {
+            switch: switch.clone(),
+            verifier: verifier.clone(),
+        };
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))
             .build(http::router(state).route(
                 http::failure::PATH,
-                axum::routing::get(http::failure::simulate).with_state(switch.clone()),
+                axum::routing::get(http::failure::simulate).with_state(failure),
             ))
             .layer(axum::middleware::from_fn_with_state(
                 switch,
@@ -108,7 +121,10 @@ impl Service for Identity {
 
         let grpc = platform::http::bind(settings.host, config.grpc_port).await?;
         let grpc_port = grpc.local_addr()?.port();
-        let directory = UserDirectoryServer::new(grpc::Directory { accounts, verifier });
+        let directory = UserDirectoryServer::new(grpc::Directory {
+            accounts: accounts.clone(),
+            verifier,
+        });
         let parts = Parts::new(router)
             .publishes()
             .serves_grpc(
@@ -130,7 +146,13 @@ impl Service for Identity {
                 Job::new("signing-key reload", move |task| {
                     jobs::key_reload::reload_keys(ring, task)
                 })
-                .stalls_after(KeyRing::RELOAD_EVERY * 4),
+                .stalls_after((reload_every * 4).max(Duration::from_secs(60))),
+            )
+            .runs(
+                Job::new("login-throttle sweep", move |task| {
+                    jobs::throttle_sweep::sweep_login_throttles(accounts, task)
+                })
+                .stalls_after(jobs::throttle_sweep::EVERY * 3),
             )
             // The other services of the same process fetch the signing keys from here.
             .exports(

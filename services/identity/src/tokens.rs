@@ -34,22 +34,35 @@ struct RingState {
 }
 
 /// The signing keys, as stored in the identity database. The newest unretired key signs; keys
-/// retired by a rotation stay published until the tokens they signed have expired.
+/// retired by a rotation stay published until the tokens they signed have expired; a revoked key
+/// leaves at once.
 pub struct KeyRing {
     db: PgPool,
     state: RwLock<RingState>,
     /// How long a retired key stays in the JWKS: the access-token lifetime plus a margin for
     /// instances that have not yet reloaded the ring.
     grace: Duration,
+    /// How often each instance re-reads the ring (another instance may have rotated it or revoked
+    /// a key): the verifiers' refresh interval, so that no instance goes on signing with, or
+    /// publishing, a revoked key for longer than a verifier goes on accepting it.
+    reload_every: Duration,
+}
+
+/// The outcome of revoking a key.
+pub struct Revocation {
+    pub revoked_at: chrono::DateTime<chrono::Utc>,
+    /// The key that signs from now on.
+    pub signing_kid: String,
 }
 
 impl KeyRing {
-    /// How often each instance re-reads the ring (another instance may have rotated it).
-    pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
-
     /// Loads the ring, generating the first key if there is none.
-    pub async fn load_or_create(db: PgPool, access_ttl: Duration) -> anyhow::Result<Arc<Self>> {
-        let grace = access_ttl + Self::RELOAD_EVERY * 2;
+    pub async fn load_or_create(
+        db: PgPool,
+        access_ttl: Duration,
+        reload_every: Duration,
+    ) -> anyhow::Result<Arc<Self>> {
+        let grace = access_ttl + (reload_every * 2).max(Duration::from_secs(60));
         let mut tx = db.begin().await?;
         store::keys::lock_table(&mut *tx).await?;
         let rows = store::keys::published(&mut *tx, grace.as_secs() as i64).await?;
@@ -63,7 +76,12 @@ impl KeyRing {
             db,
             state: RwLock::new(state),
             grace,
+            reload_every,
         }))
+    }
+
+    pub fn reload_every(&self) -> Duration {
+        self.reload_every
     }
 
     /// Re-reads the ring from the database.
@@ -87,6 +105,37 @@ impl KeyRing {
         self.reload().await?;
         tracing::info!(kid, "rotated the token signing key");
         Ok(kid)
+    }
+
+    /// Revokes `kid` at once: it leaves the JWKS and never signs again. Revoking the key that signs
+    /// now rotates a new one in first, in the same transaction, so that tokens can still be
+    /// issued. Revoking a revoked key changes nothing. `None`: no such key.
+    pub async fn revoke(&self, kid: &str) -> anyhow::Result<Option<Revocation>> {
+        let mut tx = self.db.begin().await?;
+        store::keys::lock_table(&mut *tx).await?;
+        let Some((signing, revoked_at)) = store::keys::state(&mut *tx, kid).await? else {
+            return Ok(None);
+        };
+        let revoked_at = match revoked_at {
+            Some(at) => at,
+            None => {
+                if signing {
+                    let new_kid = create_key(&mut tx).await?;
+                    store::keys::retire_all_but(&mut *tx, &new_kid).await?;
+                    tracing::info!(
+                        kid = new_kid,
+                        "rotated the token signing key to revoke the old one"
+                    );
+                }
+                store::keys::revoke(&mut *tx, kid).await?
+            }
+        };
+        tx.commit().await?;
+        self.reload().await?;
+        Ok(Some(Revocation {
+            revoked_at,
+            signing_kid: self.active().kid.clone(),
+        }))
     }
 
     pub fn jwks(&self) -> Arc<JwkSet> {

@@ -280,7 +280,9 @@ async fn traffic_is_spread_and_a_killed_instance_is_ejected_while_requests_keep_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simulate_failure_opens_the_breaker_which_closes_after_recovery() {
+    // Seed 002's open simulate-failure is a demo-mode door; production closes it.
     let cluster = Cluster::start(&[
+        ("ITINERA_MODE", "demo"),
         ("SIMULATED_FAILURE_SECS", "2"),
         ("GATEWAY_HEALTH_INTERVAL_MS", "100"),
         ("GATEWAY_EJECTION_MS", "300"),

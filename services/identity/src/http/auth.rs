@@ -4,10 +4,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json as JsonResponse, Router};
+use platform::Problem;
 use platform::auth::{Caller, Role};
-use platform::http::Json;
+use platform::http::{Json, Path};
 use serde::{Deserialize, Serialize};
 
 use super::{AppState, ClientAddress};
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/keys/rotate", post(rotate_keys))
+        .route("/api/auth/keys/{kid}", delete(revoke_key))
         .route("/.well-known/jwks.json", get(jwks))
 }
 
@@ -84,7 +86,7 @@ async fn login(
 ) -> Result<JsonResponse<LoggedIn>, IdentityError> {
     let (user, tokens) = state
         .accounts
-        .login(&body.username, &body.password, &address.to_string())
+        .login(&body.username, &body.password, address)
         .await?;
     Ok(JsonResponse(LoggedIn {
         message: "Login successful",
@@ -149,9 +151,51 @@ async fn rotate_keys(
     Ok(JsonResponse(Rotated { kid }))
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Revoked {
+    kid: String,
+    revoked_at: chrono::DateTime<chrono::Utc>,
+    /// The key that signs new tokens from now on.
+    signing_kid: String,
+}
+
+/// Revokes a signing key at once (a compromised key): it leaves the JWKS, so every verifier
+/// refuses its tokens within its refresh interval (`JWT_JWKS_REFRESH_SECS`), and this instance
+/// at once. Revoking the key that signs now rotates a new one in first.
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(kid): Path<String>,
+) -> Result<JsonResponse<Revoked>, IdentityError> {
+    caller.require(&[Role::Admin])?;
+    let Some(revocation) = state.accounts.tokens.ring().revoke(&kid).await? else {
+        return Err(Problem::not_found(format!("No signing key has the kid {kid:?}")).into());
+    };
+    if let Err(e) = state.verifier.refresh_keys().await {
+        tracing::warn!(error = %e, "cannot refresh this instance's verifier after a revocation");
+    }
+    tracing::warn!(
+        kid,
+        admin = caller.user_id,
+        "signing key revoked by an administrator"
+    );
+    Ok(JsonResponse(Revoked {
+        kid,
+        revoked_at: revocation.revoked_at,
+        signing_kid: revocation.signing_kid,
+    }))
+}
+
+/// The JWKS may be cached no longer than verifiers wait between fetches, so that a revoked key
+/// does not outlive its revocation in a cache.
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let max_age = state.accounts.tokens.settings().jwks_refresh.as_secs();
     (
-        [(axum::http::header::CACHE_CONTROL, "public, max-age=60")],
+        [(
+            axum::http::header::CACHE_CONTROL,
+            format!("public, max-age={max_age}"),
+        )],
         JsonResponse((*state.accounts.tokens.ring().jwks()).clone()),
     )
 }

@@ -1,25 +1,42 @@
 //! Seed 002's `GET /api/auth/simulate-failure`: the instance that serves it fails every request
 //! (readiness included) for a while, so that the gateway's circuit breaker can be watched at work.
 //! `/health` and `/metrics` keep answering: the process is alive, only its work fails.
-//! `SIMULATED_FAILURE_SECS=0` turns the endpoint off (404), as it should be in production.
+//!
+//! In demo mode anyone may call it, as in seed 002. In production mode it answers 404 unless
+//! `SIMULATED_FAILURE_ENABLED=true`, and even then only administrators may call it (401 without a
+//! token, 403 for others): it takes the instance out of service. `SIMULATED_FAILURE_SECS=0` turns
+//! it off in both modes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use platform::Problem;
+use platform::auth::{Caller, JwtVerifier, Role};
 use serde_json::{Value, json};
 
 /// The path that switches the failure on.
 pub const PATH: &str = "/api/auth/simulate-failure";
 
+/// Who may switch the failure on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureAccess {
+    /// Demo mode: anyone, as seed 002 documents.
+    Anyone,
+    /// Production mode with `SIMULATED_FAILURE_ENABLED=true`.
+    Admins,
+    /// 404, as if the endpoint did not exist.
+    Off,
+}
+
 pub struct FailureSwitch {
-    /// How long one call makes the instance fail; zero: the endpoint is off.
+    /// How long one call makes the instance fail.
     duration: Duration,
+    access: FailureAccess,
     /// Unix time in milliseconds until which requests fail.
     until_ms: AtomicU64,
 }
@@ -31,9 +48,14 @@ fn now_ms() -> u64 {
 }
 
 impl FailureSwitch {
-    pub fn new(duration: Duration) -> Self {
+    pub fn new(duration: Duration, access: FailureAccess) -> Self {
         Self {
             duration,
+            access: if duration.is_zero() {
+                FailureAccess::Off
+            } else {
+                access
+            },
             until_ms: AtomicU64::new(0),
         }
     }
@@ -46,10 +68,34 @@ impl FailureSwitch {
     }
 }
 
+/// The endpoint's state: the switch, and the verifier for administrators' tokens.
+#[derive(Clone)]
+pub struct FailureState {
+    pub switch: Arc<FailureSwitch>,
+    pub verifier: Arc<JwtVerifier>,
+}
+
+impl FromRef<FailureState> for Arc<JwtVerifier> {
+    fn from_ref(state: &FailureState) -> Self {
+        state.verifier.clone()
+    }
+}
+
 /// Starts failing; answers before the failure starts, so the caller sees it was accepted.
-pub async fn simulate(State(switch): State<Arc<FailureSwitch>>) -> Result<Json<Value>, Problem> {
-    if switch.duration.is_zero() {
-        return Err(Problem::not_found("Simulated failures are turned off"));
+pub async fn simulate(
+    State(state): State<FailureState>,
+    caller: Result<Caller, Problem>,
+) -> Result<Json<Value>, Problem> {
+    let switch = &state.switch;
+    match switch.access {
+        FailureAccess::Off => {
+            return Err(Problem::not_found(
+                "Simulated failures are turned off (SIMULATED_FAILURE_ENABLED in production mode, \
+                 SIMULATED_FAILURE_SECS=0 in either mode)",
+            ));
+        }
+        FailureAccess::Admins => caller?.require(&[Role::Admin])?,
+        FailureAccess::Anyone => {}
     }
     let millis = u64::try_from(switch.duration.as_millis()).unwrap_or(u64::MAX / 2);
     switch.until_ms.store(now_ms() + millis, Ordering::Relaxed);

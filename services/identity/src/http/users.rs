@@ -10,7 +10,7 @@ use platform::auth::{Caller, Role};
 use platform::http::{Json, PageRequest, Paged, Path, Query};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
+use super::{AppState, ClientAddress};
 use crate::accounts::ProfileChange;
 use crate::domain::{Email, Password};
 use crate::error::IdentityError;
@@ -67,6 +67,7 @@ struct ProfilePatch {
 async fn change_own_profile(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     Json(patch): Json<ProfilePatch>,
 ) -> Result<JsonResponse<Profile>, IdentityError> {
     let email = patch.email.as_deref().map(Email::parse).transpose()?;
@@ -83,7 +84,7 @@ async fn change_own_profile(
     Ok(JsonResponse(
         state
             .accounts
-            .change_profile(caller.user_id, change)
+            .change_profile(caller.user_id, change, address)
             .await?
             .into(),
     ))

@@ -8,7 +8,7 @@ use crate::tokens::KeyRing;
 
 /// Reloads the key ring periodically, so that a rotation made by another instance is picked up.
 pub async fn reload_keys(ring: Arc<KeyRing>, task: TaskContext) {
-    let mut every = tokio::time::interval(KeyRing::RELOAD_EVERY);
+    let mut every = tokio::time::interval(ring.reload_every());
     // The first tick is immediate, and the keys were loaded a moment ago.
     every.tick().await;
     loop {

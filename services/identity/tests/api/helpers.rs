@@ -91,6 +91,17 @@ impl TestApp {
         .await
     }
 
+    /// A login from client `address` (as the gateway reports it in `X-Forwarded-For`).
+    pub async fn login_from(&self, address: &str, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .header("x-forwarded-for", address)
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// Registers `username` and logs in; returns the login body.
     pub async fn user(&self, username: &str) -> Value {
         let response = self

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod failure;
 mod grpc;
 mod login;
 mod operations;

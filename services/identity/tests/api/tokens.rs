@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, problem, token};
+use crate::helpers::{PASSWORD, TestApp, problem, token};
 
 fn kid_of(jwt: &str) -> String {
     jsonwebtoken::decode_header(jwt)
@@ -191,4 +191,153 @@ async fn forged_expired_and_malformed_tokens_are_refused_directly_at_the_service
         .await
         .unwrap();
     problem(no_scheme, StatusCode::UNAUTHORIZED).await;
+}
+
+async fn revoke(app: &TestApp, jwt: &str, kid: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/api/auth/keys/{kid}")))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_admins_revoke_keys_and_revoking_the_signing_key_rotates_first() {
+    let app = TestApp::spawn().await;
+    let customer = token(&app.user("johndoe").await);
+    let kid = kid_of(&customer);
+    problem(revoke(&app, &customer, &kid).await, StatusCode::FORBIDDEN).await;
+    problem(
+        app.client
+            .delete(app.url(&format!("/api/auth/keys/{kid}")))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    problem(
+        revoke(&app, &admin, "no-such-kid").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let response = revoke(&app, &admin, &kid).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let revoked: Value = response.json().await.unwrap();
+    assert_eq!(revoked["kid"], kid.as_str());
+    let signing = revoked["signingKid"].as_str().unwrap().to_owned();
+    assert_ne!(signing, kid);
+
+    // Identity itself refuses the key's tokens at once, the admin's own included.
+    for jwt in [&customer, &admin] {
+        let body = problem(
+            app.get("/api/users/me", jwt).await,
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+        assert_eq!(body["message"], "The access token is invalid");
+    }
+    // The key is gone from the JWKS; new tokens are signed with the new key.
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [signing.as_str()]);
+    let fresh = token(&app.logged_in("johndoe", PASSWORD).await);
+    assert_eq!(kid_of(&fresh), signing);
+    assert_eq!(
+        app.get("/api/users/me", &fresh).await.status(),
+        StatusCode::OK
+    );
+    // Its private half is gone too.
+    let private: Vec<u8> =
+        sqlx::query_scalar("SELECT private_key FROM signing_keys WHERE kid = $1")
+            .bind(&kid)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(private.is_empty());
+
+    // Revoking it again changes nothing.
+    let admin = app.admin_token().await;
+    let again = revoke(&app, &admin, &kid).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["signingKid"],
+        signing.as_str()
+    );
+}
+
+#[tokio::test]
+async fn another_service_refuses_a_revoked_keys_tokens_within_seconds() {
+    let app = TestApp::spawn_with(&[("JWT_JWKS_REFRESH_SECS", "1")]).await;
+    let jwks_url = app.url("/.well-known/jwks.json");
+    // Booking verifies identity's tokens against its JWKS, refreshed every second.
+    let issuer = platform::testing::TestIssuer::start().await;
+    let booking = platform::testing::TestService::start::<booking::Booking>(
+        &issuer,
+        &[("JWT_JWKS_URL", &jwks_url), ("JWT_JWKS_REFRESH_SECS", "1")],
+    )
+    .await;
+    let login = app.user("johndoe").await;
+    let customer = token(&login);
+    // A retired key (rotated out) stays valid; only revocation ends its tokens early.
+    let admin = app.admin_token().await;
+    let rotated = app
+        .client
+        .post(app.url("/api/auth/keys/rotate"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let after_rotation = token(&app.logged_in("johndoe", PASSWORD).await);
+    for jwt in [&customer, &after_rotation] {
+        assert_eq!(
+            booking.api.get("/api/bookings", jwt).await.status(),
+            StatusCode::OK
+        );
+    }
+
+    let admin = app.admin_token().await;
+    let response = revoke(&app, &admin, &kid_of(&customer)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let response = booking.api.get("/api/bookings", &customer).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let body = problem(response, StatusCode::UNAUTHORIZED).await;
+            assert_eq!(body["message"], "The access token is invalid");
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_millis(2500),
+            "booking still accepts a revoked key's token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Tokens of the other key are unaffected.
+    assert_eq!(
+        booking
+            .api
+            .get("/api/bookings", &after_rotation)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

@@ -220,3 +220,38 @@ async fn changing_the_password_or_email_ends_every_session() {
     let again = app.logged_in("johndoe", "newpassword42").await;
     assert_eq!(refresh(&again).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_like_logins() {
+    let app = TestApp::spawn_with(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS", "3")]).await;
+    let jwt = token(&app.user("johndoe").await);
+    let change = |current: &str| {
+        app.client
+            .patch(app.url("/api/users/me"))
+            .bearer_auth(&jwt)
+            .json(&json!({"password": "newpassword42", "currentPassword": current}))
+            .send()
+    };
+    // A stolen access token gets no more guesses at the password than the login form.
+    for _ in 0..3 {
+        problem(
+            change("wrongpassword9").await.unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let response = change(PASSWORD).await.unwrap();
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    // The same counter as the login's: the login from this address waits too.
+    problem(
+        app.login("johndoe", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    sqlx::query("UPDATE login_throttles SET blocked_until = now()")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(change(PASSWORD).await.unwrap().status(), StatusCode::OK);
+}
