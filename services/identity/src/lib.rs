@@ -33,6 +33,11 @@ pub use config::{BootstrapUser, Config};
 /// The identity service, as the host runs it.
 pub struct Identity;
 
+/// Limits of the `UserDirectory` gRPC listener (its HTTP listener has the platform's).
+const GRPC_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const GRPC_CALLS_PER_CONNECTION: usize = 64;
+const GRPC_CONNECTION_AGE: Duration = Duration::from_secs(300);
+
 /// An identity instance, built and ready to run.
 pub type Application = Host<Identity>;
 
@@ -130,7 +135,14 @@ impl Service for Identity {
             .serves_grpc(
                 grpc_port,
                 Job::server("gRPC UserDirectory", move |task| async move {
+                    // The directory answers from one indexed read: a call that takes longer is
+                    // cut, one connection cannot run more than a few at once, and connections are
+                    // recycled, so a client that opens one and hoards it holds little.
                     let served = tonic::transport::Server::builder()
+                        .timeout(GRPC_CALL_TIMEOUT)
+                        .concurrency_limit_per_connection(GRPC_CALLS_PER_CONNECTION)
+                        .max_concurrent_streams(GRPC_CALLS_PER_CONNECTION as u32)
+                        .max_connection_age(GRPC_CONNECTION_AGE)
                         .add_service(directory)
                         .serve_with_incoming_shutdown(
                             tonic::transport::server::TcpIncoming::from(grpc),
