@@ -349,20 +349,31 @@ async fn concurrent_subscriptions_cannot_pass_the_cap_together() {
     let (service, issuer) = start(&[("NOTIFICATION_MAX_SUBSCRIPTIONS", "3")]).await;
     let api = &service.api;
     let token = issuer.customer(9, "racer");
-    let puts = (0..20).map(|i| {
-        let (api, token) = (api.clone(), token.clone());
-        tokio::spawn(async move {
-            api.client
-                .put(api.url(&format!("/api/subscriptions/FL{i:03}")))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
+    // Inserts wait until this lock is released, reads do not: every request has counted the
+    // user's subscriptions before any of them stores one, unless each waits for the one before.
+    let mut blocker = service.db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE subscriptions IN SHARE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let puts: Vec<_> = (0..20)
+        .map(|i| {
+            let (api, token) = (api.clone(), token.clone());
+            tokio::spawn(async move {
+                api.client
+                    .put(api.url(&format!("/api/subscriptions/FL{i:03}")))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
         })
-    });
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    blocker.commit().await.unwrap();
     let mut created = 0;
-    for put in puts.collect::<Vec<_>>() {
+    for put in puts {
         match put.await.unwrap() {
             StatusCode::CREATED => created += 1,
             StatusCode::CONFLICT => {}
