@@ -160,3 +160,36 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_limits_default_and_refuse_values_out_of_range_by_name() {
+        let limits = LiveLimits::load(&ConfigSource::from_pairs([("LIVE_EVENT_BURST", "5")]))
+            .expect("valid");
+        assert_eq!(limits.event_burst, 5);
+        assert_eq!(
+            limits.events_per_second,
+            LiveLimits::default().events_per_second
+        );
+        for key in [
+            "LIVE_EVENTS_PER_SECOND",
+            "LIVE_MAX_CONNECTIONS_PER_USER",
+            "NOTIFICATION_MAX_SUBSCRIPTIONS",
+        ] {
+            let error = LiveLimits::load(&ConfigSource::from_pairs([(key, "0")]))
+                .expect_err("0 is out of range")
+                .to_string();
+            assert!(error.contains(key), "{error}");
+        }
+        let error = LiveLimits::load(&ConfigSource::from_pairs([(
+            "LIVE_MAX_ROOMS_PER_USER",
+            "many",
+        )]))
+        .expect_err("not a number")
+        .to_string();
+        assert!(error.contains("LIVE_MAX_ROOMS_PER_USER"), "{error}");
+    }
+}
