@@ -13,6 +13,8 @@ pub enum NotificationError {
     OthersSubscriptions,
     #[error("You are not subscribed to {0}")]
     NotSubscribed(String),
+    #[error("{}", crate::store::subscriptions::too_many(*.0))]
+    TooManySubscriptions(u32),
     /// The subscription just made was removed before it could be read back.
     #[error("The subscription was removed meanwhile")]
     SubscriptionRemoved,
@@ -30,6 +32,9 @@ impl IntoResponse for NotificationError {
             Self::NotificationNotFound | Self::NotSubscribed(_) => Problem::not_found(detail),
             Self::OthersSubscriptions => Problem::forbidden(detail),
             Self::SubscriptionRemoved => Problem::conflict(detail),
+            Self::TooManySubscriptions(_) => {
+                Problem::conflict(detail).with_type("too-many-subscriptions")
+            }
             Self::Refused(problem) => problem,
             Self::Database(e) => Problem::database(&e),
         }

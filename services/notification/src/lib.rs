@@ -62,12 +62,18 @@ impl Service for Notification {
             None => None,
         };
         let live_metrics = live::LiveMetrics::default();
-        let (live, socket_layer) =
-            live::Live::new(db.clone(), verifier.clone(), fanout, live_metrics.clone());
+        let (live, socket_layer) = live::Live::new(
+            db.clone(),
+            verifier.clone(),
+            fanout,
+            live_metrics.clone(),
+            config.limits,
+        );
         let state = http::AppState {
             db: db.clone(),
             verifier,
             live: live.clone(),
+            max_subscriptions: config.limits.max_subscriptions,
         };
         // Socket.IO answers under /socket.io/ before the API router sees the request.
         let router = context

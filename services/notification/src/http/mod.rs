@@ -21,6 +21,8 @@ pub struct AppState {
     pub db: PgPool,
     pub verifier: Arc<JwtVerifier>,
     pub live: Arc<Live>,
+    /// `NOTIFICATION_MAX_SUBSCRIPTIONS`.
+    pub max_subscriptions: u32,
 }
 
 impl FromRef<AppState> for Arc<Live> {

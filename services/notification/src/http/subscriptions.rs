@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::AppState;
 use crate::error::NotificationError;
 use crate::live::flight_code;
-use crate::store::subscriptions::{self, SubscriptionRow};
+use crate::store::subscriptions::{self, Added, SubscriptionRow};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -81,14 +81,20 @@ async fn list(
     Ok(JsonResponse(SubscriptionList { items }))
 }
 
-/// `PUT /api/subscriptions/{flight_code}`: 201 when new, 200 when it already existed.
+/// `PUT /api/subscriptions/{flight_code}`: 201 when new, 200 when it already existed, 409 when
+/// the caller follows `NOTIFICATION_MAX_SUBSCRIPTIONS` flights already.
 async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Response, NotificationError> {
     let code = flight_code(&raw).map_err(NotificationError::Invalid)?;
-    let added = subscriptions::add(&state.db, caller.user_id, &code).await?;
+    let max = state.max_subscriptions;
+    let added = match subscriptions::add_within(&state.db, caller.user_id, &code, max).await? {
+        Added::Full => return Err(NotificationError::TooManySubscriptions(max)),
+        Added::New => true,
+        Added::Existing => false,
+    };
     let view = subscriptions::find(&state.db, caller.user_id, &code)
         .await?
         .map(SubscriptionView::from)

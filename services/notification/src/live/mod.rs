@@ -6,6 +6,7 @@
 //! An update carries an id, and an instance drops an id it has already delivered, so an event that
 //! is handled twice (a redelivery) still reaches each client once.
 
+mod budget;
 mod fanout;
 pub mod socket;
 pub mod sse;
@@ -23,6 +24,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub use fanout::Fanout;
+
+use crate::config::LiveLimits;
 
 /// The Socket.IO room of a flight's updates.
 pub fn room(flight_code: &str) -> String {
@@ -205,14 +208,50 @@ impl Recent {
     }
 }
 
+/// What one user holds open on this instance.
+#[derive(Debug, Default)]
+struct Holdings {
+    /// Sockets and SSE streams.
+    connections: u32,
+    /// Rooms joined with `connect-room`, over all the user's sockets (stored subscriptions'
+    /// rooms are bounded by the cap on subscriptions instead).
+    rooms: u32,
+}
+
+/// When an access token expires: its `exp` claim. Read only from a token the verifier has
+/// accepted, so the claim is the issuer's.
+fn token_expiry(token: &str) -> Option<DateTime<Utc>> {
+    use base64::Engine;
+
+    #[derive(Deserialize)]
+    struct Expiry {
+        exp: i64,
+    }
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let Expiry { exp } = serde_json::from_slice(&json).ok()?;
+    DateTime::from_timestamp(exp, 0)
+}
+
+/// How long until `expires`; zero once it has passed.
+fn until(expires: DateTime<Utc>) -> std::time::Duration {
+    (expires - Utc::now()).to_std().unwrap_or_default()
+}
+
+/// What a client is told when its connection ends because its token expired.
+pub const TOKEN_EXPIRED: &str = "The access token has expired; connect again with a new one";
+
 /// The live side of one notification instance.
 pub struct Live {
     io: SocketIo,
     db: PgPool,
     verifier: Arc<JwtVerifier>,
     streams: broadcast::Sender<Arc<Update>>,
-    /// Users with a socket or stream open here, with how many.
-    connected: Mutex<HashMap<i64, u32>>,
+    /// Users with a socket or stream open here, with what they hold.
+    connected: Mutex<HashMap<i64, Holdings>>,
+    limits: LiveLimits,
     recent: Mutex<Recent>,
     fanout: Option<Fanout>,
     /// Cancelled when the instance stops, which ends the streams.
@@ -227,6 +266,7 @@ impl Live {
         verifier: Arc<JwtVerifier>,
         fanout: Option<Fanout>,
         metrics: LiveMetrics,
+        limits: LiveLimits,
     ) -> (Arc<Self>, socketioxide::layer::SocketIoLayer) {
         // Clients send short JSON events: a 256-byte read buffer per WebSocket (instead of 4 KiB)
         // is what keeps thousands of idle connections small; longer frames still arrive whole.
@@ -241,6 +281,7 @@ impl Live {
             verifier,
             streams: broadcast::channel(1024).0,
             connected: Mutex::default(),
+            limits,
             recent: Mutex::new(Recent {
                 order: VecDeque::new(),
                 seen: HashSet::new(),
@@ -309,32 +350,42 @@ impl Live {
         }
     }
 
-    fn connected(&self, user_id: i64) {
-        self.metrics.connections.inc();
+    fn lock_connected(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Holdings>> {
+        self.connected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a socket or stream of `user_id` opening here, unless the user already holds
+    /// `LIVE_MAX_CONNECTIONS_PER_USER`; the refusal says so.
+    fn connected(&self, user_id: i64) -> Result<(), String> {
+        let max = self.limits.max_connections_per_user;
         let first = {
-            let mut connected = self
-                .connected
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let count = connected.entry(user_id).or_default();
-            *count += 1;
-            *count == 1
+            let mut connected = self.lock_connected();
+            let holdings = connected.entry(user_id).or_default();
+            if holdings.connections >= max {
+                return Err(format!(
+                    "You have {max} live connections open here, the most one user may \
+                     (LIVE_MAX_CONNECTIONS_PER_USER); close one first"
+                ));
+            }
+            holdings.connections += 1;
+            holdings.connections == 1
         };
+        self.metrics.connections.inc();
         if first && let Some(fanout) = &self.fanout {
             fanout.mark(user_id, true);
         }
+        Ok(())
     }
 
     fn disconnected(&self, user_id: i64) {
         self.metrics.connections.dec();
-        let mut connected = self
-            .connected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut connected = self.lock_connected();
         let mut last = false;
-        if let Some(count) = connected.get_mut(&user_id) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(holdings) = connected.get_mut(&user_id) {
+            holdings.connections = holdings.connections.saturating_sub(1);
+            if holdings.connections == 0 {
                 connected.remove(&user_id);
                 last = true;
             }
@@ -345,13 +396,33 @@ impl Live {
         }
     }
 
+    /// Counts one more room joined with `connect-room` by a socket of `user_id` (connected
+    /// here), unless the user's sockets already hold `LIVE_MAX_ROOMS_PER_USER`.
+    fn joined_room(&self, user_id: i64) -> Result<(), String> {
+        let max = self.limits.max_rooms_per_user;
+        let mut connected = self.lock_connected();
+        // A socket that has just gone has nothing left to count against.
+        let Some(holdings) = connected.get_mut(&user_id) else {
+            return Ok(());
+        };
+        if holdings.rooms >= max {
+            return Err(format!(
+                "You have joined {max} rooms, the most one user may (LIVE_MAX_ROOMS_PER_USER); \
+                 leave one with disconnect-room first"
+            ));
+        }
+        holdings.rooms += 1;
+        Ok(())
+    }
+
+    fn left_rooms(&self, user_id: i64, rooms: u32) {
+        if let Some(holdings) = self.lock_connected().get_mut(&user_id) {
+            holdings.rooms = holdings.rooms.saturating_sub(rooms);
+        }
+    }
+
     fn connected_here(&self) -> Vec<i64> {
-        self.connected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .keys()
-            .copied()
-            .collect()
+        self.lock_connected().keys().copied().collect()
     }
 
     /// The users among `user_ids` with no socket or stream open on any instance. When the other
@@ -359,10 +430,7 @@ impl Live {
     /// too many beats one missed.
     pub async fn offline(&self, user_ids: &[i64]) -> HashSet<i64> {
         let here: HashSet<i64> = {
-            let connected = self
-                .connected
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let connected = self.lock_connected();
             user_ids
                 .iter()
                 .copied()
@@ -419,6 +487,23 @@ mod tests {
         // The oldest id is forgotten once the window is full.
         assert!(recent.first_time("a"));
         assert_eq!(recent.order.len(), Recent::CAPACITY);
+    }
+
+    #[test]
+    fn a_tokens_expiry_is_its_exp_claim() {
+        use base64::Engine;
+        let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let token = format!(
+            "{}.{}.signature",
+            encode(r#"{"alg":"EdDSA"}"#),
+            encode(r#"{"sub":"1","exp":1893456000}"#)
+        );
+        assert_eq!(
+            token_expiry(&token),
+            DateTime::from_timestamp(1_893_456_000, 0)
+        );
+        assert_eq!(token_expiry("not-a-token"), None);
+        assert_eq!(token_expiry(&format!("x.{}.y", encode("{}"))), None);
     }
 
     #[test]

@@ -8,17 +8,46 @@
 //!
 //! Each event is answered with seed 002's body: as the acknowledgement when the client asks for
 //! one, otherwise as a `message` event. Mistakes are answered the same way, with `error` set.
+//!
+//! What one socket and one user may cost is bounded ([`crate::config::LiveLimits`]): events per
+//! socket by a token bucket (past it 429, and a socket that keeps on is disconnected), stored
+//! subscriptions and `connect-room` rooms per user, sockets and streams per user. A socket lasts
+//! as long as the token it connected with: when the token expires, the socket is told so in a
+//! `message` event (status 401) and disconnected.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use platform::auth::{AuthError, Caller, Role};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::handler::{ConnectHandler, FromMessageParts};
+use tokio_util::sync::CancellationToken;
 
-use super::{Live, Update, flight_code, room};
-use crate::store::subscriptions;
+use super::budget::{EventBudget, Verdict};
+use super::{Live, TOKEN_EXPIRED, Update, flight_code, room};
+use crate::store::subscriptions::{self, Added};
+
+/// What the service keeps of one socket besides its caller.
+struct SocketState {
+    user_id: i64,
+    budget: Mutex<EventBudget>,
+    /// The rooms this socket joined with `connect-room`, which count against its user's cap.
+    rooms: Mutex<HashSet<String>>,
+    /// Cancelled when the socket disconnects, which ends its wait for the token's expiry.
+    gone: CancellationToken,
+}
+
+impl SocketState {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// Serves the default namespace. The handlers reach the service through each socket's
 /// extensions, set once its token is verified.
@@ -76,25 +105,64 @@ async fn authenticate(
         .verify(&token)
         .await
         .map_err(|e| Refused(e.to_string()))?;
-    match subscriptions::of_user(&live.db, caller.user_id).await {
-        Ok(codes) => socket.join(codes.iter().map(|c| room(c)).collect::<Vec<_>>()),
-        Err(e) => tracing::warn!(error = %e, user_id = caller.user_id,
-            "stored subscriptions not joined"),
-    }
+    let expires =
+        super::token_expiry(&token).ok_or_else(|| Refused(AuthError::Invalid.to_string()))?;
+    let followed = subscriptions::of_user(&live.db, caller.user_id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, user_id = caller.user_id, "stored subscriptions not joined");
+            Vec::new()
+        });
+    // Counted after the last wait, so that a client gone meanwhile is not counted with no
+    // disconnect to uncount it.
+    live.connected(caller.user_id).map_err(Refused)?;
+    socket.join(followed.iter().map(|c| room(c)).collect::<Vec<_>>());
+    let state = Arc::new(SocketState {
+        user_id: caller.user_id,
+        budget: Mutex::new(EventBudget::new(&live.limits, Instant::now())),
+        rooms: Mutex::default(),
+        gone: CancellationToken::new(),
+    });
     socket.on("subscribe", on_subscribe);
     socket.on("connect-room", on_connect_room);
     socket.on("unsubscribe", on_unsubscribe);
     socket.on("disconnect-room", on_disconnect_room);
     socket.on("broadcast_update", on_broadcast);
+    // Events nobody handles still cost the sender its budget.
+    socket.on_fallback(async |_: Admitted| {});
     socket.on_disconnect(
-        async |Extension(caller): Extension<Caller>, Extension(live): Extension<Arc<Live>>| {
-            live.disconnected(caller.user_id);
+        async |Extension(live): Extension<Arc<Live>>,
+               Extension(state): Extension<Arc<SocketState>>| {
+            state.gone.cancel();
+            let rooms = u32::try_from(state.rooms().len()).unwrap_or(u32::MAX);
+            live.left_rooms(state.user_id, rooms);
+            live.disconnected(state.user_id);
         },
     );
-    live.connected(caller.user_id);
+    tokio::spawn(close_at_expiry(socket.clone(), expires, state.gone.clone()));
     socket.extensions.insert(caller);
     socket.extensions.insert(live.clone());
+    socket.extensions.insert(state);
     Ok(())
+}
+
+/// Disconnects `socket` when its token expires, saying why, unless it is `gone` first.
+async fn close_at_expiry(
+    socket: SocketRef,
+    expires: chrono::DateTime<chrono::Utc>,
+    gone: CancellationToken,
+) {
+    tokio::select! {
+        () = gone.cancelled() => {}
+        () = tokio::time::sleep(super::until(expires)) => {
+            if let Err(e) = socket.emit("message", &error(TOKEN_EXPIRED, 401)) {
+                tracing::debug!(error = %e, sid = %socket.id, "expiry notice not sent");
+            }
+            tracing::debug!(sid = %socket.id, "live socket's token expired");
+            // Already gone is fine.
+            let _ = socket.disconnect();
+        }
+    }
 }
 
 async fn on_connect(socket: SocketRef, Extension(caller): Extension<Caller>) {
@@ -135,6 +203,66 @@ fn requested_code(data: &Result<Value, impl std::fmt::Display>) -> Result<String
     flight_code(raw)
 }
 
+/// Whether an event is within its socket's budget ([`EventBudget`]). An event past it is
+/// answered here, with 429, and a socket past its debt is disconnected; either way the handler
+/// then returns at once. (Refusing in the extractor instead would have the library log an error
+/// for every refused event, which a flooding client controls.)
+struct Admitted(bool);
+
+impl<A: Adapter> FromMessageParts<A> for Admitted {
+    type Error = std::convert::Infallible;
+    fn from_message_parts(
+        socket: &Arc<socketioxide::socket::Socket<A>>,
+        value: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let (Some(state), Some(live)) = (
+            socket.extensions.get::<Arc<SocketState>>(),
+            socket.extensions.get::<Arc<Live>>(),
+        ) else {
+            return Ok(Self(false));
+        };
+        let verdict = state
+            .budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(Instant::now());
+        let limits = &live.limits;
+        let mut refusal = |message: String| {
+            let body = error(message, 429);
+            let sent = if ack_id.is_some() {
+                let Ok(ack) = AckSender::from_message_parts(socket, value, ack_id);
+                ack.send(&body)
+            } else {
+                socket.emit("message", &body)
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, sid = %socket.id, "refusal not sent");
+            }
+        };
+        match verdict {
+            Verdict::Admitted => return Ok(Self(true)),
+            Verdict::Refused => refusal(format!(
+                "Too many events: at most {} a second (LIVE_EVENTS_PER_SECOND) in bursts of {} \
+                 (LIVE_EVENT_BURST); this one was not handled",
+                limits.events_per_second, limits.event_burst
+            )),
+            Verdict::Disconnect => {
+                refusal(format!(
+                    "Too many events past the limit of {} a second (LIVE_EVENTS_PER_SECOND): \
+                     disconnected",
+                    limits.events_per_second
+                ));
+                tracing::info!(sid = %socket.id, user_id = state.user_id,
+                    "live socket disconnected for flooding");
+                // Already gone is fine.
+                let _ = socket.clone().disconnect();
+            }
+        }
+        Ok(Self(false))
+    }
+}
+
 /// Whether the client asked for an acknowledgement (the extractor is always there).
 struct WantsAck(bool);
 
@@ -150,6 +278,7 @@ impl<A: socketioxide::adapter::Adapter> socketioxide::handler::FromMessageParts<
 }
 
 async fn on_subscribe(
+    Admitted(admitted): Admitted,
     socket: SocketRef,
     caller: Extension<Caller>,
     live: Extension<Arc<Live>>,
@@ -157,10 +286,13 @@ async fn on_subscribe(
     wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    change_subscription(true, socket, caller, live, data, wants_ack, ack).await;
+    if admitted {
+        change_subscription(true, socket, caller, live, data, wants_ack, ack).await;
+    }
 }
 
 async fn on_unsubscribe(
+    Admitted(admitted): Admitted,
     socket: SocketRef,
     caller: Extension<Caller>,
     live: Extension<Arc<Live>>,
@@ -168,7 +300,9 @@ async fn on_unsubscribe(
     wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    change_subscription(false, socket, caller, live, data, wants_ack, ack).await;
+    if admitted {
+        change_subscription(false, socket, caller, live, data, wants_ack, ack).await;
+    }
 }
 
 /// `subscribe` and `unsubscribe`: the stored subscription, and this socket's room with it.
@@ -185,11 +319,17 @@ async fn change_subscription(
         Err(message) => error(message, 400),
         Ok(code) => {
             let stored = if subscribe {
-                subscriptions::add(&live.db, caller.user_id, &code).await
+                let max = live.limits.max_subscriptions;
+                subscriptions::add_within(&live.db, caller.user_id, &code, max).await
             } else {
-                subscriptions::remove(&live.db, caller.user_id, &code).await
+                subscriptions::remove(&live.db, caller.user_id, &code)
+                    .await
+                    .map(|_| Added::New)
             };
             match stored {
+                Ok(Added::Full) => {
+                    error(subscriptions::too_many(live.limits.max_subscriptions), 409)
+                }
                 Ok(_) if subscribe => {
                     socket.join(room(&code));
                     json!({ "message": format!("Subscribed to flight updates for {code}") })
@@ -209,27 +349,39 @@ async fn change_subscription(
 }
 
 async fn on_connect_room(
+    Admitted(admitted): Admitted,
     socket: SocketRef,
+    live: Extension<Arc<Live>>,
+    state: Extension<Arc<SocketState>>,
     data: TryData<Value>,
     wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    change_room(true, socket, data, wants_ack, ack);
+    if admitted {
+        change_room(true, socket, live, state, data, wants_ack, ack);
+    }
 }
 
 async fn on_disconnect_room(
+    Admitted(admitted): Admitted,
     socket: SocketRef,
+    live: Extension<Arc<Live>>,
+    state: Extension<Arc<SocketState>>,
     data: TryData<Value>,
     wants_ack: WantsAck,
     ack: AckSender,
 ) {
-    change_room(false, socket, data, wants_ack, ack);
+    if admitted {
+        change_room(false, socket, live, state, data, wants_ack, ack);
+    }
 }
 
 /// `connect-room` and `disconnect-room`: this socket's room only, nothing stored.
 fn change_room(
     join: bool,
     socket: SocketRef,
+    Extension(live): Extension<Arc<Live>>,
+    Extension(state): Extension<Arc<SocketState>>,
     TryData(data): TryData<Value>,
     WantsAck(wants_ack): WantsAck,
     ack: AckSender,
@@ -238,10 +390,31 @@ fn change_room(
         Err(message) => error(message, 400),
         Ok(code) => {
             let room = room(&code);
+            let mut rooms = state.rooms();
+            // Checked under the lock that the disconnect handler takes after marking the socket
+            // gone, so a room joined as the socket goes is either released there or not counted.
+            if state.gone.is_cancelled() {
+                return;
+            }
             if join {
-                socket.join(room.clone());
-                json!({ "message": format!("Connected to room {room} for flight updates.") })
+                // A room this socket is in already is not counted twice.
+                let counted = if rooms.contains(&room) {
+                    Ok(())
+                } else {
+                    live.joined_room(state.user_id)
+                };
+                match counted {
+                    Err(message) => error(message, 409),
+                    Ok(()) => {
+                        rooms.insert(room.clone());
+                        socket.join(room.clone());
+                        json!({ "message": format!("Connected to room {room} for flight updates.") })
+                    }
+                }
             } else {
+                if rooms.remove(&room) {
+                    live.left_rooms(state.user_id, 1);
+                }
                 socket.leave(room.clone());
                 json!({ "message": format!("Disconnected from room {room}.") })
             }
@@ -254,6 +427,7 @@ fn change_room(
 const MAX_UPDATE_CHARS: usize = 500;
 
 async fn on_broadcast(
+    Admitted(admitted): Admitted,
     socket: SocketRef,
     Extension(caller): Extension<Caller>,
     Extension(live): Extension<Arc<Live>>,
@@ -261,6 +435,9 @@ async fn on_broadcast(
     WantsAck(wants_ack): WantsAck,
     ack: AckSender,
 ) {
+    if !admitted {
+        return;
+    }
     let body = if !matches!(caller.role, Role::Ops | Role::Admin) {
         error("This action needs the role ops or admin", 403)
     } else {

@@ -3,7 +3,8 @@
 //!
 //! `?flights=FL001,FL002` picks the flights; without it the stream follows the caller's stored
 //! subscriptions. The first event, `ready`, names the flights followed; each update is an
-//! `update` event whose `id` is the update's id.
+//! `update` event whose `id` is the update's id. The stream lasts as long as the token it was
+//! opened with: when the token expires, an `expired` event says so and the stream ends.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use platform::Problem;
@@ -19,7 +21,7 @@ use platform::http::Query;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Live, Update, flight_code};
+use super::{Live, TOKEN_EXPIRED, Update, flight_code};
 
 /// Most flights one stream follows.
 const MAX_FLIGHTS: usize = 50;
@@ -46,7 +48,13 @@ pub async fn stream(
     State(live): State<Arc<Live>>,
     caller: Caller,
     Query(query): Query<StreamQuery>,
+    request: Parts,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, Problem> {
+    // The caller was verified from this very token.
+    let expires = platform::auth::bearer_token(&request)
+        .ok()
+        .and_then(super::token_expiry)
+        .ok_or_else(|| Problem::from(platform::auth::AuthError::Invalid))?;
     let codes: Vec<String> = match &query.flights {
         Some(list) => list
             .split(',')
@@ -65,44 +73,69 @@ pub async fn stream(
         .event("ready")
         .json_data(serde_json::json!({ "flights": codes }))
         .unwrap_or_default();
+    live.connected(caller.user_id).map_err(|message| {
+        Problem::new(axum::http::StatusCode::TOO_MANY_REQUESTS, message)
+            .with_type("too-many-connections")
+    })?;
     let receiver = live.streams.subscribe();
-    live.connected(caller.user_id);
     let presence = Presence {
         live: live.clone(),
         user_id: caller.user_id,
     };
-    let wanted: HashSet<String> = codes.into_iter().collect();
-    let updates = futures_util::stream::unfold(
-        (receiver, wanted, presence),
-        |(mut receiver, wanted, presence)| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(update) if wanted.contains(&update.flight_code) => {
-                        let event = event(&update);
-                        return Some((Ok(event), (receiver, wanted, presence)));
+    let open = Open {
+        receiver,
+        wanted: codes.into_iter().collect(),
+        presence,
+        expiry: Box::pin(tokio::time::sleep(super::until(expires))),
+        closing: Box::pin(live.closing.clone().cancelled_owned()),
+    };
+    let updates = futures_util::stream::unfold(Some(open), |open| async move {
+        let mut open = open?;
+        loop {
+            tokio::select! {
+                () = &mut open.closing => return None,
+                // The last word: the stream ends after it.
+                () = &mut open.expiry => return Some((Ok(expired_event()), None)),
+                received = open.receiver.recv() => match received {
+                    Ok(update) if open.wanted.contains(&update.flight_code) => {
+                        return Some((Ok(event(&update)), Some(open)));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(
                             missed,
-                            user_id = presence.user_id,
+                            user_id = open.presence.user_id,
                             "a slow stream missed updates"
                         );
                     }
                     Err(RecvError::Closed) => return None,
-                }
+                },
             }
-        },
-    );
-    let closing = live.closing.clone().cancelled_owned();
-    let stream = futures_util::StreamExt::take_until(
-        futures_util::StreamExt::chain(
-            futures_util::stream::once(async move { Ok(ready) }),
-            updates,
-        ),
-        closing,
+        }
+    });
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(ready) }),
+        updates,
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// An open stream, between two events.
+struct Open {
+    receiver: tokio::sync::broadcast::Receiver<Arc<Update>>,
+    wanted: HashSet<String>,
+    presence: Presence,
+    /// When the token the stream was opened with expires.
+    expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the instance stops.
+    closing: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+fn expired_event() -> Event {
+    Event::default()
+        .event("expired")
+        .json_data(serde_json::json!({ "message": TOKEN_EXPIRED, "error": true, "status": 401 }))
+        .unwrap_or_default()
 }
 
 fn event(update: &Update) -> Event {
