@@ -1,5 +1,7 @@
 //! Helpers for services' integration tests: a fresh PostgreSQL database per test, dropped after.
 
+pub mod live;
+
 use crate::config::{DEFAULT_DATABASE_SERVER, with_database};
 
 /// A database that exists for one test. It is created by the service under test (which creates

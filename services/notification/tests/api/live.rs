@@ -1,141 +1,15 @@
 //! The limits on live connections, driven by a Socket.IO client this project did not write
-//! (python-socketio from PyPI, run by the end-to-end tests' `client.py`), against notification
+//! (python-socketio from PyPI, run by `platform::testing::live`), against notification
 //! alone with tokens from a test issuer.
 
-use std::collections::VecDeque;
-use std::process::Stdio;
 use std::time::Duration;
 
 use notification::Notification;
 use platform::auth::Role;
+use platform::testing::live::{LiveClient, PATIENCE, Token};
 use platform::testing::{TestIssuer, TestService, problem};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin};
-use tokio::sync::mpsc;
-
-/// How long a test waits for something that should take milliseconds.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// One python-socketio client, steered over its stdin; what it sees comes back as JSON lines.
-struct LiveClient {
-    _process: Child,
-    stdin: ChildStdin,
-    events: mpsc::UnboundedReceiver<Value>,
-    backlog: VecDeque<Value>,
-}
-
-impl LiveClient {
-    /// Starts a client with `token` in the Socket.IO `auth` payload, over WebSocket, and returns
-    /// it with its first event (`connected` or `connect_error`).
-    async fn start(url: &str, token: &str) -> (Self, Value) {
-        let python = std::env::var("TEST_SOCKETIO_PYTHON").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/itinera/venv/bin/python",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../crates/itinera/tests/live/client.py"
-        );
-        let mut process = tokio::process::Command::new(&python)
-            .arg(script)
-            .args(["--url", url, "--token", token, "--token-in", "auth"])
-            .args(["--transports", "websocket"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {python} (scripts/test.sh installs python-socketio): {e}")
-            });
-        let stdout = process.stdout.take().unwrap();
-        let stdin = process.stdin.take().unwrap();
-        let (sender, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let event = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("client printed {line:?}: {e}"));
-                if sender.send(event).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut client = Self {
-            _process: process,
-            stdin,
-            events,
-            backlog: VecDeque::new(),
-        };
-        let first = client
-            .expect("the connection's outcome", |e| {
-                e["event"] == "connected" || e["event"] == "connect_error"
-            })
-            .await;
-        (client, first)
-    }
-
-    async fn connected(url: &str, token: &str) -> Self {
-        let (client, first) = Self::start(url, token).await;
-        assert_eq!(first["event"], "connected", "{first}");
-        client
-    }
-
-    async fn send(&mut self, line: String) {
-        self.stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    /// The first event (seen before or arriving within [`PATIENCE`]) that `matches`.
-    async fn expect(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(&matches) {
-            return self.backlog.remove(i).unwrap();
-        }
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(event)) if matches(&event) => return event,
-                Ok(Some(event)) => self.backlog.push_back(event),
-                Ok(None) => panic!("the client ended before {what}; saw {:?}", self.backlog),
-                Err(_) => panic!("no {what} within {PATIENCE:?}; saw {:?}", self.backlog),
-            }
-        }
-    }
-
-    /// Emits `event` with `data`, asking for an acknowledgement, and returns the reply.
-    async fn call(&mut self, event: &str, data: Value) -> Value {
-        self.send(format!("call {event} {data}")).await;
-        let ack = self
-            .expect(&format!("the reply to {event}"), |e| {
-                (e["event"] == "ack" || e["event"] == "ack_timeout") && e["name"] == event
-            })
-            .await;
-        assert_eq!(ack["event"], "ack", "{event} was not acknowledged");
-        ack["data"].clone()
-    }
-
-    /// Whether the server disconnected the client within `wait`.
-    async fn disconnected_within(&mut self, wait: Duration) -> bool {
-        if self.backlog.iter().any(|e| e["event"] == "disconnected") {
-            return true;
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
-            let gone = event["event"] == "disconnected";
-            self.backlog.push_back(event);
-            if gone {
-                return true;
-            }
-        }
-        false
-    }
-}
 
 /// Notification alone with `settings`, and its token issuer.
 async fn start(settings: &[(&str, &str)]) -> (TestService, TestIssuer) {
@@ -157,7 +31,8 @@ async fn a_socket_past_its_event_rate_is_answered_429_and_a_flooding_one_is_disc
     ])
     .await;
     let token = issuer.customer(1, "flood");
-    let mut socket = LiveClient::connected(&service.api.base, &token).await;
+    let mut socket =
+        LiveClient::connected(&service.api.base, Token::Auth(&token), "websocket").await;
 
     // The burst is handled; the event past it is answered with 429 and not handled.
     for code in ["FL001", "FL002", "FL003"] {
@@ -208,12 +83,12 @@ async fn a_socket_past_its_event_rate_is_answered_429_and_a_flooding_one_is_disc
     );
     assert!(
         socket.disconnected_within(PATIENCE).await,
-        "the flooding socket is still connected: {:?}",
-        socket.backlog
+        "the flooding socket is still connected"
     );
 
     // The next connection starts with a full budget.
-    let mut again = LiveClient::connected(&service.api.base, &token).await;
+    let mut again =
+        LiveClient::connected(&service.api.base, Token::Auth(&token), "websocket").await;
     let reply = again.call("connect-room", room_of("FL001")).await;
     assert!(reply.get("error").is_none(), "{reply}");
 }
@@ -260,7 +135,7 @@ async fn subscriptions_rooms_and_connections_per_user_are_capped() {
     assert_eq!(put("FL001", token.clone()).await.unwrap().status(), 200);
 
     // The same cap over Socket.IO; unsubscribing makes room.
-    let mut first = LiveClient::connected(&api.base, &token).await;
+    let mut first = LiveClient::connected(&api.base, Token::Auth(&token), "websocket").await;
     let reply = first.call("subscribe", room_of("FL003")).await;
     assert_eq!(reply["status"], 409, "{reply}");
     assert!(
@@ -284,7 +159,7 @@ async fn subscriptions_rooms_and_connections_per_user_are_capped() {
         let reply = first.call("connect-room", room_of(code)).await;
         assert!(reply.get("error").is_none(), "{code}: {reply}");
     }
-    let mut second = LiveClient::connected(&api.base, &token).await;
+    let mut second = LiveClient::connected(&api.base, Token::Auth(&token), "websocket").await;
     let reply = second.call("connect-room", room_of("FL012")).await;
     assert_eq!(reply["status"], 409, "{reply}");
     assert!(
@@ -300,7 +175,7 @@ async fn subscriptions_rooms_and_connections_per_user_are_capped() {
     assert!(reply.get("error").is_none(), "{reply}");
 
     // Two connections are the most: a third socket, or a stream, is refused.
-    let (_, refused) = LiveClient::start(&api.base, &token).await;
+    let (_, refused) = LiveClient::start(&api.base, Token::Auth(&token), "websocket").await;
     assert_eq!(refused["event"], "connect_error", "{refused}");
     assert!(
         refused["data"]["message"]
@@ -327,7 +202,7 @@ async fn subscriptions_rooms_and_connections_per_user_are_capped() {
     );
     // Other users are not affected.
     let other = issuer.customer(8, "other");
-    LiveClient::connected(&api.base, &other).await;
+    LiveClient::connected(&api.base, Token::Auth(&other), "websocket").await;
 
     // A socket that goes frees its connection and its rooms.
     second.send("quit".into()).await;
@@ -413,8 +288,8 @@ async fn a_socket_and_a_stream_close_when_their_token_expires() {
     let short = issuer.token_expiring_in(11, "brief", Role::Customer, 3);
     let long = issuer.customer(12, "lasting");
 
-    let mut brief = LiveClient::connected(&api.base, &short).await;
-    let mut lasting = LiveClient::connected(&api.base, &long).await;
+    let mut brief = LiveClient::connected(&api.base, Token::Auth(&short), "websocket").await;
+    let mut lasting = LiveClient::connected(&api.base, Token::Auth(&long), "websocket").await;
     let mut stream = api.get("/api/live/updates?flights=FL001", &short).await;
     assert_eq!(stream.status(), StatusCode::OK);
 
