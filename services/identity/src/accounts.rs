@@ -262,7 +262,14 @@ impl Accounts {
         password: &str,
         address: IpAddr,
     ) -> Result<(User, IssuedTokens), IdentityError> {
-        let account = username.trim().to_lowercase();
+        // No account has a longer name, so one character past the longest keeps a made-up name
+        // distinct while bounding what the throttle stores and indexes.
+        let account: String = username
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(Username::MAX + 1)
+            .collect();
         let attempt = self.count_attempt(&account, address).await?;
         let found = store::users::find_credentials(&self.db, username.trim()).await?;
         let checked = match &found {

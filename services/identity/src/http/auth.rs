@@ -40,7 +40,7 @@ struct Registered {
     user_id: i64,
 }
 
-#[tracing::instrument(skip_all, fields(username = %body.username))]
+#[tracing::instrument(skip_all, fields(username = %logged(&body.username)))]
 async fn register(
     State(state): State<AppState>,
     Json(body): Json<RegisterRequest>,
@@ -78,7 +78,7 @@ struct LoggedIn {
     role: Role,
 }
 
-#[tracing::instrument(skip_all, fields(username = %body.username))]
+#[tracing::instrument(skip_all, fields(username = %logged(&body.username)))]
 async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -198,4 +198,12 @@ async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
         )],
         JsonResponse((*state.accounts.tokens.ring().jwks()).clone()),
     )
+}
+
+/// A username as it may appear in logs: the caller chooses it, so at most 64 characters of it.
+fn logged(username: &str) -> &str {
+    username
+        .char_indices()
+        .nth(64)
+        .map_or(username, |(end, _)| &username[..end])
 }

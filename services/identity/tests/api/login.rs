@@ -40,6 +40,17 @@ async fn wrong_password_and_unknown_user_get_the_same_401() {
     }
 }
 
+#[tokio::test]
+async fn a_username_longer_than_any_account_is_an_ordinary_failure() {
+    let app = TestApp::spawn().await;
+    // Past PostgreSQL's index row limit (about 2.7 KB) if it were stored whole.
+    let long = "x".repeat(60_000);
+    for _ in 0..2 {
+        let body = problem(app.login(&long, PASSWORD).await, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(body["message"], "Invalid username or password");
+    }
+}
+
 fn retry_after(response: &reqwest::Response) -> u64 {
     response.headers()["retry-after"]
         .to_str()
