@@ -175,6 +175,9 @@ pub mod locks {
     /// With a hash of the user id as the second key: serialises saving cards for one user, so
     /// that concurrent requests cannot pass the cap on saved cards together.
     pub const SAVED_CARDS: i32 = 7_321_300;
+    /// With a hash of the user id as the second key: serialises creating bookings for one user,
+    /// so that concurrent requests cannot pass the limits on unpaid holds together.
+    pub const UNPAID_HOLDS: i32 = 7_321_400;
 }
 
 #[cfg(test)]

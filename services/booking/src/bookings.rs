@@ -16,6 +16,7 @@ use platform::http::PageRequest;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::holds::UnpaidLimits;
 use crate::domain::{BookingStatus, CabinSeats, PaymentMethod, Seat, SeatError};
 use crate::error::BookingError;
 use crate::jobs::settlement::StatusWatch;
@@ -31,6 +32,8 @@ pub struct Bookings {
     /// booking still awaiting payment.
     pub confirm_wait: Duration,
     pub watch: Arc<StatusWatch>,
+    /// What one user may hold awaiting payment.
+    pub unpaid: UnpaidLimits,
 }
 
 /// Which flight a booking is for.
@@ -251,6 +254,16 @@ impl Bookings {
             .create_once(caller, &request, idempotency_key, &fingerprint, wait)
             .await
         {
+            // A concurrent request with the same key made the booking that now counts against
+            // the limit: this one is its replay.
+            Err(BookingError::UnpaidLimit(limit)) if idempotency_key.is_some() => {
+                let key = idempotency_key.unwrap_or_default();
+                let existing =
+                    store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
+                        .await?
+                        .ok_or(BookingError::UnpaidLimit(limit))?;
+                Ok((replay(existing, &fingerprint)?, None))
+            }
             Err(BookingError::Database(e))
                 if idempotency_key.is_some() && platform::db::is_unique_violation(&e) =>
             {
@@ -275,6 +288,9 @@ impl Bookings {
         wait: bool,
     ) -> Result<(BookingRow, Option<oneshot::Receiver<()>>), BookingError> {
         let mut tx = self.db.begin().await?;
+        // One booking at a time per user, so that what they hold unpaid, read below, cannot
+        // change before this booking commits.
+        store::bookings::lock_user_holds(&mut *tx, caller.user_id).await?;
         let count = request.passengers.len() as i32;
         let (id, code) = match &request.flight {
             FlightRef::Id(id) => (Some(*id), None),
@@ -299,6 +315,10 @@ impl Bookings {
                 ))),
             };
         };
+        let held = store::bookings::unpaid(&mut *tx, caller.user_id, flight.flight_id).await?;
+        self.unpaid
+            .admit(&held, i64::from(count))
+            .map_err(BookingError::UnpaidLimit)?;
         // The inventory row is locked until commit, so the seats read here cannot change under us.
         let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id)
             .await?

@@ -152,9 +152,12 @@ impl Platform {
             ("ITINERA_ADMIN_USERNAME", ADMIN.0),
             ("ITINERA_ADMIN_PASSWORD", ADMIN.1),
             ("SEED_DAYS", "3"),
-            // These tests race hundreds of bookings from one user; the gateway's limits have
-            // tests of their own.
+            // These tests race hundreds of bookings from one user; the gateway's limits and
+            // booking's limits on unpaid holds have tests of their own.
             ("RATE_LIMIT_ENABLED", "false"),
+            ("BOOKING_MAX_PENDING_PER_USER", "1000"),
+            ("BOOKING_MAX_HELD_SEATS_PER_USER", "1000"),
+            ("BOOKING_MAX_FLIGHT_SHARE_PERCENT", "100"),
         ]);
         if options.kafka {
             let brokers =

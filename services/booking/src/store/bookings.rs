@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, Row};
 
 use super::NullableText;
+use crate::domain::holds::Unpaid;
 
 /// A booking as stored, with its flight.
 #[derive(Clone, Debug, FromRow)]
@@ -132,6 +133,42 @@ pub async fn insert(
     .bind(booking.payment_card_id)
     .fetch_one(&mut *db)
     .await
+}
+
+/// Waits until no other transaction is creating a booking for the user, and keeps them waiting
+/// until this one ends: what [`unpaid`] reads next then stays true until the commit.
+pub async fn lock_user_holds(db: impl PgExecutor<'_>, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(platform::db::locks::UNPAID_HOLDS)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// What the user holds awaiting payment, over all flights and on `flight_id`, and how many seats
+/// that flight has.
+pub async fn unpaid(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    flight_id: i64,
+) -> Result<Unpaid, sqlx::Error> {
+    let (bookings, seats, seats_on_flight, flight_capacity) = sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(cardinality(seats)), 0)::bigint, \
+                COALESCE(sum(cardinality(seats)) FILTER (WHERE flight_id = $2), 0)::bigint, \
+                (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2) \
+         FROM bookings WHERE user_id = $1 AND status = 'PENDING_PAYMENT'",
+    )
+    .bind(user_id)
+    .bind(flight_id)
+    .fetch_one(db)
+    .await?;
+    Ok(Unpaid {
+        bookings,
+        seats,
+        seats_on_flight,
+        flight_capacity,
+    })
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {

@@ -4,5 +4,6 @@
 
 mod access;
 mod helpers;
+mod holds;
 mod inventory;
 mod saga;
