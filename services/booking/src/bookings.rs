@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use chrono::Utc;
-use contracts::events::{BookingEvent, BookingSnapshot, InventorySnapshot, MoneyAmount};
+use contracts::events::{
+    BookingEvent, BookingSnapshot, FlightSnapshot, InventorySnapshot, MoneyAmount,
+};
 use contracts::states::{Cabin, CancelReason, FlightStatus};
 use platform::auth::Caller;
 use platform::events::{Envelope, outbox};
@@ -373,7 +375,9 @@ impl Bookings {
             request_hash: idempotency_key.map(|_| fingerprint),
             hold_expires_at,
         };
-        let (id, created_at) = store::bookings::insert(&mut tx, &new).await?;
+        let (id, created_at) = store::bookings::insert(&mut tx, &new)
+            .await?
+            .ok_or(BookingError::FlightCancelled)?;
         let booking = BookingRow {
             id,
             reference: reference.clone(),
@@ -614,4 +618,48 @@ pub async fn expire_holds(db: &PgPool, limit: i64) -> Result<usize, BookingError
         tracing::info!(count = due.len(), "holds expired");
     }
     Ok(due.len())
+}
+
+/// Applies catalog's news of a flight to booking's copy. When the news is that the flight is
+/// cancelled, every booking on it that holds seats is cancelled too (reason `flight-cancelled`),
+/// which the payment service answers with a full refund of a paid one and no charge for an unpaid
+/// one. News older than what is stored changes nothing, so a redelivery cancels nothing more.
+///
+/// Locks are taken in the order every other path takes them: bookings, then cabins (a customer's
+/// cancellation), then the flight row (a new booking takes its cabin, then refers to the flight).
+/// Waiting for the cabins lets a booking still taking seats on the flight finish first; the second
+/// read of the bookings finds it. A booking that takes its seats after this commits sees the flight
+/// cancelled.
+pub(crate) async fn flight_changed(
+    tx: &mut PgConnection,
+    flight: &FlightSnapshot,
+) -> Result<(), BookingError> {
+    let cancelled = flight.status == FlightStatus::Cancelled;
+    if cancelled {
+        store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
+    }
+    store::inventory::lock_flight(&mut *tx, flight.flight_id).await?;
+    if !store::flights::apply(tx, flight).await? || !cancelled {
+        return Ok(());
+    }
+    let live = store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
+    for id in &live {
+        if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
+            end(
+                tx,
+                booking,
+                BookingStatus::Cancelled,
+                CancelReason::FlightCancelled,
+            )
+            .await?;
+        }
+    }
+    if !live.is_empty() {
+        tracing::info!(
+            flight_id = flight.flight_id,
+            count = live.len(),
+            "bookings cancelled: flight cancelled"
+        );
+    }
+    Ok(())
 }
