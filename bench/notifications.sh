@@ -10,6 +10,8 @@ COUNT="${COUNT:-1000}"
 RATE="${RATE:-50}"
 PORT=4000
 export DATABASE_NAME_PREFIX=itinera_nbench_ SEED_DAYS=3 LOG_LEVEL=warn RATE_LIMIT_ENABLED=false
+# One user books them all: booking's limits on unpaid holds would refuse some at a high rate.
+export BOOKING_MAX_PENDING_PER_USER=1000000 BOOKING_MAX_HELD_SEATS_PER_USER=1000000 BOOKING_MAX_FLIGHT_SHARE_PERCENT=100
 export ITINERA_ADMIN_USERNAME=benchadmin ITINERA_ADMIN_PASSWORD=benchadmin-password-1
 
 ./scripts/setup.sh

@@ -19,8 +19,11 @@ export DATABASE_NAME_PREFIX=itinera_bench_saga_
 export SEED_DAYS="${SEED_DAYS:-60}"
 export SEED_FLIGHTS_PER_DAY="${SEED_FLIGHTS_PER_DAY:-1}"
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
-# Load from one address and one user: the gateway's rate limits would refuse most of it.
+# Load from one address and one user: the gateway's rate limits and booking's limits on unpaid
+# holds would refuse most of it.
 export RATE_LIMIT_ENABLED=false
+export BOOKING_MAX_PENDING_PER_USER=1000000 BOOKING_MAX_HELD_SEATS_PER_USER=1000000
+export BOOKING_MAX_FLIGHT_SHARE_PERCENT=100
 export ITINERA_ADMIN_USERNAME=benchadmin ITINERA_ADMIN_PASSWORD=benchadmin-password-1
 
 ./scripts/setup.sh

@@ -178,6 +178,9 @@ pub mod locks {
     /// With a hash of the user id as the second key: serialises subscribing one user to flights,
     /// so that concurrent subscriptions cannot pass the cap on them together.
     pub const SUBSCRIPTIONS: i32 = 7_321_400;
+    /// With a hash of the user id as the second key: serialises creating bookings for one user,
+    /// so that concurrent requests cannot pass the limits on unpaid holds together.
+    pub const UNPAID_HOLDS: i32 = 7_321_500;
 }
 
 #[cfg(test)]

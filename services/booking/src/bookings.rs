@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use chrono::Utc;
-use contracts::events::{BookingEvent, BookingSnapshot, InventorySnapshot, MoneyAmount};
+use contracts::events::{
+    BookingEvent, BookingSnapshot, FlightSnapshot, InventorySnapshot, MoneyAmount,
+};
 use contracts::states::{Cabin, CancelReason, FlightStatus};
 use platform::auth::Caller;
 use platform::events::{Envelope, outbox};
@@ -16,6 +18,7 @@ use platform::http::PageRequest;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
+use crate::domain::holds::UnpaidLimits;
 use crate::domain::{BookingStatus, CabinSeats, PaymentMethod, Seat, SeatError};
 use crate::error::BookingError;
 use crate::jobs::settlement::StatusWatch;
@@ -31,6 +34,8 @@ pub struct Bookings {
     /// booking still awaiting payment.
     pub confirm_wait: Duration,
     pub watch: Arc<StatusWatch>,
+    /// What one user may hold awaiting payment.
+    pub unpaid: UnpaidLimits,
 }
 
 /// Which flight a booking is for.
@@ -251,6 +256,16 @@ impl Bookings {
             .create_once(caller, &request, idempotency_key, &fingerprint, wait)
             .await
         {
+            // A concurrent request with the same key made the booking that now counts against
+            // the limit: this one is its replay.
+            Err(BookingError::UnpaidLimit(limit)) if idempotency_key.is_some() => {
+                let key = idempotency_key.unwrap_or_default();
+                let existing =
+                    store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
+                        .await?
+                        .ok_or(BookingError::UnpaidLimit(limit))?;
+                Ok((replay(existing, &fingerprint)?, None))
+            }
             Err(BookingError::Database(e))
                 if idempotency_key.is_some() && platform::db::is_unique_violation(&e) =>
             {
@@ -275,6 +290,9 @@ impl Bookings {
         wait: bool,
     ) -> Result<(BookingRow, Option<oneshot::Receiver<()>>), BookingError> {
         let mut tx = self.db.begin().await?;
+        // One booking at a time per user, so that what they hold unpaid, read below, cannot
+        // change before this booking commits.
+        store::bookings::lock_user_holds(&mut *tx, caller.user_id).await?;
         let count = request.passengers.len() as i32;
         let (id, code) = match &request.flight {
             FlightRef::Id(id) => (Some(*id), None),
@@ -299,6 +317,10 @@ impl Bookings {
                 ))),
             };
         };
+        let held = store::bookings::unpaid(&mut *tx, caller.user_id, flight.flight_id).await?;
+        self.unpaid
+            .admit(&held, i64::from(count))
+            .map_err(BookingError::UnpaidLimit)?;
         // The inventory row is locked until commit, so the seats read here cannot change under us.
         let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id)
             .await?
@@ -353,7 +375,9 @@ impl Bookings {
             request_hash: idempotency_key.map(|_| fingerprint),
             hold_expires_at,
         };
-        let (id, created_at) = store::bookings::insert(&mut tx, &new).await?;
+        let (id, created_at) = store::bookings::insert(&mut tx, &new)
+            .await?
+            .ok_or(BookingError::FlightCancelled)?;
         let booking = BookingRow {
             id,
             reference: reference.clone(),
@@ -594,4 +618,48 @@ pub async fn expire_holds(db: &PgPool, limit: i64) -> Result<usize, BookingError
         tracing::info!(count = due.len(), "holds expired");
     }
     Ok(due.len())
+}
+
+/// Applies catalog's news of a flight to booking's copy. When the news is that the flight is
+/// cancelled, every booking on it that holds seats is cancelled too (reason `flight-cancelled`),
+/// which the payment service answers with a full refund of a paid one and no charge for an unpaid
+/// one. News older than what is stored changes nothing, so a redelivery cancels nothing more.
+///
+/// Locks are taken in the order every other path takes them: bookings, then cabins (a customer's
+/// cancellation), then the flight row (a new booking takes its cabin, then refers to the flight).
+/// Waiting for the cabins lets a booking still taking seats on the flight finish first; the second
+/// read of the bookings finds it. A booking that takes its seats after this commits sees the flight
+/// cancelled.
+pub(crate) async fn flight_changed(
+    tx: &mut PgConnection,
+    flight: &FlightSnapshot,
+) -> Result<(), BookingError> {
+    let cancelled = flight.status == FlightStatus::Cancelled;
+    if cancelled {
+        store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
+    }
+    store::inventory::lock_flight(&mut *tx, flight.flight_id).await?;
+    if !store::flights::apply(tx, flight).await? || !cancelled {
+        return Ok(());
+    }
+    let live = store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
+    for id in &live {
+        if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
+            end(
+                tx,
+                booking,
+                BookingStatus::Cancelled,
+                CancelReason::FlightCancelled,
+            )
+            .await?;
+        }
+    }
+    if !live.is_empty() {
+        tracing::info!(
+            flight_id = flight.flight_id,
+            count = live.len(),
+            "bookings cancelled: flight cancelled"
+        );
+    }
+    Ok(())
 }

@@ -4,6 +4,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use platform::Problem;
 
+use crate::domain::holds::LimitReached;
+
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
     #[error("{0}")]
@@ -22,6 +24,9 @@ pub enum BookingError {
     Departed,
     #[error("The flight is cancelled")]
     FlightCancelled,
+    /// The booking would pass one of the user's limits on unpaid holds.
+    #[error("{0}")]
+    UnpaidLimit(LimitReached),
     #[error("This Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
     /// A payment event whose amount or currency is not the booking's price.
@@ -45,6 +50,10 @@ impl IntoResponse for BookingError {
             Self::SeatTaken(_) => Problem::conflict(detail).with_type("seat-taken"),
             Self::Departed => Problem::conflict(detail).with_type("flight-departed"),
             Self::FlightCancelled => Problem::conflict(detail).with_type("flight-cancelled"),
+            Self::UnpaidLimit(limit) => Problem::conflict(detail)
+                .with_type("unpaid-hold-limit")
+                .with_extension("limit", limit.setting())
+                .with_extension("max", limit.max()),
             Self::IdempotencyMismatch => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
                 .with_type("idempotency-key-reused"),
             Self::Refused(problem) => problem,

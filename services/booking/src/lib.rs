@@ -61,6 +61,7 @@ impl Service for Booking {
                 hold: config.hold,
                 confirm_wait: config.confirm_wait,
                 watch: watch.clone(),
+                unpaid: config.unpaid,
             }),
             verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
         };

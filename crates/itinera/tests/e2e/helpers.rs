@@ -155,9 +155,12 @@ impl Platform {
             // The platform as `itinera up` runs it; production mode has tests of its own, which
             // override this in `Options::settings`.
             ("ITINERA_MODE", "demo"),
-            // These tests race hundreds of bookings from one user; the gateway's limits have
-            // tests of their own.
+            // These tests race hundreds of bookings from one user; the gateway's limits and
+            // booking's limits on unpaid holds have tests of their own.
             ("RATE_LIMIT_ENABLED", "false"),
+            ("BOOKING_MAX_PENDING_PER_USER", "1000"),
+            ("BOOKING_MAX_HELD_SEATS_PER_USER", "1000"),
+            ("BOOKING_MAX_FLIGHT_SHARE_PERCENT", "100"),
             // Tests that choose production mode run the simulated card processor, which production
             // starts only when it is named.
             ("PAYMENT_PROCESSOR", "simulated"),

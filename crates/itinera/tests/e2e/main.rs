@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cancelled_flights;
 mod cli;
 mod concurrency;
 mod flights;

@@ -1,5 +1,7 @@
 //! Booking's domain values: the booking life cycle and payment methods (from the contracts),
-//! seats and passengers.
+//! seats and passengers, and what a user may hold unpaid.
+
+pub mod holds;
 
 use std::fmt;
 

@@ -1,10 +1,13 @@
 //! Keeps booking's copy of each flight (schedule, status, seat maps, fares) current from catalog's
-//! flight events, and creates the seat inventory of new flights.
+//! flight events, and creates the seat inventory of new flights. A flight that is cancelled takes
+//! its bookings with it.
 
 use contracts::events::FlightEvent;
 use platform::events::Envelope;
-use platform::events::consumer::{EventHandler, HandleFuture};
+use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
+
+use crate::error::BookingError;
 
 pub struct FlightReplica;
 
@@ -20,8 +23,12 @@ impl EventHandler for FlightReplica {
                 | FlightEvent::Updated(flight)
                 | FlightEvent::StatusChanged(flight) => flight,
             };
-            crate::store::flights::apply(tx, flight).await?;
-            Ok(())
+            crate::bookings::flight_changed(tx, flight)
+                .await
+                .map_err(|e| match e {
+                    BookingError::Database(e) => HandleError::Database(e),
+                    other => HandleError::Retry(other.to_string()),
+                })
         })
     }
 }

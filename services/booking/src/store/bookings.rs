@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor, Row};
 
 use super::NullableText;
+use crate::domain::holds::Unpaid;
 
 /// A booking as stored, with its flight.
 #[derive(Clone, Debug, FromRow)]
@@ -101,17 +102,24 @@ pub struct NewBooking<'a> {
     pub hold_expires_at: DateTime<Utc>,
 }
 
-/// Inserts a booking and its seat assignments; returns its id and creation time.
+/// Inserts a booking and its seat assignments unless its flight has been cancelled; returns its
+/// id and creation time, `None` for a cancelled flight.
+///
+/// The seats were taken earlier in the transaction, by a statement that read the flight's status
+/// as it was when that statement began. A flight cancelled while it waited for the cabin's row
+/// lock shows here, as this statement reads the status again.
 pub async fn insert(
     db: &mut sqlx::PgConnection,
     booking: &NewBooking<'_>,
-) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+) -> Result<Option<(i64, DateTime<Utc>)>, sqlx::Error> {
     // The booking and its seats in one statement (one round trip).
     sqlx::query_as(
         "WITH b AS (INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, \
                          amount_minor, currency, payment_method, idempotency_key, request_hash, hold_expires_at, \
                          payment_card_id) \
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, created_at), \
+                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+                    WHERE EXISTS (SELECT 1 FROM flights WHERE flight_id = $3 AND status <> 'Cancelled') \
+                    RETURNING id, created_at), \
               s AS (INSERT INTO seat_assignments (flight_id, seat, booking_id) \
                     SELECT $3, seat, b.id FROM b, UNNEST($6::text[]) AS seat) \
          SELECT id, created_at FROM b",
@@ -130,7 +138,58 @@ pub async fn insert(
     .bind(booking.request_hash)
     .bind(booking.hold_expires_at)
     .bind(booking.payment_card_id)
-    .fetch_one(&mut *db)
+    .fetch_optional(&mut *db)
+    .await
+}
+
+/// Waits until no other transaction is creating a booking for the user, and keeps them waiting
+/// until this one ends: what [`unpaid`] reads next then stays true until the commit.
+pub async fn lock_user_holds(db: impl PgExecutor<'_>, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(platform::db::locks::UNPAID_HOLDS)
+        .bind(user_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
+/// What the user holds awaiting payment, over all flights and on `flight_id`, and how many seats
+/// that flight has.
+pub async fn unpaid(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    flight_id: i64,
+) -> Result<Unpaid, sqlx::Error> {
+    let (bookings, seats, seats_on_flight, flight_capacity) = sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(cardinality(seats)), 0)::bigint, \
+                COALESCE(sum(cardinality(seats)) FILTER (WHERE flight_id = $2), 0)::bigint, \
+                (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2) \
+         FROM bookings WHERE user_id = $1 AND status = 'PENDING_PAYMENT'",
+    )
+    .bind(user_id)
+    .bind(flight_id)
+    .fetch_one(db)
+    .await?;
+    Ok(Unpaid {
+        bookings,
+        seats,
+        seats_on_flight,
+        flight_capacity,
+    })
+}
+
+/// The bookings on a flight that hold seats (awaiting payment or confirmed), locked for this
+/// transaction.
+pub async fn lock_live_on_flight(
+    db: impl PgExecutor<'_>,
+    flight_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM bookings WHERE flight_id = $1 \
+             AND status IN ('PENDING_PAYMENT', 'CONFIRMED') ORDER BY id FOR UPDATE",
+    )
+    .bind(flight_id)
+    .fetch_all(db)
     .await
 }
 

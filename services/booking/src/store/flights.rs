@@ -30,8 +30,9 @@ pub async fn find(db: impl PgExecutor<'_>, flight_id: i64) -> Result<Option<Flig
 }
 
 /// Applies a flight snapshot unless a newer one was applied: the flight's schedule and status,
-/// and each cabin's seat map and fare. Seats already taken are never touched.
-pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(), sqlx::Error> {
+/// and each cabin's seat map and fare. Seats already taken are never touched. Returns whether it
+/// was applied.
+pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<bool, sqlx::Error> {
     let applied = sqlx::query(
         "INSERT INTO flights (flight_id, flight_code, airline, origin, destination, departure_at, arrival_at, \
                               origin_time_zone, status, version) \
@@ -55,7 +56,7 @@ pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(),
     .await?
     .rows_affected();
     if applied == 0 {
-        return Ok(());
+        return Ok(false);
     }
     for cabin in &flight.cabins {
         sqlx::query(
@@ -74,5 +75,5 @@ pub async fn apply(db: &mut PgConnection, flight: &FlightSnapshot) -> Result<(),
         .execute(&mut *db)
         .await?;
     }
-    Ok(())
+    Ok(true)
 }

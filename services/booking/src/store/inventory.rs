@@ -59,6 +59,16 @@ pub async fn release(
     .await
 }
 
+/// Locks every cabin of a flight for this transaction, after any booking that is taking seats on
+/// it has finished.
+pub async fn lock_flight(db: impl PgExecutor<'_>, flight_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM inventory WHERE flight_id = $1 ORDER BY cabin FOR UPDATE")
+        .bind(flight_id)
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 pub async fn find(
     db: impl PgExecutor<'_>,
     flight_id: i64,

@@ -28,10 +28,17 @@ pub const JOHN: i64 = 101;
 pub const JANE: i64 = 102;
 
 impl Booking {
-    /// Booking with requests answered at once (no wait for payment), plus `settings`.
+    /// Booking with requests answered at once (no wait for payment), plus `settings`. The limits
+    /// on unpaid holds are out of the way (these tests hold many seats as one user) unless
+    /// `settings` set them: they have tests of their own.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
         let issuer = TestIssuer::start().await;
-        let mut all = vec![("BOOKING_CONFIRM_WAIT_MS", "0")];
+        let mut all = vec![
+            ("BOOKING_CONFIRM_WAIT_MS", "0"),
+            ("BOOKING_MAX_PENDING_PER_USER", "1000"),
+            ("BOOKING_MAX_HELD_SEATS_PER_USER", "1000"),
+            ("BOOKING_MAX_FLIGHT_SHARE_PERCENT", "100"),
+        ];
         all.extend_from_slice(settings);
         let service = TestService::start::<booking::Booking>(&issuer, &all).await;
         Self {

@@ -114,11 +114,21 @@ async fn flight_changes_apply_in_version_order_and_departed_or_cancelled_flights
         "{refused}"
     );
 
-    flight.version = 4;
-    flight.status = "Departed".parse().unwrap();
+    // The flight's cancellation took the booking holding a seat with it.
+    let id = held["bookingId"].as_i64().unwrap();
+    let cancelled = booking.booking(id).await;
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert_eq!(cancelled["cancelReason"], "flight-cancelled");
+    assert_eq!(booking.economy(8).await, (4, 0));
+
+    let mut departing = scheduled(&booking, 18, 2, "AB").await;
+    let held = booking.book_one(&booking.john, 18, "John").await;
+    departing.version = 2;
+    departing.status = "Departed".parse().unwrap();
     booking
-        .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &flight)])
+        .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &departing)])
         .await;
+    let body = json!({"flightId": 18, "passengers": [{"name": "Late"}]});
     let refused = problem(
         booking.book(&booking.jane, &body).await,
         StatusCode::CONFLICT,
@@ -145,7 +155,11 @@ async fn flight_changes_apply_in_version_order_and_departed_or_cancelled_flights
         StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(booking.economy(8).await, (4, 1), "the held seat stays held");
+    assert_eq!(
+        booking.economy(18).await,
+        (4, 1),
+        "the held seat stays held"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,6 +3,8 @@
 //! database. Nothing else of the platform runs.
 
 mod access;
+mod cancelled_flights;
 mod helpers;
+mod holds;
 mod inventory;
 mod saga;

@@ -1,6 +1,7 @@
 //! What each notification says, per type and channel.
 
 use contracts::events::{BookingSnapshot, FlightSnapshot, types};
+use contracts::states::{BookingStatus, CancelReason};
 use platform::money::{Currency, Money};
 
 /// A rendered notification.
@@ -73,18 +74,39 @@ pub fn booking(
     channel: Channel,
 ) -> Option<Rendered> {
     let hello = username.map_or_else(|| "Hello,".to_owned(), |name| format!("Hello {name},"));
-    let (subject, opening, short) = match kind {
+    let (subject, opening, short): (String, String, String) = match kind {
         types::BOOKING_CONFIRMED => (
             format!("Your booking {} is confirmed", booking.reference),
-            "your booking is confirmed. Your itinerary:",
+            "your booking is confirmed. Your itinerary:".into(),
             format!(
                 "Booking {} on {} is confirmed.",
                 booking.reference, booking.flight_code
             ),
         ),
+        types::BOOKING_CANCELLED
+            if booking.cancel_reason == Some(CancelReason::FlightCancelled) =>
+        {
+            // Only a confirmed booking was paid for; one awaiting payment is never charged.
+            let money = if booking.previous_status == Some(BookingStatus::Confirmed) {
+                "you will be refunded in full"
+            } else {
+                "you will not be charged"
+            };
+            (
+                format!("Your booking {} is cancelled", booking.reference),
+                format!(
+                    "flight {} has been cancelled, so your booking is cancelled too and {money}:",
+                    booking.flight_code
+                ),
+                format!(
+                    "Booking {} is cancelled because flight {} has been cancelled; {money}.",
+                    booking.reference, booking.flight_code
+                ),
+            )
+        }
         types::BOOKING_CANCELLED => (
             format!("Your booking {} is cancelled", booking.reference),
-            "your booking has been cancelled and its seats released:",
+            "your booking has been cancelled and its seats released:".into(),
             format!(
                 "Booking {} on {} is cancelled.",
                 booking.reference, booking.flight_code
@@ -92,7 +114,7 @@ pub fn booking(
         ),
         types::BOOKING_EXPIRED => (
             format!("Your booking {} has expired", booking.reference),
-            "your booking was not paid in time and has expired:",
+            "your booking was not paid in time and has expired:".into(),
             format!(
                 "Booking {} on {} has expired.",
                 booking.reference, booking.flight_code
@@ -173,7 +195,7 @@ pub fn flight_status(
 mod tests {
     use super::*;
     use contracts::events::{InventorySnapshot, MoneyAmount};
-    use contracts::states::{BookingStatus, Cabin, FlightStatus};
+    use contracts::states::{Cabin, FlightStatus};
 
     fn sample() -> BookingSnapshot {
         BookingSnapshot {
@@ -228,6 +250,45 @@ mod tests {
                 .unwrap()
                 .body
                 .contains("cancelled")
+        );
+    }
+
+    #[test]
+    fn a_flight_cancellation_says_why_and_what_happens_to_the_money() {
+        let cancelled = |previous| BookingSnapshot {
+            status: BookingStatus::Cancelled,
+            previous_status: Some(previous),
+            cancel_reason: Some(CancelReason::FlightCancelled),
+            ..sample()
+        };
+        let paid = cancelled(BookingStatus::Confirmed);
+        let email = booking("booking.cancelled", &paid, Some("jane"), Channel::Email).unwrap();
+        assert_eq!(email.subject, "Your booking ABCD2345 is cancelled");
+        assert!(
+            email.body.contains(
+                "flight IT101-20261201 has been cancelled, so your booking is cancelled too and you will be refunded in full:"
+            ),
+            "{}",
+            email.body
+        );
+        assert!(email.body.contains("Jane Doe, seat 14C"));
+        let unpaid = cancelled(BookingStatus::PendingPayment);
+        assert_eq!(
+            booking("booking.cancelled", &unpaid, None, Channel::InApp)
+                .unwrap()
+                .body,
+            "Booking ABCD2345 is cancelled because flight IT101-20261201 has been cancelled; you will not be charged."
+        );
+        // Cancelled by the customer: no word of the flight.
+        let by_customer = BookingSnapshot {
+            cancel_reason: Some(CancelReason::Customer),
+            ..paid
+        };
+        let email = booking("booking.cancelled", &by_customer, None, Channel::Email).unwrap();
+        assert!(
+            email
+                .body
+                .contains("your booking has been cancelled and its seats released")
         );
     }
 
