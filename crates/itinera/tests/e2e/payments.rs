@@ -450,6 +450,61 @@ async fn the_wallet_pays_never_goes_negative_and_takes_refunds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_fare_rule_counts_from_the_flights_current_departure() {
+    // Booked 24 h before departure (late: the rule keeps 25 %), then the flight is delayed by
+    // four days: a cancellation now is early, and refunded in full.
+    let platform = Platform::spawn().await;
+    let admin = platform.admin().await;
+    let flight = platform.small_flight(&admin, "PA310", 2, "AB").await;
+    let flight_id = flight["flightId"].as_i64().unwrap();
+    let (_, token) = platform.customer("delayed").await;
+    let booked = book(
+        &platform,
+        &token,
+        &booking_body(flight_id, "credit_card", None),
+        true,
+    )
+    .await;
+    assert_eq!(booked["status"], "CONFIRMED");
+    let id = booked["bookingId"].as_i64().unwrap();
+
+    let departure = chrono::Utc::now() + chrono::Duration::days(5);
+    let arrival = departure + chrono::Duration::hours(8);
+    let delayed = platform
+        .client
+        .patch(platform.url(&format!("/api/flights/{flight_id}")))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"status": "Delayed", "departureAt": departure.to_rfc3339(),
+                      "arrivalAt": arrival.to_rfc3339()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delayed.status(), StatusCode::OK);
+    let expected = departure.timestamp();
+    eventually("booking knows the new departure", || async {
+        let seen = booking(&platform, &token, id).await["flight"]["departureAt"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp());
+        seen == Some(expected)
+    })
+    .await;
+
+    platform
+        .post_as(&format!("/api/bookings/{id}/cancel"), &token, &json!({}))
+        .await;
+    eventually("the refund is made", || async {
+        payment_for(&platform, &token, id).await["refund"]["status"] == "SUCCEEDED"
+    })
+    .await;
+    let payment = payment_for(&platform, &token, id).await;
+    assert_eq!(payment["refund"]["fee"]["amountMinor"], 0, "{payment}");
+    assert_eq!(payment["refunded"]["amountMinor"], 19_999, "{payment}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_late_cancellation_is_refunded_by_the_fare_rule_to_the_card() {
     // The flight leaves in 24 h; under the default rule (full refund until 24 h before) a
     // cancellation now keeps the 25 % fee.

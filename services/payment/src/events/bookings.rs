@@ -208,9 +208,11 @@ impl BookingEvents {
                     && booking.cancel_reason != Some(CancelReason::FlightCancelled);
                 let (refund, reason) = if by_rule {
                     (
+                        // The flight's departure as booking knows it now (a delay moves it),
+                        // not as it was when the payment was created.
                         self.policy.on_cancellation(
                             payment.amount_minor,
-                            payment.departure_at,
+                            booking.departure_at,
                             Utc::now(),
                         ),
                         "cancelled by the customer",
