@@ -376,8 +376,23 @@ impl Proxy {
         let buffered = if retryable && bodiless {
             Some(bytes::Bytes::new())
         } else if retryable {
-            let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), self.body_limit)
+            // Read within the route's timeout: a body trickled in a byte at a time would otherwise
+            // hold the connection for as long as its sender likes.
+            let read = axum::body::to_bytes(body.take().unwrap_or_default(), self.body_limit);
+            let bytes = tokio::time::timeout(route.timeout, read)
                 .await
+                .map_err(|_| {
+                    gateway_problem(
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!(
+                            "The request body did not arrive within {} s",
+                            route.timeout.as_secs_f64()
+                        ),
+                        "client",
+                        service,
+                        false,
+                    )
+                })?
                 .map_err(|_| {
                     gateway_problem(
                         StatusCode::PAYLOAD_TOO_LARGE,

@@ -84,3 +84,47 @@ async fn json_answers_are_gzipped_for_clients_that_accept_it() {
     let body: serde_json::Value = plain.json().await.unwrap();
     assert_eq!(body["username"], "gzipuser");
 }
+
+#[tokio::test]
+async fn a_body_trickled_slower_than_the_route_timeout_is_answered_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let platform = Platform::spawn_with(&[
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("GATEWAY_UPSTREAM_TIMEOUT_SECS", "1"),
+    ])
+    .await;
+    let address = platform.gateway.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // An Idempotency-Key makes the request retryable, so the gateway reads its body first.
+    writer
+        .write_all(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n\
+              Idempotency-Key: trickle-1\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = vec![0_u8; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), reader.read(&mut answer))
+        .await
+        .expect("the gateway answers a trickled body within its timeout")
+        .unwrap();
+    trickle.abort();
+    let head = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
