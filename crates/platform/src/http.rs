@@ -452,7 +452,9 @@ impl<T> Paged<T> {
 ///
 /// A whole number written with a fraction or an exponent (`2.0`, `1e3`) is the same JSON number as
 /// `2` or `1000` (RFC 8259 section 6), and clients whose numbers are all floats send it so; an
-/// integer field takes it. A fraction that is not zero is still refused.
+/// integer field takes it, below 2^53. A fraction a double can tell from zero is still refused
+/// (`1.0000000000000001` cannot be told from `1.0`, as for every client that reads JSON numbers as
+/// doubles).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -518,10 +520,11 @@ fn whole_numbers_as_integers(body: &[u8]) -> Option<serde_json::Value> {
     fn walk(value: &mut serde_json::Value) -> bool {
         match value {
             serde_json::Value::Number(n) if n.is_f64() => {
-                // Integers beyond 2^53 have no exact float; leave those alone.
+                // From 2^53 on, doubles skip integers (…993.0 reads as …992), so a float there
+                // may not be the number that was written; leave those alone.
                 const EXACT: f64 = 9_007_199_254_740_992.0;
                 match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                    Some(f) if f.fract() == 0.0 && f.abs() < EXACT => {
                         *value = serde_json::Value::from(f as i64);
                         true
                     }
@@ -671,6 +674,8 @@ mod tests {
             r#"{"seats": 1.0, "rows": [-1.0]}"#,
             r#"{"seats": 1.0, "rows": [], "extra": 1}"#,
             r#"{"seats": "1", "rows": []}"#,
+            // Past 2^53 a double is not the number written (…993.0 would read as …992).
+            r#"{"seats": 9007199254740993.0, "rows": []}"#,
         ] {
             let problem = counts(refused).await.unwrap_err();
             assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{refused}");
