@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
@@ -74,6 +75,9 @@ pub struct Caller {
     pub user_id: i64,
     pub username: String,
     pub role: Role,
+    /// When the token the caller presented expires: a connection opened with it (a WebSocket, an
+    /// event stream) ends then.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Caller {
@@ -344,11 +348,13 @@ impl JwtVerifier {
             return Err(AuthError::Invalid);
         }
         let user_id = claims.sub.parse::<i64>().map_err(|_| AuthError::Invalid)?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(AuthError::Invalid)?;
         Ok((
             Caller {
                 user_id,
                 username: claims.name,
                 role: claims.role,
+                expires_at,
             },
             claims.exp,
             kid,
@@ -610,12 +616,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            caller,
-            Caller {
-                user_id: 42,
-                username: "alice".into(),
-                role: Role::Ops
-            }
+            (caller.user_id, caller.username.as_str(), caller.role),
+            (42, "alice", Role::Ops)
+        );
+        let lifetime = caller.expires_at - Utc::now();
+        assert!(
+            (50..=60).contains(&lifetime.num_seconds()),
+            "expires in {lifetime}"
         );
 
         // A key published right after the last fetch is still found.

@@ -219,7 +219,8 @@ impl Proxy {
             let token = bearer_token(&parts)?;
             self.metrics.token_verifications.inc();
             let caller = self.verifier.verify(token).await?;
-            (Some(caller), crate::live::token_expiry(token))
+            let expires = caller.expires_at.timestamp();
+            (Some(caller), Some(expires))
         } else {
             (None, None)
         };

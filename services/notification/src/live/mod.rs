@@ -218,23 +218,6 @@ struct Holdings {
     rooms: u32,
 }
 
-/// When an access token expires: its `exp` claim. Read only from a token the verifier has
-/// accepted, so the claim is the issuer's.
-fn token_expiry(token: &str) -> Option<DateTime<Utc>> {
-    use base64::Engine;
-
-    #[derive(Deserialize)]
-    struct Expiry {
-        exp: i64,
-    }
-    let payload = token.split('.').nth(1)?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let Expiry { exp } = serde_json::from_slice(&json).ok()?;
-    DateTime::from_timestamp(exp, 0)
-}
-
 /// How long until `expires`; zero once it has passed.
 fn until(expires: DateTime<Utc>) -> std::time::Duration {
     (expires - Utc::now()).to_std().unwrap_or_default()
@@ -487,23 +470,6 @@ mod tests {
         // The oldest id is forgotten once the window is full.
         assert!(recent.first_time("a"));
         assert_eq!(recent.order.len(), Recent::CAPACITY);
-    }
-
-    #[test]
-    fn a_tokens_expiry_is_its_exp_claim() {
-        use base64::Engine;
-        let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-        let token = format!(
-            "{}.{}.signature",
-            encode(r#"{"alg":"EdDSA"}"#),
-            encode(r#"{"sub":"1","exp":1893456000}"#)
-        );
-        assert_eq!(
-            token_expiry(&token),
-            DateTime::from_timestamp(1_893_456_000, 0)
-        );
-        assert_eq!(token_expiry("not-a-token"), None);
-        assert_eq!(token_expiry(&format!("x.{}.y", encode("{}"))), None);
     }
 
     #[test]

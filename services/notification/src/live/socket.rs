@@ -105,8 +105,7 @@ async fn authenticate(
         .verify(&token)
         .await
         .map_err(|e| Refused(e.to_string()))?;
-    let expires =
-        super::token_expiry(&token).ok_or_else(|| Refused(AuthError::Invalid.to_string()))?;
+    let expires = caller.expires_at;
     let followed = subscriptions::of_user(&live.db, caller.user_id)
         .await
         .unwrap_or_else(|e| {

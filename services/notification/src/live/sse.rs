@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use platform::Problem;
@@ -48,13 +47,8 @@ pub async fn stream(
     State(live): State<Arc<Live>>,
     caller: Caller,
     Query(query): Query<StreamQuery>,
-    request: Parts,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, Problem> {
-    // The caller was verified from this very token.
-    let expires = platform::auth::bearer_token(&request)
-        .ok()
-        .and_then(super::token_expiry)
-        .ok_or_else(|| Problem::from(platform::auth::AuthError::Invalid))?;
+    let expires = caller.expires_at;
     let codes: Vec<String> = match &query.flights {
         Some(list) => list
             .split(',')
