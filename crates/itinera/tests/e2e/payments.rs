@@ -449,24 +449,36 @@ async fn the_wallet_pays_never_goes_negative_and_takes_refunds() {
     assert_eq!(kinds, ["refund", "payment", "payment", "top_up"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_fare_rule_counts_from_the_flights_current_departure() {
-    // Booked 24 h before departure (late: the rule keeps 25 %), then the flight is delayed by
-    // four days: a cancellation now is early, and refunded in full.
-    let platform = Platform::spawn().await;
-    let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "PA310", 2, "AB").await;
+/// A new flight leaving in 24 h and a new customer's confirmed booking on it, paid with no card
+/// saved (the simulated processor's sandbox card pays, as for seed API clients): the flight's id,
+/// the customer's token and the booking's id.
+async fn booked_a_day_ahead(
+    platform: &Platform,
+    admin: &str,
+    flight_number: &str,
+    customer: &str,
+) -> (i64, String, i64) {
+    let flight = platform.small_flight(admin, flight_number, 2, "AB").await;
     let flight_id = flight["flightId"].as_i64().unwrap();
-    let (_, token) = platform.customer("delayed").await;
+    let (_, token) = platform.customer(customer).await;
     let booked = book(
-        &platform,
+        platform,
         &token,
         &booking_body(flight_id, "credit_card", None),
         true,
     )
     .await;
     assert_eq!(booked["status"], "CONFIRMED");
-    let id = booked["bookingId"].as_i64().unwrap();
+    (flight_id, token, booked["bookingId"].as_i64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_fare_rule_counts_from_the_flights_current_departure() {
+    // Booked 24 h before departure (late: the rule keeps 25 %), then the flight is delayed by
+    // four days: a cancellation now is early, and refunded in full.
+    let platform = Platform::spawn().await;
+    let admin = platform.admin().await;
+    let (flight_id, token, id) = booked_a_day_ahead(&platform, &admin, "PA310", "delayed").await;
 
     let departure = chrono::Utc::now() + chrono::Duration::days(5);
     let arrival = departure + chrono::Duration::hours(8);
@@ -510,19 +522,7 @@ async fn a_late_cancellation_is_refunded_by_the_fare_rule_to_the_card() {
     // cancellation now keeps the 25 % fee.
     let platform = Platform::spawn().await;
     let admin = platform.admin().await;
-    let flight = platform.small_flight(&admin, "PA300", 2, "AB").await;
-    let flight_id = flight["flightId"].as_i64().unwrap();
-    let (_, token) = platform.customer("latecomer").await;
-    // No card saved: the simulated processor's sandbox card pays, as for seed API clients.
-    let booked = book(
-        &platform,
-        &token,
-        &booking_body(flight_id, "credit_card", None),
-        true,
-    )
-    .await;
-    assert_eq!(booked["status"], "CONFIRMED");
-    let id = booked["bookingId"].as_i64().unwrap();
+    let (_, token, id) = booked_a_day_ahead(&platform, &admin, "PA300", "latecomer").await;
     let payment = payment_for(&platform, &token, id).await;
 
     let receipt: Value = platform
