@@ -4,12 +4,14 @@
 //! with a version that only grows, so that a consumer can apply events idempotently and ignore one
 //! that arrives after a newer one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
+pub use crate::listings::ListingSnapshot;
 use crate::states::{
-    BookingStatus, Cabin, CancelReason, FlightStatus, PaymentFailure, PaymentMethod, PaymentStatus,
-    UserRole,
+    BookingStatus, Cabin, CancelReason, CarType, FlightStatus, PaymentFailure, PaymentMethod,
+    PaymentStatus, Product, UserRole,
 };
 
 /// Topics, one per aggregate family.
@@ -18,9 +20,12 @@ pub mod topics {
     pub const FLIGHTS: &str = "catalog.flights";
     pub const BOOKINGS: &str = "booking.bookings";
     pub const PAYMENTS: &str = "payment.payments";
+    pub const LISTINGS: &str = "catalog.listings";
+    pub const CARS: &str = "booking.cars";
+    pub const ACTIVITY: &str = "catalog.activity";
 
     /// Every topic the platform publishes to.
-    pub const ALL: [&str; 4] = [USERS, FLIGHTS, BOOKINGS, PAYMENTS];
+    pub const ALL: [&str; 7] = [USERS, FLIGHTS, BOOKINGS, PAYMENTS, LISTINGS, CARS, ACTIVITY];
 
     /// The one service that publishes to `topic` (its events' `source` is `itinera/<name>`), for
     /// the platform's topics.
@@ -28,8 +33,8 @@ pub mod topics {
         use crate::services::{BOOKING, CATALOG, IDENTITY, PAYMENT};
         match topic {
             USERS => Some(IDENTITY.name),
-            FLIGHTS => Some(CATALOG.name),
-            BOOKINGS => Some(BOOKING.name),
+            FLIGHTS | LISTINGS | ACTIVITY => Some(CATALOG.name),
+            BOOKINGS | CARS => Some(BOOKING.name),
             PAYMENTS => Some(PAYMENT.name),
             _ => None,
         }
@@ -50,9 +55,16 @@ pub mod types {
     pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
     pub const PAYMENT_FAILED: &str = "payment.failed";
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
+    pub const LISTING_CREATED: &str = "listing.created";
+    pub const LISTING_UPDATED: &str = "listing.updated";
+    pub const LISTING_DELETED: &str = "listing.deleted";
+    pub const CAR_BOOKED: &str = "car.booked";
+    pub const CAR_AVAILABLE: &str = "car.available";
+    pub const SEARCH_PERFORMED: &str = "search.performed";
+    pub const LISTING_VIEWED: &str = "listing.viewed";
 
     /// Every event type the platform publishes.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 19] = [
         USER_REGISTERED,
         USER_UPDATED,
         FLIGHT_SCHEDULED,
@@ -65,6 +77,13 @@ pub mod types {
         PAYMENT_SUCCEEDED,
         PAYMENT_FAILED,
         PAYMENT_REFUNDED,
+        LISTING_CREATED,
+        LISTING_UPDATED,
+        LISTING_DELETED,
+        CAR_BOOKED,
+        CAR_AVAILABLE,
+        SEARCH_PERFORMED,
+        LISTING_VIEWED,
     ];
 }
 
@@ -133,20 +152,82 @@ pub struct InventorySnapshot {
     pub version: i64,
 }
 
-/// `booking.bookings`: `booking.created`, `booking.confirmed`, `booking.cancelled`,
-/// `booking.expired`.
+/// The flight part of a flight booking: the seats it holds and the cabin's inventory after the
+/// change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BookingSnapshot {
-    pub booking_id: i64,
-    pub reference: String,
-    pub user_id: i64,
+pub struct FlightBooking {
     pub flight_id: i64,
     pub flight_code: String,
     pub departure_at: DateTime<Utc>,
     pub cabin: Cabin,
     pub seats: Vec<String>,
     pub passengers: Vec<String>,
+    pub inventory: InventorySnapshot,
+}
+
+/// The hotel part of a hotel booking: rooms of one type for the nights `[checkIn, checkOut)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaySnapshot {
+    pub hotel_id: Uuid,
+    pub hotel_name: String,
+    pub city: String,
+    pub room_type_id: Uuid,
+    pub room_type_name: String,
+    pub rate_plan_id: Uuid,
+    pub check_in: NaiveDate,
+    pub check_out: NaiveDate,
+    pub rooms: i32,
+    pub guests: i32,
+}
+
+/// The car part of a car booking: one car for the days `[startDate, endDate)`; the drop-off day
+/// is free for the next renter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RentalSnapshot {
+    pub car_id: Uuid,
+    pub car_type: CarType,
+    /// Brand and model, e.g. `Toyota RAV4`.
+    pub car: String,
+    pub location_code: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+}
+
+/// `booking.bookings`: `booking.created`, `booking.confirmed`, `booking.cancelled`,
+/// `booking.expired`.
+///
+/// A booking is for one product: a flight (`flight` set), a hotel stay (`stay`), a car rental
+/// (`rental`), or a trip, whose items are bookings of their own carrying its id in `tripId`. The
+/// trip is what is paid for: its items' own events never ask for a payment, and an item cancelled
+/// after the trip was paid is refunded from the trip's payment by the item's own rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingSnapshot {
+    pub booking_id: i64,
+    pub reference: String,
+    pub user_id: i64,
+    #[serde(default)]
+    pub product: Product,
+    /// The trip this booking is an item of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trip_id: Option<i64>,
+    /// What was booked, in words, for receipts and notifications (`IT101 economy, 2 passengers`).
+    pub description: String,
+    /// When the booked service begins: departure, check-in or pick-up (a trip: its first item).
+    pub starts_at: DateTime<Utc>,
+    /// Hotel stays and car rentals: until when a cancellation is refunded in full (`None`: never,
+    /// a non-refundable rate). Flights follow the fare rule instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refundable_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight: Option<FlightBooking>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stay: Option<StaySnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rental: Option<RentalSnapshot>,
     pub price: MoneyAmount,
     pub status: BookingStatus,
     pub payment_method: Option<PaymentMethod>,
@@ -160,7 +241,53 @@ pub struct BookingSnapshot {
     /// Why a booking ended (cancelled or expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<CancelReason>,
-    pub inventory: InventorySnapshot,
+}
+
+impl BookingSnapshot {
+    /// Whether the payment service charges this booking: every booking but a trip's items, which
+    /// the trip's one payment covers.
+    pub fn is_paid_alone(&self) -> bool {
+        self.trip_id.is_none()
+    }
+}
+
+/// `booking.cars`: `car.booked` when a rental takes a car for `[startDate, endDate)`, and
+/// `car.available` when it gives those days back (cancelled or expired). Keyed by the car id.
+/// Seed 003's fields, and the booking that took or gave back the days.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarRental {
+    pub car_id: Uuid,
+    pub user_id: i64,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub booking_id: i64,
+}
+
+/// `catalog.activity`: `search.performed`, for analytics. Best effort: under load some may be
+/// dropped, never a search delayed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPerformed {
+    pub product: Product,
+    /// The query's parameters as the caller gave them (bounded in size).
+    pub query: std::collections::BTreeMap<String, String>,
+    pub results: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+/// `catalog.activity`: `listing.viewed`, for analytics (best effort, like searches).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListingViewed {
+    pub product: Product,
+    /// A hotel's or car's id, or a flight's.
+    pub listing_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    pub at: DateTime<Utc>,
 }
 
 /// `payment.payments`: `payment.succeeded`, `payment.failed`, `payment.refunded`. Keyed by booking
@@ -185,6 +312,10 @@ pub struct PaymentSnapshot {
     pub refund_fee: Option<MoneyAmount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_last4: Option<String>,
+    /// On `payment.refunded` of a trip's payment: the item whose cancellation this refund is for
+    /// (`bookingId` stays the trip's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_for_booking_id: Option<i64>,
 }
 
 /// Declares a topic's typed events: one variant per event type, each with its payload.
@@ -333,6 +464,42 @@ impl PaymentEvent {
     }
 }
 
+topic_events! {
+    /// The events of `catalog.listings`.
+    ListingEvent (topics::LISTINGS) {
+        Created = types::LISTING_CREATED => ListingSnapshot,
+        Updated = types::LISTING_UPDATED => ListingSnapshot,
+        /// The listing's last snapshot: it can no longer be booked; what was booked stays.
+        Deleted = types::LISTING_DELETED => ListingSnapshot,
+    }
+}
+
+impl ListingEvent {
+    pub fn listing(&self) -> &ListingSnapshot {
+        match self {
+            ListingEvent::Created(listing)
+            | ListingEvent::Updated(listing)
+            | ListingEvent::Deleted(listing) => listing,
+        }
+    }
+}
+
+topic_events! {
+    /// The events of `booking.cars`.
+    CarEvent (topics::CARS) {
+        Booked = types::CAR_BOOKED => CarRental,
+        Available = types::CAR_AVAILABLE => CarRental,
+    }
+}
+
+topic_events! {
+    /// The events of `catalog.activity`.
+    ActivityEvent (topics::ACTIVITY) {
+        SearchPerformed = types::SEARCH_PERFORMED => SearchPerformed,
+        ListingViewed = types::LISTING_VIEWED => ListingViewed,
+    }
+}
+
 /// Any event of the platform, by topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -340,6 +507,9 @@ pub enum Event {
     Flight(FlightEvent),
     Booking(BookingEvent),
     Payment(PaymentEvent),
+    Listing(ListingEvent),
+    Car(CarEvent),
+    Activity(ActivityEvent),
 }
 
 impl Event {
@@ -358,7 +528,16 @@ impl Event {
         if let Some(event) = BookingEvent::decode(kind, data)? {
             return Ok(Some(Event::Booking(event)));
         }
-        Ok(PaymentEvent::decode(kind, data)?.map(Event::Payment))
+        if let Some(event) = PaymentEvent::decode(kind, data)? {
+            return Ok(Some(Event::Payment(event)));
+        }
+        if let Some(event) = ListingEvent::decode(kind, data)? {
+            return Ok(Some(Event::Listing(event)));
+        }
+        if let Some(event) = CarEvent::decode(kind, data)? {
+            return Ok(Some(Event::Car(event)));
+        }
+        Ok(ActivityEvent::decode(kind, data)?.map(Event::Activity))
     }
 
     /// The event type (the envelope's `type`).
@@ -368,6 +547,9 @@ impl Event {
             Event::Flight(event) => event.kind(),
             Event::Booking(event) => event.kind(),
             Event::Payment(event) => event.kind(),
+            Event::Listing(event) => event.kind(),
+            Event::Car(event) => event.kind(),
+            Event::Activity(event) => event.kind(),
         }
     }
 
@@ -378,6 +560,9 @@ impl Event {
             Event::Flight(_) => FlightEvent::TOPIC,
             Event::Booking(_) => BookingEvent::TOPIC,
             Event::Payment(_) => PaymentEvent::TOPIC,
+            Event::Listing(_) => ListingEvent::TOPIC,
+            Event::Car(_) => CarEvent::TOPIC,
+            Event::Activity(_) => ActivityEvent::TOPIC,
         }
     }
 }
@@ -425,12 +610,28 @@ mod tests {
             booking_id: 7,
             reference: "ABCD2345".into(),
             user_id: 3,
-            flight_id: 1,
-            flight_code: "IT101-20261201".into(),
-            departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
-            cabin: Cabin::PremiumEconomy,
-            seats: vec!["14C".into()],
-            passengers: vec!["Jane Doe".into()],
+            product: Product::Flight,
+            trip_id: None,
+            description: "IT101-20261201 premium_economy, 1 passenger".into(),
+            starts_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+            refundable_until: None,
+            flight: Some(FlightBooking {
+                flight_id: 1,
+                flight_code: "IT101-20261201".into(),
+                departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+                cabin: Cabin::PremiumEconomy,
+                seats: vec!["14C".into()],
+                passengers: vec!["Jane Doe".into()],
+                inventory: InventorySnapshot {
+                    flight_id: 1,
+                    cabin: Cabin::PremiumEconomy,
+                    capacity: 10,
+                    seats_left: 9,
+                    version: 1,
+                },
+            }),
+            stay: None,
+            rental: None,
             price: MoneyAmount {
                 amount_minor: 19_999,
                 currency: "USD".into(),
@@ -440,25 +641,20 @@ mod tests {
             payment_card_id: None,
             previous_status: Some(BookingStatus::PendingPayment),
             cancel_reason: Some(CancelReason::PaymentFailed),
-            inventory: InventorySnapshot {
-                flight_id: 1,
-                cabin: Cabin::PremiumEconomy,
-                capacity: 10,
-                seats_left: 9,
-                version: 1,
-            },
         }
     }
 
     #[test]
     fn payload_codes_keep_their_wire_values() {
         let json = serde_json::to_value(booking()).unwrap();
-        assert_eq!(json["cabin"], "premium_economy");
+        assert_eq!(json["flight"]["cabin"], "premium_economy");
+        assert_eq!(json["product"], "flight");
+        assert!(json.get("tripId").is_none() && json.get("stay").is_none());
         assert_eq!(json["status"], "CANCELLED");
         assert_eq!(json["paymentMethod"], "credit_card");
         assert_eq!(json["previousStatus"], "PENDING_PAYMENT");
         assert_eq!(json["cancelReason"], "payment-failed");
-        assert_eq!(json["inventory"]["cabin"], "premium_economy");
+        assert_eq!(json["flight"]["inventory"]["cabin"], "premium_economy");
         assert!(json.get("paymentCardId").is_none());
         let mut unknown = json.clone();
         unknown["status"] = "LOST".into();
@@ -472,6 +668,9 @@ mod tests {
         kinds.extend(FlightEvent::KINDS);
         kinds.extend(BookingEvent::KINDS);
         kinds.extend(PaymentEvent::KINDS);
+        kinds.extend(ListingEvent::KINDS);
+        kinds.extend(CarEvent::KINDS);
+        kinds.extend(ActivityEvent::KINDS);
         assert_eq!(kinds, types::ALL);
 
         let data = serde_json::to_value(booking()).unwrap();
@@ -503,5 +702,31 @@ mod tests {
         assert_eq!(Event::decode("booking.lost", &data).unwrap(), None);
         assert!(PaymentEvent::decode(types::PAYMENT_SUCCEEDED, &data).is_err());
         assert!(Event::decode(types::USER_UPDATED, &serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn car_events_carry_seed_003s_fields() {
+        let rental = CarRental {
+            car_id: Uuid::nil(),
+            user_id: 4,
+            start_date: "2025-12-01".parse().unwrap(),
+            end_date: "2025-12-05".parse().unwrap(),
+            booking_id: 9,
+        };
+        let json = serde_json::to_value(&rental).unwrap();
+        for field in ["carId", "userId", "startDate", "endDate"] {
+            assert!(json.get(field).is_some(), "car events lack {field}");
+        }
+        assert_eq!(json["startDate"], "2025-12-01");
+        let event = Event::decode(types::CAR_AVAILABLE, &json).unwrap().unwrap();
+        assert_eq!(event, Event::Car(CarEvent::Available(rental)));
+        assert_eq!(event.topic(), topics::CARS);
+    }
+
+    #[test]
+    fn every_topic_has_one_producer() {
+        for topic in topics::ALL {
+            assert!(topics::producer(topic).is_some(), "{topic} has no producer");
+        }
     }
 }

@@ -13,5 +13,6 @@ pub mod identity {
 }
 
 pub mod events;
+pub mod listings;
 pub mod services;
 pub mod states;

@@ -157,6 +157,55 @@ wire_codes! {
 }
 
 wire_codes! {
+    /// What a booking is for. A trip's items are bookings of the other three.
+    Product ("product") {
+        Flight = "flight",
+        Hotel = "hotel",
+        Car = "car",
+        Trip = "trip",
+    }
+}
+
+impl Default for Product {
+    /// Bookings made before there were other products are flights.
+    fn default() -> Self {
+        Product::Flight
+    }
+}
+
+impl Product {
+    /// Accepts the wire value in any case.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        value
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| format!("{value:?} is not a product (flight, hotel, car, trip)"))
+    }
+}
+
+wire_codes! {
+    /// A rental car's class, as seed 003's `cars.type` names them.
+    CarType ("car type") {
+        Economy = "economy",
+        Sedan = "sedan",
+        Suv = "suv",
+        Luxury = "luxury",
+    }
+}
+
+impl CarType {
+    /// Accepts the wire value in any case.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        value
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| format!("{value:?} is not a car type (sedan, suv, luxury, economy)"))
+    }
+}
+
+wire_codes! {
     /// A cabin class. Ordered from the front of the aircraft.
     Cabin ("cabin") {
         First = "first",
@@ -371,6 +420,8 @@ mod tests {
             ],
         );
         round_trips(&UserRole::ALL, &["customer", "ops", "admin"]);
+        round_trips(&Product::ALL, &["flight", "hotel", "car", "trip"]);
+        round_trips(&CarType::ALL, &["economy", "sedan", "suv", "luxury"]);
     }
 
     #[test]
@@ -386,6 +437,9 @@ mod tests {
             Ok(PaymentMethod::Wallet)
         );
         assert!(PaymentMethod::parse("cash").is_err());
+        assert_eq!(CarType::parse(" SUV"), Ok(CarType::Suv));
+        assert!(CarType::parse("van").is_err());
+        assert_eq!(Product::parse("Hotel"), Ok(Product::Hotel));
         assert_eq!(
             BookingStatus::parse("EXPIRED"),
             Some(BookingStatus::Expired)

@@ -122,7 +122,7 @@ fn instance_source(
 }
 
 /// Every topic the platform uses, created on the broker at start if missing.
-const TOPICS: [&str; 4] = contracts::events::topics::ALL;
+const TOPICS: [&str; contracts::events::topics::ALL.len()] = contracts::events::topics::ALL;
 
 /// An instance of a service in the start-up banner.
 struct Listed {

@@ -9,9 +9,9 @@ use tokio::sync::oneshot;
 
 use chrono::Utc;
 use contracts::events::{
-    BookingEvent, BookingSnapshot, FlightSnapshot, InventorySnapshot, MoneyAmount,
+    BookingEvent, BookingSnapshot, FlightBooking, FlightSnapshot, InventorySnapshot, MoneyAmount,
 };
-use contracts::states::{Cabin, CancelReason, FlightStatus};
+use contracts::states::{Cabin, CancelReason, FlightStatus, Product};
 use platform::auth::Caller;
 use platform::events::{Envelope, outbox};
 use platform::http::PageRequest;
@@ -119,16 +119,32 @@ fn snapshot(
     inventory: InventorySnapshot,
     previous_status: Option<BookingStatus>,
 ) -> BookingSnapshot {
+    let passengers = booking.passengers.0.len();
     BookingSnapshot {
         booking_id: booking.id,
         reference: booking.reference.clone(),
         user_id: booking.user_id,
-        flight_id: booking.flight_id,
-        flight_code: booking.flight_code.clone(),
-        departure_at: booking.departure_at,
-        cabin: booking.cabin,
-        seats: booking.seats.clone(),
-        passengers: booking.passengers.0.clone(),
+        product: Product::Flight,
+        trip_id: None,
+        description: format!(
+            "{} {}, {passengers} passenger{}",
+            booking.flight_code,
+            booking.cabin,
+            if passengers == 1 { "" } else { "s" }
+        ),
+        starts_at: booking.departure_at,
+        refundable_until: None,
+        flight: Some(FlightBooking {
+            flight_id: booking.flight_id,
+            flight_code: booking.flight_code.clone(),
+            departure_at: booking.departure_at,
+            cabin: booking.cabin,
+            seats: booking.seats.clone(),
+            passengers: booking.passengers.0.clone(),
+            inventory,
+        }),
+        stay: None,
+        rental: None,
         price: MoneyAmount {
             amount_minor: booking.amount_minor,
             currency: booking.currency.clone(),
@@ -138,7 +154,6 @@ fn snapshot(
         payment_card_id: booking.payment_card_id.clone(),
         previous_status,
         cancel_reason: booking.cancel_reason,
-        inventory,
     }
 }
 

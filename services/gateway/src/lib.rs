@@ -155,8 +155,13 @@ impl Service for Gateway {
             .route("/api/airports", forward(&catalog_reads))
             .route("/api/aircraft", forward(&catalog_reads))
             .route("/api/aircraft/{*rest}", forward(&catalog_reads))
+            // Seed 003's listings (hotels, cars, their reviews) and the search across products.
+            .route("/api/listings/{*rest}", forward(&catalog_reads))
+            .route("/api/search", forward(&catalog_reads))
             .route("/api/bookings", forward(&booking))
             .route("/api/bookings/{*rest}", forward(&booking))
+            .route("/api/trips", forward(&booking))
+            .route("/api/trips/{*rest}", forward(&booking))
             .route("/api/notifications", forward(&notification))
             .route("/api/notifications/{*rest}", forward(&notification))
             .route("/api/subscriptions", forward(&notification))

@@ -205,6 +205,7 @@ pub fn payment_event(kind: &str, payment_id: i64, booking: &Value) -> Message {
         },
         refund_fee: None,
         card_last4: Some("4242".into()),
+        refund_for_booking_id: None,
     };
     let key = booking_id.to_string();
     Message {

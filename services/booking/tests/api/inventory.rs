@@ -252,8 +252,11 @@ async fn every_booking_is_published_as_booking_created_with_the_seats_left() {
         assert_eq!(snapshot.user_id, JOHN);
         assert_eq!(snapshot.status.as_str(), "PENDING_PAYMENT");
         assert_eq!(snapshot.price.amount_minor, FARE_MINOR);
-        assert_eq!(snapshot.inventory.capacity, 4);
-        assert_eq!(snapshot.inventory.seats_left, 3 - i as i32);
+        assert_eq!(snapshot.flight.as_ref().unwrap().inventory.capacity, 4);
+        assert_eq!(
+            snapshot.flight.as_ref().unwrap().inventory.seats_left,
+            3 - i as i32
+        );
     }
     let topics: Vec<String> = sqlx::query_scalar("SELECT DISTINCT topic FROM outbox")
         .fetch_all(&booking.service.db)

@@ -15,7 +15,7 @@ fn seats_left(event: BookingEvent) -> Option<InventorySnapshot> {
     match event {
         BookingEvent::Created(booking)
         | BookingEvent::Cancelled(booking)
-        | BookingEvent::Expired(booking) => Some(booking.inventory),
+        | BookingEvent::Expired(booking) => booking.flight.map(|flight| flight.inventory),
         BookingEvent::Confirmed(_) => None,
     }
 }

@@ -1,6 +1,7 @@
 //! Starting catalog on its own, a small schedule built through its API, and booking's events.
 
-use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics};
+use contracts::events::{BookingSnapshot, FlightBooking, InventorySnapshot, MoneyAmount, topics};
+use contracts::states::Product;
 use platform::events::{Envelope, Message};
 use platform::testing::{TestIssuer, TestService};
 use reqwest::StatusCode;
@@ -144,12 +145,28 @@ pub fn booking_event(
         booking_id,
         reference: format!("REF{booking_id}"),
         user_id: 101,
-        flight_id,
-        flight_code: flight["flightCode"].as_str().unwrap().into(),
-        departure_at: flight["departureAt"].as_str().unwrap().parse().unwrap(),
-        cabin: "economy".parse().unwrap(),
-        seats: vec!["3A".into()],
-        passengers: vec!["John".into()],
+        product: Product::Flight,
+        trip_id: None,
+        description: "economy, 1 passenger".into(),
+        starts_at: flight["departureAt"].as_str().unwrap().parse().unwrap(),
+        refundable_until: None,
+        flight: Some(FlightBooking {
+            flight_id,
+            flight_code: flight["flightCode"].as_str().unwrap().into(),
+            departure_at: flight["departureAt"].as_str().unwrap().parse().unwrap(),
+            cabin: "economy".parse().unwrap(),
+            seats: vec!["3A".into()],
+            passengers: vec!["John".into()],
+            inventory: InventorySnapshot {
+                flight_id,
+                cabin: "economy".parse().unwrap(),
+                capacity,
+                seats_left,
+                version,
+            },
+        }),
+        stay: None,
+        rental: None,
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),
@@ -159,13 +176,6 @@ pub fn booking_event(
         payment_card_id: None,
         previous_status: None,
         cancel_reason: None,
-        inventory: InventorySnapshot {
-            flight_id,
-            cabin: "economy".parse().unwrap(),
-            capacity,
-            seats_left,
-            version,
-        },
     };
     let key = booking_id.to_string();
     Message {

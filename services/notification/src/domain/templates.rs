@@ -50,20 +50,43 @@ fn price(booking: &BookingSnapshot) -> String {
 }
 
 fn itinerary(booking: &BookingSnapshot) -> String {
-    let mut lines = vec![
-        format!("Booking reference: {}", booking.reference),
-        format!("Flight: {}", booking.flight_code),
-        format!(
+    let mut lines = vec![format!("Booking reference: {}", booking.reference)];
+    if let Some(flight) = &booking.flight {
+        lines.push(format!("Flight: {}", flight.flight_code));
+        lines.push(format!(
             "Departure: {} UTC",
-            booking.departure_at.format("%Y-%m-%d %H:%M")
-        ),
-        format!("Cabin: {}", booking.cabin),
-    ];
-    for (name, seat) in booking.passengers.iter().zip(&booking.seats) {
-        lines.push(format!("Passenger: {name}, seat {seat}"));
+            flight.departure_at.format("%Y-%m-%d %H:%M")
+        ));
+        lines.push(format!("Cabin: {}", flight.cabin));
+        for (name, seat) in flight.passengers.iter().zip(&flight.seats) {
+            lines.push(format!("Passenger: {name}, seat {seat}"));
+        }
+    } else {
+        lines.push(format!("Booked: {}", booking.description));
+    }
+    if let Some(stay) = &booking.stay {
+        lines.push(format!(
+            "Check-in: {}, check-out: {}",
+            stay.check_in, stay.check_out
+        ));
+    }
+    if let Some(rental) = &booking.rental {
+        lines.push(format!(
+            "Pick-up: {} at {}, drop-off: {}",
+            rental.start_date, rental.location_code, rental.end_date
+        ));
     }
     lines.push(format!("Total: {}", price(booking)));
     lines.join("\n")
+}
+
+/// What a booking is for, in a few words: the flight's code, or the description of a stay, a
+/// rental or a trip.
+fn booked(booking: &BookingSnapshot) -> &str {
+    booking
+        .flight
+        .as_ref()
+        .map_or(booking.description.as_str(), |f| f.flight_code.as_str())
 }
 
 /// The notification for a booking event of type `kind`, or `None` for events that notify nobody.
@@ -80,7 +103,8 @@ pub fn booking(
             "your booking is confirmed. Your itinerary:".into(),
             format!(
                 "Booking {} on {} is confirmed.",
-                booking.reference, booking.flight_code
+                booking.reference,
+                booked(booking)
             ),
         ),
         types::BOOKING_CANCELLED
@@ -96,11 +120,12 @@ pub fn booking(
                 format!("Your booking {} is cancelled", booking.reference),
                 format!(
                     "flight {} has been cancelled, so your booking is cancelled too and {money}:",
-                    booking.flight_code
+                    booked(booking)
                 ),
                 format!(
                     "Booking {} is cancelled because flight {} has been cancelled; {money}.",
-                    booking.reference, booking.flight_code
+                    booking.reference,
+                    booked(booking)
                 ),
             )
         }
@@ -109,7 +134,8 @@ pub fn booking(
             "your booking has been cancelled and its seats released:".into(),
             format!(
                 "Booking {} on {} is cancelled.",
-                booking.reference, booking.flight_code
+                booking.reference,
+                booked(booking)
             ),
         ),
         types::BOOKING_EXPIRED => (
@@ -117,7 +143,8 @@ pub fn booking(
             "your booking was not paid in time and has expired:".into(),
             format!(
                 "Booking {} on {} has expired.",
-                booking.reference, booking.flight_code
+                booking.reference,
+                booked(booking)
             ),
         ),
         _ => return None,
@@ -194,20 +221,36 @@ pub fn flight_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use contracts::events::{InventorySnapshot, MoneyAmount};
-    use contracts::states::{Cabin, FlightStatus};
+    use contracts::events::{FlightBooking, InventorySnapshot, MoneyAmount};
+    use contracts::states::{Cabin, FlightStatus, Product};
 
     fn sample() -> BookingSnapshot {
         BookingSnapshot {
             booking_id: 7,
             reference: "ABCD2345".into(),
             user_id: 3,
-            flight_id: 1,
-            flight_code: "IT101-20261201".into(),
-            departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
-            cabin: Cabin::Economy,
-            seats: vec!["14C".into()],
-            passengers: vec!["Jane Doe".into()],
+            product: Product::Flight,
+            trip_id: None,
+            description: "IT101-20261201 economy, 1 passenger".into(),
+            starts_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+            refundable_until: None,
+            flight: Some(FlightBooking {
+                flight_id: 1,
+                flight_code: "IT101-20261201".into(),
+                departure_at: "2026-12-01T09:00:00Z".parse().unwrap(),
+                cabin: Cabin::Economy,
+                seats: vec!["14C".into()],
+                passengers: vec!["Jane Doe".into()],
+                inventory: InventorySnapshot {
+                    flight_id: 1,
+                    cabin: Cabin::Economy,
+                    capacity: 10,
+                    seats_left: 9,
+                    version: 1,
+                },
+            }),
+            stay: None,
+            rental: None,
             price: MoneyAmount {
                 amount_minor: 19_999,
                 currency: "USD".into(),
@@ -217,13 +260,6 @@ mod tests {
             payment_card_id: None,
             previous_status: None,
             cancel_reason: None,
-            inventory: InventorySnapshot {
-                flight_id: 1,
-                cabin: Cabin::Economy,
-                capacity: 10,
-                seats_left: 9,
-                version: 1,
-            },
         }
     }
 

@@ -119,7 +119,10 @@ impl EventHandler for Notifier {
                         flights.push((event, flight));
                     }
                     Event::Flight(FlightEvent::Scheduled(_) | FlightEvent::Updated(_))
-                    | Event::Payment(_) => {}
+                    | Event::Payment(_)
+                    | Event::Listing(_)
+                    | Event::Car(_)
+                    | Event::Activity(_) => {}
                 }
             }
             passengers::track(tx, &passengers).await?;

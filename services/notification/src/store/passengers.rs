@@ -2,25 +2,28 @@
 
 use std::collections::HashMap;
 
-use contracts::events::{BookingSnapshot, FlightSnapshot};
+use contracts::events::{BookingSnapshot, FlightBooking, FlightSnapshot};
 use contracts::states::BookingStatus;
 use sqlx::PgConnection;
 
-/// Keeps who is booked on which flight, from the latest event of each booking in the batch.
+/// Keeps who is booked on which flight, from the latest event of each flight booking in the batch
+/// (a trip's flight included; stays and rentals have no flight).
 pub async fn track(tx: &mut PgConnection, bookings: &[BookingSnapshot]) -> Result<(), sqlx::Error> {
-    let latest: HashMap<i64, &BookingSnapshot> =
-        bookings.iter().map(|b| (b.booking_id, b)).collect();
+    let latest: HashMap<i64, (&BookingSnapshot, &FlightBooking)> = bookings
+        .iter()
+        .filter_map(|b| Some((b.booking_id, (b, b.flight.as_ref()?))))
+        .collect();
     if latest.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&BookingSnapshot) -> i64| latest.values().map(|b| f(b)).collect::<Vec<_>>();
-    let (booking_ids, user_ids, flight_ids) = (
-        column(|b| b.booking_id),
-        column(|b| b.user_id),
-        column(|b| b.flight_id),
-    );
-    let codes: Vec<&str> = latest.values().map(|b| b.flight_code.as_str()).collect();
-    let statuses: Vec<&str> = latest.values().map(|b| b.status.as_str()).collect();
+    let booking_ids: Vec<i64> = latest.keys().copied().collect();
+    let user_ids: Vec<i64> = latest.values().map(|(b, _)| b.user_id).collect();
+    let flight_ids: Vec<i64> = latest.values().map(|(_, f)| f.flight_id).collect();
+    let codes: Vec<&str> = latest
+        .values()
+        .map(|(_, f)| f.flight_code.as_str())
+        .collect();
+    let statuses: Vec<&str> = latest.values().map(|(b, _)| b.status.as_str()).collect();
     sqlx::query(
         "INSERT INTO passengers (booking_id, user_id, flight_id, flight_code, status) \
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \

@@ -131,13 +131,9 @@ impl BookingEvents {
             };
             let failure = (method.by_card() && token.is_none() && !awaiting)
                 .then_some(PaymentFailure::CardNotFound.as_str());
-            let passengers = booking.passengers.len();
             new.description.push(format!(
-                "{} {}, {passengers} passenger{}, booking {}",
-                booking.flight_code,
-                booking.cabin,
-                if passengers == 1 { "" } else { "s" },
-                booking.reference
+                "{}, booking {}",
+                booking.description, booking.reference
             ));
             new.booking_id.push(booking.booking_id);
             new.booking_reference.push(booking.reference.clone());
@@ -149,7 +145,7 @@ impl BookingEvents {
             new.card_token.push(token);
             new.amount_minor.push(booking.price.amount_minor);
             new.currency.push(booking.price.currency.clone());
-            new.departure_at.push(booking.departure_at);
+            new.departure_at.push(booking.starts_at);
             new.status.push(if failure.is_some() {
                 PaymentStatus::Failed.as_str()
             } else {
@@ -212,7 +208,7 @@ impl BookingEvents {
                         // not as it was when the payment was created.
                         self.policy.on_cancellation(
                             payment.amount_minor,
-                            booking.departure_at,
+                            booking.starts_at,
                             Utc::now(),
                         ),
                         "cancelled by the customer",

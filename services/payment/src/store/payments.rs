@@ -68,6 +68,7 @@ pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentS
         refunded: money(payment.refunded_minor),
         refund_fee: refund_fee_minor.map(money),
         card_last4: payment.card_last4.clone(),
+        refund_for_booking_id: None,
     }
 }
 

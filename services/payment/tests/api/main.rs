@@ -9,8 +9,10 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use contracts::events::{BookingSnapshot, InventorySnapshot, MoneyAmount, topics, types};
-use contracts::states::{BookingStatus, Cabin, PaymentMethod};
+use contracts::events::{
+    BookingSnapshot, FlightBooking, InventorySnapshot, MoneyAmount, topics, types,
+};
+use contracts::states::{BookingStatus, Cabin, PaymentMethod, Product};
 use platform::config::{ConfigSource, RunMode};
 use platform::events::{Envelope, MemoryBus, Message};
 use platform::testing::TestDatabase;
@@ -23,16 +25,33 @@ pub const SIMULATED: (&str, &str) = ("PAYMENT_PROCESSOR", "simulated");
 
 /// A booking of user 5 paid by card (their most recent saved one, or none).
 pub fn booking(booking_id: i64) -> BookingSnapshot {
+    let departure_at = chrono::Utc::now() + chrono::Duration::days(3);
     BookingSnapshot {
         booking_id,
         reference: format!("REF{booking_id}"),
         user_id: 5,
-        flight_id: 1,
-        flight_code: "IT100-20261201".into(),
-        departure_at: chrono::Utc::now() + chrono::Duration::days(3),
-        cabin: Cabin::Economy,
-        seats: vec!["3A".into()],
-        passengers: vec!["Jane Doe".into()],
+        product: Product::Flight,
+        trip_id: None,
+        description: "IT100-20261201 economy, 1 passenger".into(),
+        starts_at: departure_at,
+        refundable_until: None,
+        flight: Some(FlightBooking {
+            flight_id: 1,
+            flight_code: "IT100-20261201".into(),
+            departure_at,
+            cabin: Cabin::Economy,
+            seats: vec!["3A".into()],
+            passengers: vec!["Jane Doe".into()],
+            inventory: InventorySnapshot {
+                flight_id: 1,
+                cabin: Cabin::Economy,
+                capacity: 10,
+                seats_left: 9,
+                version: 1,
+            },
+        }),
+        stay: None,
+        rental: None,
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),
@@ -42,13 +61,6 @@ pub fn booking(booking_id: i64) -> BookingSnapshot {
         payment_card_id: None,
         previous_status: None,
         cancel_reason: None,
-        inventory: InventorySnapshot {
-            flight_id: 1,
-            cabin: Cabin::Economy,
-            capacity: 10,
-            seats_left: 9,
-            version: 1,
-        },
     }
 }
 
