@@ -59,7 +59,7 @@ pub struct BookingRequest {
 
 impl BookingRequest {
     /// What makes two requests "the same" for an idempotency key.
-    fn fingerprint(&self) -> Vec<u8> {
+    pub(crate) fn fingerprint(&self) -> Vec<u8> {
         let flight = match &self.flight {
             FlightRef::Id(id) => format!("id:{id}"),
             FlightRef::Code(code) => format!("code:{code}"),
@@ -95,7 +95,7 @@ pub enum Created {
 
 const REFERENCE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-fn new_reference() -> String {
+pub(crate) fn new_reference() -> String {
     uuid::Uuid::new_v4()
         .as_bytes()
         .iter()
@@ -104,7 +104,7 @@ fn new_reference() -> String {
         .collect()
 }
 
-fn inventory_snapshot(inventory: &Inventory) -> InventorySnapshot {
+pub(crate) fn inventory_snapshot(inventory: &Inventory) -> InventorySnapshot {
     InventorySnapshot {
         flight_id: inventory.flight_id,
         cabin: inventory.cabin,
@@ -125,7 +125,7 @@ fn snapshot(
         reference: booking.reference.clone(),
         user_id: booking.user_id,
         product: Product::Flight,
-        trip_id: None,
+        trip_id: booking.trip_id,
         description: format!(
             "{} {}, {passengers} passenger{}",
             booking.flight_code,
@@ -158,7 +158,7 @@ fn snapshot(
 }
 
 /// Which event a booking's change is, given its snapshot.
-type Kind = fn(BookingSnapshot) -> BookingEvent;
+pub(crate) type Kind = fn(BookingSnapshot) -> BookingEvent;
 
 fn event(
     kind: Kind,
@@ -175,7 +175,7 @@ fn event(
     ))
 }
 
-async fn publish(
+pub(crate) async fn publish(
     tx: &mut PgConnection,
     kind: Kind,
     booking: &BookingRow,
@@ -187,7 +187,7 @@ async fn publish(
     Ok(())
 }
 
-fn departed(flight: &store::flights::Flight) -> bool {
+pub(crate) fn departed(flight: &store::flights::Flight) -> bool {
     flight.status.has_departed() || flight.departure_at <= Utc::now()
 }
 
@@ -308,121 +308,21 @@ impl Bookings {
         // One booking at a time per user, so that what they hold unpaid, read below, cannot
         // change before this booking commits.
         store::bookings::lock_user_holds(&mut *tx, caller.user_id).await?;
-        let count = request.passengers.len() as i32;
-        let (id, code) = match &request.flight {
-            FlightRef::Id(id) => (Some(*id), None),
-            FlightRef::Code(code) => (None, Some(code.as_str())),
-        };
-        let found = store::inventory::take_on_flight(&mut *tx, id, code, request.cabin, count)
-            .await?
-            .ok_or(BookingError::FlightNotFound)?;
-        let flight = found.flight.clone();
-        let Some(inventory) = found.inventory() else {
-            if flight.status == FlightStatus::Cancelled {
-                return Err(BookingError::FlightCancelled);
-            }
-            if departed(&flight) {
-                return Err(BookingError::Departed);
-            }
-            return match store::inventory::find(&mut *tx, flight.flight_id, request.cabin).await? {
-                Some(_) => Err(BookingError::SoldOut),
-                None => Err(BookingError::Invalid(format!(
-                    "This flight has no {} cabin",
-                    request.cabin
-                ))),
-            };
-        };
-        let held = store::bookings::unpaid(&mut *tx, caller.user_id, flight.flight_id).await?;
-        self.unpaid
-            .admit(&held, i64::from(count))
-            .map_err(BookingError::UnpaidLimit)?;
-        // The inventory row is locked until commit, so the seats read here cannot change under us.
-        let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id)
-            .await?
-            .into_iter()
-            .collect();
-        let cabin = CabinSeats {
-            first_row: inventory.first_row,
-            last_row: inventory.last_row,
-            letters: inventory.seat_letters.clone(),
-        };
-        let wanted: Vec<Option<Seat>> = request
-            .passengers
-            .iter()
-            .map(|(_, seat)| seat.clone())
-            .collect();
-        let seats: Vec<String> = match cabin.assign(&wanted, &taken) {
-            Ok(seats) => seats.iter().map(ToString::to_string).collect(),
-            Err(SeatError::Taken(seat)) => return Err(BookingError::SeatTaken(seat)),
-            Err(SeatError::NotInCabin(seat)) => {
-                return Err(BookingError::Invalid(format!(
-                    "Seat {seat} is not in the {} cabin",
-                    request.cabin
-                )));
-            }
-            Err(SeatError::SoldOut) => return Err(BookingError::SoldOut),
-        };
-        let amount_minor = inventory
-            .fare_minor
-            .checked_mul(i64::from(count))
-            .ok_or_else(|| BookingError::Invalid("the total price is too large".into()))?;
-        let passengers: Vec<String> = request
-            .passengers
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect();
-        let reference = new_reference();
         let hold_expires_at = Utc::now()
             + chrono::Duration::from_std(self.hold).unwrap_or(chrono::Duration::minutes(15));
-        let new = NewBooking {
-            reference: &reference,
-            user_id: caller.user_id,
-            flight_id: flight.flight_id,
-            cabin: request.cabin,
-            passengers: &passengers,
-            seats: &seats,
-            status: BookingStatus::PendingPayment,
-            amount_minor,
-            currency: &inventory.currency,
-            payment_method: request.payment_method,
-            payment_card_id: request.payment_card_id.as_deref(),
-            idempotency_key,
-            request_hash: idempotency_key.map(|_| fingerprint),
-            hold_expires_at,
-        };
-        let (id, created_at) = store::bookings::insert(&mut tx, &new)
-            .await?
-            .ok_or(BookingError::FlightCancelled)?;
-        let booking = BookingRow {
-            id,
-            reference: reference.clone(),
-            user_id: caller.user_id,
-            flight_id: flight.flight_id,
-            cabin: request.cabin,
-            passengers: sqlx::types::Json(passengers),
-            seats: seats.clone(),
-            status: BookingStatus::PendingPayment,
-            amount_minor,
-            currency: inventory.currency.clone(),
-            payment_method: request.payment_method,
-            request_hash: idempotency_key.map(|_| fingerprint.to_vec()),
-            hold_expires_at: Some(hold_expires_at),
-            created_at,
-            cancelled_at: None,
-            payment_card_id: request.payment_card_id.clone(),
-            payment_id: None,
-            paid_at: None,
-            refunded_minor: 0,
-            refunded_at: None,
-            cancel_reason: None,
-            flight_code: flight.flight_code.clone(),
-            origin: flight.origin.clone(),
-            destination: flight.destination.clone(),
-            departure_at: flight.departure_at,
-            arrival_at: flight.arrival_at,
-            origin_time_zone: flight.origin_time_zone.clone(),
-            flight_status: flight.status,
-        };
+        let (booking, inventory) = hold_flight(
+            &mut tx,
+            caller.user_id,
+            request,
+            &self.unpaid,
+            FlightHold {
+                trip_id: None,
+                idempotency_key,
+                request_hash: idempotency_key.map(|_| fingerprint),
+                hold_expires_at: Some(hold_expires_at),
+            },
+        )
+        .await?;
         publish(
             &mut tx,
             BookingEvent::Created,
@@ -431,13 +331,14 @@ impl Bookings {
             None,
         )
         .await?;
+        let id = booking.id;
         // Subscribed before the commit, so the change cannot slip past unseen.
         let changed = (wait && !self.confirm_wait.is_zero()).then(|| self.watch.subscribe(id));
         if let Err(e) = tx.commit().await {
             self.watch.forget(id);
             return Err(e.into());
         }
-        tracing::info!(booking_id = id, reference, flight = %flight.flight_code, seats = ?seats, "booking awaiting payment");
+        tracing::info!(booking_id = id, reference = booking.reference, flight = %booking.flight_code, seats = ?booking.seats, "booking awaiting payment");
         Ok((booking, changed))
     }
 
@@ -453,8 +354,17 @@ impl Bookings {
     /// Cancels and gives the seats back. Cancelling a cancelled booking returns it unchanged; a
     /// booking whose flight has departed cannot be cancelled. A paid booking is refunded by the
     /// payment service, by the fare rule.
+    ///
+    /// A trip's flight may be cancelled on its own: the trip is locked first (the order every
+    /// path takes), and a trip still awaiting payment ends whole.
     pub async fn cancel(&self, caller: &Caller, id: i64) -> Result<BookingRow, BookingError> {
         let mut tx = self.db.begin().await?;
+        let trip_id = store::products::kind(&mut *tx, id)
+            .await?
+            .and_then(|(_, trip)| trip);
+        if let Some(trip) = trip_id {
+            store::bookings::lock(&mut *tx, trip).await?;
+        }
         if !store::bookings::lock(&mut *tx, id).await? {
             return Err(BookingError::BookingNotFound);
         }
@@ -480,6 +390,9 @@ impl Bookings {
             CancelReason::Customer,
         )
         .await?;
+        if let Some(trip) = trip_id {
+            crate::products::item_ended(&mut tx, trip, CancelReason::Customer).await?;
+        }
         tx.commit().await?;
         tracing::info!(booking_id = id, "booking cancelled");
         store::bookings::find(&self.db, id)
@@ -494,6 +407,147 @@ impl Bookings {
     ) -> Result<(Vec<BookingRow>, i64), BookingError> {
         Ok(store::bookings::list_for_user(&self.db, user_id, page.limit(), page.offset()).await?)
     }
+}
+
+/// How a flight booking is held: paid alone (with its own hold and idempotency key) or as a
+/// trip's item (covered by the trip's).
+pub(crate) struct FlightHold<'a> {
+    pub trip_id: Option<i64>,
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: Option<&'a [u8]>,
+    pub hold_expires_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Takes the seats and records the flight booking in the caller's transaction, which must hold
+/// the user's lock ([`store::bookings::lock_user_holds`]). Returns the booking and its cabin's
+/// inventory after the change; the caller publishes it.
+pub(crate) async fn hold_flight(
+    tx: &mut PgConnection,
+    user_id: i64,
+    request: &BookingRequest,
+    limits: &UnpaidLimits,
+    hold: FlightHold<'_>,
+) -> Result<(BookingRow, Inventory), BookingError> {
+    let count = request.passengers.len() as i32;
+    let (id, code) = match &request.flight {
+        FlightRef::Id(id) => (Some(*id), None),
+        FlightRef::Code(code) => (None, Some(code.as_str())),
+    };
+    let found = store::inventory::take_on_flight(&mut *tx, id, code, request.cabin, count)
+        .await?
+        .ok_or(BookingError::FlightNotFound)?;
+    let flight = found.flight.clone();
+    let Some(inventory) = found.inventory() else {
+        if flight.status == FlightStatus::Cancelled {
+            return Err(BookingError::FlightCancelled);
+        }
+        if departed(&flight) {
+            return Err(BookingError::Departed);
+        }
+        return match store::inventory::find(&mut *tx, flight.flight_id, request.cabin).await? {
+            Some(_) => Err(BookingError::SoldOut),
+            None => Err(BookingError::Invalid(format!(
+                "This flight has no {} cabin",
+                request.cabin
+            ))),
+        };
+    };
+    let mut held = store::bookings::unpaid(&mut *tx, user_id, flight.flight_id).await?;
+    if hold.trip_id.is_some() {
+        // The trip was admitted as one booking; its items count by their seats only.
+        held.bookings = 0;
+    }
+    limits
+        .admit(&held, i64::from(count))
+        .map_err(BookingError::UnpaidLimit)?;
+    // The inventory row is locked until commit, so the seats read here cannot change under us.
+    let taken: HashSet<String> = store::inventory::taken_seats(&mut *tx, flight.flight_id)
+        .await?
+        .into_iter()
+        .collect();
+    let cabin = CabinSeats {
+        first_row: inventory.first_row,
+        last_row: inventory.last_row,
+        letters: inventory.seat_letters.clone(),
+    };
+    let wanted: Vec<Option<Seat>> = request
+        .passengers
+        .iter()
+        .map(|(_, seat)| seat.clone())
+        .collect();
+    let seats: Vec<String> = match cabin.assign(&wanted, &taken) {
+        Ok(seats) => seats.iter().map(ToString::to_string).collect(),
+        Err(SeatError::Taken(seat)) => return Err(BookingError::SeatTaken(seat)),
+        Err(SeatError::NotInCabin(seat)) => {
+            return Err(BookingError::Invalid(format!(
+                "Seat {seat} is not in the {} cabin",
+                request.cabin
+            )));
+        }
+        Err(SeatError::SoldOut) => return Err(BookingError::SoldOut),
+    };
+    let amount_minor = inventory
+        .fare_minor
+        .checked_mul(i64::from(count))
+        .ok_or_else(|| BookingError::Invalid("the total price is too large".into()))?;
+    let passengers: Vec<String> = request
+        .passengers
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    let reference = new_reference();
+    let new = NewBooking {
+        reference: &reference,
+        user_id,
+        flight_id: flight.flight_id,
+        cabin: request.cabin,
+        passengers: &passengers,
+        seats: &seats,
+        status: BookingStatus::PendingPayment,
+        amount_minor,
+        currency: &inventory.currency,
+        payment_method: request.payment_method,
+        payment_card_id: request.payment_card_id.as_deref(),
+        idempotency_key: hold.idempotency_key,
+        request_hash: hold.request_hash,
+        hold_expires_at: hold.hold_expires_at,
+        trip_id: hold.trip_id,
+    };
+    let (id, created_at) = store::bookings::insert(tx, &new)
+        .await?
+        .ok_or(BookingError::FlightCancelled)?;
+    let booking = BookingRow {
+        id,
+        reference,
+        user_id,
+        flight_id: flight.flight_id,
+        trip_id: hold.trip_id,
+        cabin: request.cabin,
+        passengers: sqlx::types::Json(passengers),
+        seats,
+        status: BookingStatus::PendingPayment,
+        amount_minor,
+        currency: inventory.currency.clone(),
+        payment_method: request.payment_method,
+        request_hash: hold.request_hash.map(<[u8]>::to_vec),
+        hold_expires_at: hold.hold_expires_at,
+        created_at,
+        cancelled_at: None,
+        payment_card_id: request.payment_card_id.clone(),
+        payment_id: None,
+        paid_at: None,
+        refunded_minor: 0,
+        refunded_at: None,
+        cancel_reason: None,
+        flight_code: flight.flight_code.clone(),
+        origin: flight.origin.clone(),
+        destination: flight.destination.clone(),
+        departure_at: flight.departure_at,
+        arrival_at: flight.arrival_at,
+        origin_time_zone: flight.origin_time_zone.clone(),
+        flight_status: flight.status,
+    };
+    Ok((booking, inventory))
 }
 
 fn replay(existing: BookingRow, fingerprint: &[u8]) -> Result<Created, BookingError> {
@@ -557,6 +611,11 @@ pub(crate) async fn confirm(
 ) -> Result<(), BookingError> {
     let confirmed = store::bookings::confirm(&mut *tx, payments).await?;
     if confirmed.len() < payments.len() {
+        // Payments for hotels, cars and trips, which the flights' statement leaves alone.
+        let flights: HashSet<i64> = confirmed.iter().map(|(b, _)| b.id).collect();
+        for payment in payments.iter().filter(|p| !flights.contains(&p.booking_id)) {
+            crate::products::confirm(&mut *tx, payment).await?;
+        }
         let ids: Vec<i64> = payments.iter().map(|p| p.booking_id).collect();
         if let Some((id, amount_minor, currency)) = store::bookings::still_pending(&mut *tx, &ids)
             .await?
@@ -597,7 +656,20 @@ pub(crate) async fn payment_failed(
         return Err(BookingError::BookingNotFound);
     }
     let Some(booking) = store::bookings::find(&mut *tx, booking_id).await? else {
-        return Err(BookingError::BookingNotFound);
+        // A hotel, car or trip booking (a trip ends its items with it).
+        return match store::products::find(&mut *tx, booking_id).await? {
+            Some(booking) if booking.status == BookingStatus::PendingPayment => {
+                crate::products::end(
+                    tx,
+                    booking,
+                    BookingStatus::Cancelled,
+                    CancelReason::PaymentFailed,
+                )
+                .await
+            }
+            Some(_) => Ok(()),
+            None => Err(BookingError::BookingNotFound),
+        };
     };
     if booking.status != BookingStatus::PendingPayment {
         return Ok(());
@@ -620,6 +692,14 @@ pub async fn expire_holds(db: &PgPool, limit: i64) -> Result<usize, BookingError
     for id in &due {
         if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
             end(
+                &mut tx,
+                booking,
+                BookingStatus::Expired,
+                CancelReason::HoldExpired,
+            )
+            .await?;
+        } else if let Some(booking) = store::products::find(&mut *tx, *id).await? {
+            crate::products::end(
                 &mut tx,
                 booking,
                 BookingStatus::Expired,
@@ -658,8 +738,10 @@ pub(crate) async fn flight_changed(
         return Ok(());
     }
     let live = store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
+    let mut trips = Vec::new();
     for id in &live {
         if let Some(booking) = store::bookings::find(&mut *tx, *id).await? {
+            trips.extend(booking.trip_id);
             end(
                 tx,
                 booking,
@@ -668,6 +750,13 @@ pub(crate) async fn flight_changed(
             )
             .await?;
         }
+    }
+    // A trip awaiting payment ends whole with its flight; a paid one keeps its other items.
+    trips.sort_unstable();
+    trips.dedup();
+    for trip in trips {
+        store::bookings::lock(&mut *tx, trip).await?;
+        crate::products::item_ended(tx, trip, CancelReason::FlightCancelled).await?;
     }
     if !live.is_empty() {
         tracing::info!(

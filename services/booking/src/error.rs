@@ -24,6 +24,22 @@ pub enum BookingError {
     Departed,
     #[error("The flight is cancelled")]
     FlightCancelled,
+    #[error("Hotel not found")]
+    HotelNotFound,
+    #[error("Car not found")]
+    CarNotFound,
+    #[error("Not enough rooms of this type are free on every night of the stay")]
+    RoomsUnavailable,
+    #[error("This car is already rented for some of those days")]
+    CarTaken,
+    #[error("This car is not available for rental")]
+    CarUnavailable,
+    /// A stay or rental that has begun can no longer be cancelled.
+    #[error("{0}")]
+    Started(String),
+    /// A trip's items are priced in different currencies and cannot be paid together.
+    #[error("{0}")]
+    Currencies(String),
     /// The booking would pass one of the user's limits on unpaid holds.
     #[error("{0}")]
     UnpaidLimit(LimitReached),
@@ -45,7 +61,15 @@ impl IntoResponse for BookingError {
         let detail = self.to_string();
         match self {
             Self::Invalid(_) => Problem::bad_request(detail),
-            Self::FlightNotFound | Self::BookingNotFound => Problem::not_found(detail),
+            Self::FlightNotFound
+            | Self::BookingNotFound
+            | Self::HotelNotFound
+            | Self::CarNotFound => Problem::not_found(detail),
+            Self::RoomsUnavailable => Problem::conflict(detail).with_type("rooms-unavailable"),
+            Self::CarTaken => Problem::conflict(detail).with_type("car-taken"),
+            Self::CarUnavailable => Problem::conflict(detail).with_type("car-unavailable"),
+            Self::Started(_) => Problem::conflict(detail).with_type("already-started"),
+            Self::Currencies(_) => Problem::conflict(detail).with_type("mixed-currencies"),
             Self::SoldOut => Problem::conflict(detail).with_type("sold-out"),
             Self::SeatTaken(_) => Problem::conflict(detail).with_type("seat-taken"),
             Self::Departed => Problem::conflict(detail).with_type("flight-departed"),

@@ -9,6 +9,7 @@ pub mod error;
 mod events;
 mod http;
 mod jobs;
+pub mod products;
 pub mod store;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub type Application = Host<Booking>;
 /// The consumer groups (and inbox names) of the booking service.
 pub const FLIGHTS_CONSUMER: &str = "booking.flights";
 pub const PAYMENTS_CONSUMER: &str = "booking.payments";
+pub const LISTINGS_CONSUMER: &str = "booking.listings";
 
 impl Service for Booking {
     type Config = Config;
@@ -75,6 +77,11 @@ impl Service for Booking {
                 FLIGHTS_CONSUMER,
                 &[topics::FLIGHTS],
                 events::flights::FlightReplica,
+            )
+            .consumes(
+                LISTINGS_CONSUMER,
+                &[topics::LISTINGS],
+                events::listings::ListingReplica,
             )
             .consumes(
                 PAYMENTS_CONSUMER,

@@ -1,4 +1,5 @@
 //! What booking does with the events it consumes, one module per topic.
 
 pub mod flights;
+pub mod listings;
 pub mod payments;

@@ -12,11 +12,12 @@ use platform::money::{Money, MoneyView};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::trips::{AnyBookingView, ItemBody, any_view, product_view};
 use crate::bookings::{BookingRequest, Created, FlightRef};
 use crate::domain::{BookingStatus, PaymentMethod, Seat, passenger_name};
 use crate::error::BookingError;
 use crate::store::bookings::BookingRow;
-use contracts::states::{Cabin, CancelReason, FlightStatus};
+use contracts::states::{Cabin, CancelReason, FlightStatus, Product};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,6 +52,10 @@ pub struct BookingView {
     booking_id: i64,
     reference: String,
     user_id: i64,
+    product: Product,
+    /// The trip this flight is an item of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trip_id: Option<i64>,
     status: BookingStatus,
     flight: FlightSummary,
     cabin: Cabin,
@@ -84,6 +89,8 @@ impl From<BookingRow> for BookingView {
             booking_id: b.id,
             reference: b.reference,
             user_id: b.user_id,
+            product: Product::Flight,
+            trip_id: b.trip_id,
             status: b.status,
             flight: FlightSummary {
                 flight_id: b.flight_id,
@@ -129,7 +136,7 @@ struct PassengerInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateBody {
     flight_id: Option<i64>,
     flight_code: Option<String>,
     cabin: Option<String>,
@@ -162,7 +169,7 @@ pub fn waits_for_payment(headers: &HeaderMap) -> bool {
 }
 
 impl CreateBody {
-    fn parse(self) -> Result<BookingRequest, BookingError> {
+    pub(crate) fn parse(self) -> Result<BookingRequest, BookingError> {
         let flight = match (self.flight_id, self.flight_code) {
             (Some(id), None) => FlightRef::Id(id),
             (None, Some(code)) if !code.trim().is_empty() => {
@@ -204,29 +211,8 @@ impl CreateBody {
                 Ok((name, seat))
             })
             .collect::<Result<Vec<_>, BookingError>>()?;
-        let payment_method = self
-            .payment_method
-            .as_deref()
-            .map(PaymentMethod::parse)
-            .transpose()
-            .map_err(BookingError::Invalid)?;
-        let payment_card_id = match self.payment_card_id {
-            Some(id) if payment_method == Some(PaymentMethod::Wallet) => {
-                return Err(BookingError::Invalid(format!(
-                    "paymentCardId {id:?} cannot be used with the wallet"
-                )));
-            }
-            Some(id)
-                if id.is_empty()
-                    || id.len() > 64
-                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-            {
-                return Err(BookingError::Invalid(
-                    "paymentCardId must be a card id such as card_…".into(),
-                ));
-            }
-            other => other,
-        };
+        let (payment_method, payment_card_id) =
+            payment_choice(self.payment_method.as_deref(), self.payment_card_id)?;
         Ok(BookingRequest {
             flight,
             cabin,
@@ -237,14 +223,62 @@ impl CreateBody {
     }
 }
 
+/// How a booking says it is paid: a method (seed 002's free text is accepted) and, for a card,
+/// a saved card's id.
+pub(crate) fn payment_choice(
+    method: Option<&str>,
+    card: Option<String>,
+) -> Result<(Option<PaymentMethod>, Option<String>), BookingError> {
+    let payment_method = method
+        .map(PaymentMethod::parse)
+        .transpose()
+        .map_err(BookingError::Invalid)?;
+    let payment_card_id = match card {
+        Some(id) if payment_method == Some(PaymentMethod::Wallet) => {
+            return Err(BookingError::Invalid(format!(
+                "paymentCardId {id:?} cannot be used with the wallet"
+            )));
+        }
+        Some(id)
+            if id.is_empty()
+                || id.len() > 64
+                || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            return Err(BookingError::Invalid(
+                "paymentCardId must be a card id such as card_…".into(),
+            ));
+        }
+        other => other,
+    };
+    Ok((payment_method, payment_card_id))
+}
+
 /// 201 with the booking; a replay of an earlier request with the same key answers the same
-/// booking with `Idempotent-Replayed: true`.
+/// booking with `Idempotent-Replayed: true`. A body with `"type": "hotel"` or `"car"` books a
+/// stay or a rental (the item shapes of `POST /api/trips`); without a type, or with `flight`, a
+/// flight.
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Json(body): Json<CreateBody>,
+    Json(mut body): Json<serde_json::Value>,
 ) -> Result<Response, BookingError> {
+    let invalid = |e: serde_json::Error| BookingError::Invalid(e.to_string());
+    let kind = body.get("type").cloned();
+    match kind.as_ref().map(|k| k.as_str()) {
+        None => {}
+        Some(Some("flight")) => {
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("type");
+            }
+        }
+        Some(_) => {
+            let item: ItemBody = serde_json::from_value(body).map_err(invalid)?;
+            let request = super::trips::single(item)?;
+            return super::trips::ordered(&state, &caller, &headers, request).await;
+        }
+    }
+    let body: CreateBody = serde_json::from_value(body).map_err(invalid)?;
     let key = platform::http::idempotency_key(&headers)?;
     let request = body.parse()?;
     let (booking, replayed) = match state
@@ -277,18 +311,27 @@ async fn one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<JsonResponse<BookingView>, BookingError> {
-    Ok(JsonResponse(state.bookings.get(&caller, id).await?.into()))
+) -> Result<JsonResponse<AnyBookingView>, BookingError> {
+    Ok(JsonResponse(any_view(&state, &caller, id).await?))
 }
 
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> Result<JsonResponse<BookingView>, BookingError> {
-    Ok(JsonResponse(
-        state.bookings.cancel(&caller, id).await?.into(),
-    ))
+) -> Result<JsonResponse<AnyBookingView>, BookingError> {
+    match crate::store::products::kind(&state.bookings.db, id).await? {
+        Some((Product::Flight, _)) => Ok(JsonResponse(AnyBookingView::Flight(Box::new(
+            state.bookings.cancel(&caller, id).await?.into(),
+        )))),
+        Some(_) => {
+            let booking = state.bookings.cancel_product(&caller, id).await?;
+            Ok(JsonResponse(AnyBookingView::Other(Box::new(
+                product_view(&state, booking).await?,
+            ))))
+        }
+        None => Err(BookingError::BookingNotFound),
+    }
 }
 
 #[derive(Deserialize)]
@@ -300,18 +343,25 @@ struct ListQuery {
     user_id: Option<i64>,
 }
 
+/// Every product's bookings, newest first; a trip's items show inside their trip.
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ListQuery>,
-) -> Result<JsonResponse<Paged<BookingView>>, BookingError> {
+) -> Result<JsonResponse<Paged<AnyBookingView>>, BookingError> {
     let user_id = query.user_id.unwrap_or(caller.user_id);
     caller.require_self_or_staff(user_id)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let (rows, total) = state.bookings.list(user_id, page).await?;
-    Ok(JsonResponse(Paged::new(
-        rows.into_iter().map(BookingView::from).collect(),
-        page,
-        total,
-    )))
+    let (rows, total) = crate::store::products::list_for_user(
+        &state.bookings.db,
+        user_id,
+        page.limit(),
+        page.offset(),
+    )
+    .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for (id, _) in rows {
+        views.push(any_view(&state, &caller, id).await?);
+    }
+    Ok(JsonResponse(Paged::new(views, page, total)))
 }

@@ -2,6 +2,7 @@
 
 mod bookings;
 mod seed_api;
+mod trips;
 
 use std::sync::Arc;
 
@@ -27,5 +28,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(bookings::router())
         .merge(seed_api::router())
+        .merge(trips::router())
         .with_state(state)
 }

@@ -14,6 +14,8 @@ pub struct BookingRow {
     pub reference: String,
     pub user_id: i64,
     pub flight_id: i64,
+    /// The trip this booking is an item of.
+    pub trip_id: Option<i64>,
     #[sqlx(try_from = "String")]
     pub cabin: Cabin,
     pub passengers: Json<Vec<String>>,
@@ -48,7 +50,7 @@ pub struct BookingRow {
 /// The columns of a [`BookingRow`], from a booking `b` joined with its flight `f`.
 macro_rules! booking_columns {
     () => {
-        "b.id, b.reference, b.user_id, b.flight_id, b.cabin, b.passengers, b.seats, b.status, \
+        "b.id, b.reference, b.user_id, b.flight_id, b.trip_id, b.cabin, b.passengers, b.seats, b.status, \
          b.amount_minor, b.currency, b.payment_method, b.request_hash, b.hold_expires_at, b.created_at, b.cancelled_at, \
          b.payment_card_id, b.payment_id, b.paid_at, b.refunded_minor, b.refunded_at, b.cancel_reason, \
          f.flight_code, f.origin, f.destination, f.departure_at, f.arrival_at, f.origin_time_zone, \
@@ -76,7 +78,7 @@ const CONFIRM: &str = concat!(
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) \
              AS x(id, payment_id, amount_minor, currency) \
          WHERE bookings.id = x.id AND bookings.status = 'PENDING_PAYMENT' \
-             AND bookings.amount_minor = x.amount_minor AND bookings.currency = x.currency \
+             AND bookings.product = 'flight' AND bookings.amount_minor = x.amount_minor AND bookings.currency = x.currency \
          RETURNING bookings.*) \
      SELECT pg_notify($5, b.id::text), i.capacity AS inventory_capacity, \
          i.taken AS inventory_taken, i.version AS inventory_version, ",
@@ -99,7 +101,9 @@ pub struct NewBooking<'a> {
     pub payment_card_id: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
     pub request_hash: Option<&'a [u8]>,
-    pub hold_expires_at: DateTime<Utc>,
+    /// `None` for a trip's items: the trip's hold covers them.
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub trip_id: Option<i64>,
 }
 
 /// Inserts a booking and its seat assignments unless its flight has been cancelled; returns its
@@ -116,8 +120,8 @@ pub async fn insert(
     sqlx::query_as(
         "WITH b AS (INSERT INTO bookings (reference, user_id, flight_id, cabin, passengers, seats, status, \
                          amount_minor, currency, payment_method, idempotency_key, request_hash, hold_expires_at, \
-                         payment_card_id) \
-                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+                         payment_card_id, trip_id) \
+                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
                     WHERE EXISTS (SELECT 1 FROM flights WHERE flight_id = $3 AND status <> 'Cancelled') \
                     RETURNING id, created_at), \
               s AS (INSERT INTO seat_assignments (flight_id, seat, booking_id) \
@@ -138,6 +142,7 @@ pub async fn insert(
     .bind(booking.request_hash)
     .bind(booking.hold_expires_at)
     .bind(booking.payment_card_id)
+    .bind(booking.trip_id)
     .fetch_optional(&mut *db)
     .await
 }
@@ -161,7 +166,7 @@ pub async fn unpaid(
     flight_id: i64,
 ) -> Result<Unpaid, sqlx::Error> {
     let (bookings, seats, seats_on_flight, flight_capacity) = sqlx::query_as(
-        "SELECT count(*), COALESCE(sum(cardinality(seats)), 0)::bigint, \
+        "SELECT count(*) FILTER (WHERE trip_id IS NULL), COALESCE(sum(cardinality(seats)), 0)::bigint, \
                 COALESCE(sum(cardinality(seats)) FILTER (WHERE flight_id = $2), 0)::bigint, \
                 (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2) \
          FROM bookings WHERE user_id = $1 AND status = 'PENDING_PAYMENT'",
@@ -378,4 +383,18 @@ pub async fn release_seats(db: impl PgExecutor<'_>, id: i64) -> Result<u64, sqlx
         .execute(db)
         .await
         .map(|r| r.rows_affected())
+}
+
+/// A trip's flights, in the order they were booked.
+pub async fn trip_flights(
+    db: impl PgExecutor<'_>,
+    trip_id: i64,
+) -> Result<Vec<BookingRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select_bookings!(),
+        " WHERE b.trip_id = $1 ORDER BY b.id"
+    ))
+    .bind(trip_id)
+    .fetch_all(db)
+    .await
 }

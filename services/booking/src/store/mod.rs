@@ -3,6 +3,10 @@
 pub mod bookings;
 pub mod flights;
 pub mod inventory;
+pub mod listings;
+pub mod products;
+pub mod rentals;
+pub mod stays;
 
 use contracts::states::{Cabin, CancelReason, PaymentMethod, UnknownCode};
 

@@ -126,7 +126,7 @@ async fn a_cancellation_carries_the_flights_current_departure() {
         .await;
     let created = booking.outbox(types::BOOKING_CREATED).await;
     let booked_departure: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(created[0]["data"]["departureAt"].clone()).unwrap();
+        serde_json::from_value(created[0]["data"]["startsAt"].clone()).unwrap();
 
     let delayed =
         chrono::SubsecRound::trunc_subsecs(flight.departure_at + chrono::Duration::hours(30), 0);
@@ -154,7 +154,7 @@ async fn a_cancellation_carries_the_flights_current_departure() {
     assert_eq!(shown, delayed);
     let published = booking.outbox(types::BOOKING_CANCELLED).await;
     let sent: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(published[0]["data"]["departureAt"].clone()).unwrap();
+        serde_json::from_value(published[0]["data"]["startsAt"].clone()).unwrap();
     assert_eq!(
         sent, delayed,
         "the payment service refunds by this departure"

@@ -8,3 +8,5 @@ mod helpers;
 mod holds;
 mod inventory;
 mod saga;
+mod stays;
+mod trips;

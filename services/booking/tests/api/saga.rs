@@ -80,7 +80,7 @@ async fn payment_failed_cancels_the_booking_and_releases_its_seats_once() {
     assert_eq!(published.len(), 1);
     assert_eq!(published[0]["data"]["previousStatus"], "PENDING_PAYMENT");
     assert_eq!(published[0]["data"]["cancelReason"], "payment-failed");
-    assert_eq!(published[0]["data"]["inventory"]["seatsLeft"], 1);
+    assert_eq!(published[0]["data"]["flight"]["inventory"]["seatsLeft"], 1);
 
     // Redelivered: the seat is not released twice.
     booking.deliver(std::slice::from_ref(&failed)).await;
