@@ -80,14 +80,32 @@ async fn apply(tx: &mut PgConnection, event: PaymentEvent) -> Result<(), HandleE
     let result = match event {
         PaymentEvent::Succeeded(payment) => bookings::confirm(tx, &[paid(payment)]).await,
         PaymentEvent::Failed(payment) => bookings::payment_failed(tx, payment.booking_id).await,
-        PaymentEvent::Refunded(payment) => crate::store::bookings::set_refunded(
-            &mut *tx,
-            payment.booking_id,
-            payment.payment_id,
-            payment.refunded.amount_minor,
-        )
-        .await
-        .map_err(BookingError::from),
+        PaymentEvent::Refunded(payment) => refunded(tx, &payment).await,
     };
     result.map_err(handle_error)
+}
+
+/// Records a refund: on the booking paid (everything refunded so far) and, for a trip's item
+/// refunded on its own, on the item (its price less what its rule kept).
+async fn refunded(tx: &mut PgConnection, payment: &PaymentSnapshot) -> Result<(), BookingError> {
+    use crate::store::bookings::set_refunded;
+    set_refunded(
+        &mut *tx,
+        payment.booking_id,
+        payment.payment_id,
+        payment.refunded.amount_minor,
+    )
+    .await?;
+    if let Some(item) = payment.refund_for_booking_id {
+        if let Some(price) =
+            crate::store::bookings::item_price(&mut *tx, item, payment.booking_id).await?
+        {
+            let kept = payment
+                .refund_fee
+                .as_ref()
+                .map_or(0, |fee| fee.amount_minor);
+            set_refunded(&mut *tx, item, payment.payment_id, (price - kept).max(0)).await?;
+        }
+    }
+    Ok(())
 }

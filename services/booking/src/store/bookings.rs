@@ -398,3 +398,16 @@ pub async fn trip_flights(
     .fetch_all(db)
     .await
 }
+
+/// The price of a trip's item, if `item` is an item of `trip_id`.
+pub async fn item_price(
+    db: impl PgExecutor<'_>,
+    item: i64,
+    trip_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT amount_minor FROM bookings WHERE id = $1 AND trip_id = $2")
+        .bind(item)
+        .bind(trip_id)
+        .fetch_optional(db)
+        .await
+}
