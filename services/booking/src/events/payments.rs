@@ -96,16 +96,15 @@ async fn refunded(tx: &mut PgConnection, payment: &PaymentSnapshot) -> Result<()
         payment.refunded.amount_minor,
     )
     .await?;
-    if let Some(item) = payment.refund_for_booking_id {
-        if let Some(price) =
+    if let Some(item) = payment.refund_for_booking_id
+        && let Some(price) =
             crate::store::bookings::item_price(&mut *tx, item, payment.booking_id).await?
-        {
-            let kept = payment
-                .refund_fee
-                .as_ref()
-                .map_or(0, |fee| fee.amount_minor);
-            set_refunded(&mut *tx, item, payment.payment_id, (price - kept).max(0)).await?;
-        }
+    {
+        let kept = payment
+            .refund_fee
+            .as_ref()
+            .map_or(0, |fee| fee.amount_minor);
+        set_refunded(&mut *tx, item, payment.payment_id, (price - kept).max(0)).await?;
     }
     Ok(())
 }
