@@ -75,22 +75,17 @@ impl Activity {
     }
 }
 
-/// The event as an outbox row: keyed by the listing viewed, or by the event itself for searches
-/// (they have no aggregate, so they spread over partitions).
+/// The event as an outbox row, keyed by the product (`car`, `hotel`); a view's subject is the
+/// listing viewed.
 fn outbox_row(event: &ActivityEvent) -> Result<(String, Envelope), serde_json::Error> {
-    let data = event.data()?;
-    let envelope = Envelope::new("catalog", event.kind(), String::new(), data);
-    let key = match event {
-        ActivityEvent::ListingViewed(viewed) => viewed.listing_id.clone(),
-        ActivityEvent::SearchPerformed(_) => envelope.id.to_string(),
+    let (product, subject) = match event {
+        ActivityEvent::ListingViewed(viewed) => (viewed.product, viewed.listing_id.clone()),
+        ActivityEvent::SearchPerformed(search) => {
+            (search.product, search.product.as_str().to_owned())
+        }
     };
-    Ok((
-        key.clone(),
-        Envelope {
-            subject: key,
-            ..envelope
-        },
-    ))
+    let envelope = Envelope::new("catalog", event.kind(), subject, event.data()?);
+    Ok((product.as_str().to_owned(), envelope))
 }
 
 impl ActivityWriter {

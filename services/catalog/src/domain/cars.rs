@@ -53,7 +53,7 @@ pub const OLDEST_YEAR: i32 = 1980;
 /// its decimal text, never through a float.
 pub fn daily_price(value: &serde_json::Value, currency: Currency) -> Result<Money, String> {
     let text = match value {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) if s.trim() == s => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
         _ => {
             return Err("daily_rental_price must be a decimal amount such as \"45.00\"".to_owned());
@@ -97,16 +97,15 @@ pub fn model_year(year: i64) -> Result<i32, String> {
     }
 }
 
-/// Trimmed text of 1 to `max` characters.
+/// Text of at most `max` characters with something besides spaces, trimmed.
 pub fn text(value: &str, name: &str, max: usize) -> Result<String, String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
+    if value.trim().is_empty() || value.chars().count() > max {
         return Err(format!("{name} must be 1 to {max} characters"));
     }
     if value.chars().any(char::is_control) {
         return Err(format!("{name} cannot contain control characters"));
     }
-    Ok(value.to_owned())
+    Ok(value.trim().to_owned())
 }
 
 /// The currency cars are priced in where the airport is, for the countries of the demo airports;
@@ -183,6 +182,7 @@ mod tests {
             json!(-1),
             json!("10000000.01"),
             json!("1e3"),
+            json!(" 45"),
             json!("abc"),
             json!(null),
             json!(true),

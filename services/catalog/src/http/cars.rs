@@ -82,13 +82,18 @@ impl From<Car> for CarView {
     }
 }
 
+/// A car id in its usual form: 36 characters, hex digits in groups of 8-4-4-4-12.
 fn car_id(value: &str) -> Result<Uuid, CatalogError> {
-    Uuid::parse_str(value.trim()).map_err(|_| {
-        CatalogError::Invalid(format!(
-            "A car id is a UUID such as 5f0c4c1e-8d2a-4b7e-9a51-3c2d1e0f4a6b, not {:?}",
-            value.chars().take(64).collect::<String>()
-        ))
-    })
+    let hyphenated = value.len() == 36;
+    hyphenated
+        .then(|| Uuid::parse_str(value).ok())
+        .flatten()
+        .ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "A car id is a UUID such as 5f0c4c1e-8d2a-4b7e-9a51-3c2d1e0f4a6b, not {:?}",
+                value.chars().take(64).collect::<String>()
+            ))
+        })
 }
 
 async fn car(
@@ -158,12 +163,15 @@ fn filter_text(
 }
 
 fn date(value: &str, name: &str) -> Result<NaiveDate, CatalogError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        CatalogError::Invalid(format!(
-            "{name} must be a date like 2026-12-01, not {:?}",
-            value.chars().take(32).collect::<String>()
-        ))
-    })
+    let full = value.len() == 10;
+    full.then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "{name} must be a date like 2026-12-01, not {:?}",
+                value.chars().take(32).collect::<String>()
+            ))
+        })
 }
 
 /// A price bound in major units: exact decimal text and its value in thousandths (for comparing
@@ -173,7 +181,6 @@ fn price_bound(
     name: &str,
     currency: Option<Currency>,
 ) -> Result<(String, u128), CatalogError> {
-    let value = value.trim();
     let exponent = currency.map_or(3, |c| c.exponent());
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str, most: usize| {
@@ -194,12 +201,14 @@ fn price_bound(
 
 impl SearchQuery {
     fn parse(&self) -> Result<(CarFilter, PageRequest), CatalogError> {
-        let car_type = match self.car_type.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(value) => Some(CarType::parse(value).map_err(CatalogError::Invalid)?),
+        let car_type = match self.car_type.as_deref() {
+            None => None,
+            Some(value) => Some(
+                CarType::parse(value).map_err(|e| CatalogError::Invalid(format!("type: {e}")))?,
+            ),
         };
-        let currency = match self.currency.as_deref().map(str::trim) {
-            None | Some("") => None,
+        let currency = match self.currency.as_deref() {
+            None => None,
             Some(code) => Some(
                 Currency::parse(&code.to_ascii_uppercase())
                     .map_err(|e| CatalogError::Invalid(format!("currency: {e}")))?,
@@ -344,8 +353,7 @@ impl CarBody {
                 .currency
                 .as_deref()
                 .map(|c| {
-                    Currency::parse(&c.trim().to_ascii_uppercase())
-                        .map_err(|e| format!("currency: {e}"))
+                    Currency::parse(&c.to_ascii_uppercase()).map_err(|e| format!("currency: {e}"))
                 })
                 .transpose()
                 .map_err(invalid)?,
@@ -378,7 +386,12 @@ impl CarBody {
             location_code: self
                 .location_code
                 .as_deref()
-                .map(|c| IataCode::parse(c).map_err(|e| format!("location_code: {e}")))
+                .map(|c| match IataCode::parse(c) {
+                    Ok(code) if code.as_str().eq_ignore_ascii_case(c) => Ok(code),
+                    _ => Err(format!(
+                        "location_code: {c:?} is not an IATA airport code like CDG"
+                    )),
+                })
                 .transpose()
                 .map_err(invalid)?,
         })
@@ -450,7 +463,17 @@ mod tests {
         assert_eq!(price_bound("45", "minPrice", None).unwrap().1, 45_000);
         let jpy = Currency::parse("JPY").ok();
         assert_eq!(price_bound("6800", "maxPrice", jpy).unwrap().1, 6_800_000);
-        for bad in ["", ".5", "5.", "-1", "1e3", "1.2345", "abc", "12345678901"] {
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1e3",
+            "1.2345",
+            "abc",
+            "12345678901",
+            " 5",
+        ] {
             assert!(price_bound(bad, "minPrice", None).is_err(), "{bad}");
         }
         assert!(price_bound("68.5", "maxPrice", jpy).is_err());
@@ -459,7 +482,14 @@ mod tests {
     #[test]
     fn car_ids_are_uuids() {
         assert!(car_id("5f0c4c1e-8d2a-4b7e-9a51-3c2d1e0f4a6b").is_ok());
-        for bad in ["search", "42", "", "5f0c4c1e-8d2a-4b7e-9a51"] {
+        for bad in [
+            "search",
+            "42",
+            "",
+            "5f0c4c1e-8d2a-4b7e-9a51",
+            "5f0c4c1e8d2a4b7e9a513c2d1e0f4a6b",
+            " 5f0c4c1e-8d2a-4b7e-9a51-3c2d1e0f4a6",
+        ] {
             assert!(car_id(bad).is_err(), "{bad}");
         }
     }

@@ -754,12 +754,13 @@ async fn views_and_searches_reach_the_outbox_for_analytics() {
         json!({"location": "AAA", "type": "suv"})
     );
     assert_eq!(searched[0]["data"]["results"], 1);
-    let topic: String = sqlx::query_scalar("SELECT topic FROM outbox WHERE envelope->>'type' = $1")
-        .bind(types::LISTING_VIEWED)
-        .fetch_one(&catalog.service.db)
-        .await
-        .unwrap();
-    assert_eq!(topic, topics::ACTIVITY);
+    let (topic, key): (String, String) =
+        sqlx::query_as("SELECT topic, event_key FROM outbox WHERE envelope->>'type' = $1")
+            .bind(types::LISTING_VIEWED)
+            .fetch_one(&catalog.service.db)
+            .await
+            .unwrap();
+    assert_eq!((topic.as_str(), key.as_str()), (topics::ACTIVITY, "car"));
 }
 
 #[tokio::test]
