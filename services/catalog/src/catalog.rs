@@ -489,10 +489,11 @@ impl Catalog {
             events.push(flight_event(FlightEvent::Scheduled, snapshot)?);
         }
         outbox::enqueue_many(&mut tx, FlightEvent::TOPIC, &events).await?;
+        let cars = crate::cars::load_demo_fleet(&mut tx).await?;
         tx.commit().await?;
         self.airports.reload(&self.db).await?;
         self.searches.clear();
-        tracing::info!(flights = events.len(), "demo schedule loaded");
+        tracing::info!(flights = events.len(), cars, "demo schedule loaded");
         Ok(true)
     }
 }

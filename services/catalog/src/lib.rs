@@ -4,7 +4,9 @@
 //! Every flight change is published (`flight.scheduled`, `flight.updated`,
 //! `flight.status-changed`) through the transactional outbox.
 
+mod activity;
 mod cache;
+pub mod cars;
 pub mod catalog;
 mod config;
 pub mod demo;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use contracts::events::topics;
 use platform::auth::JwtVerifier;
 use platform::config::{ConfigError, ConfigSource, RunMode, ServiceSpec, Settings};
-use platform::service::{Context, Host, Parts, Service};
+use platform::service::{Context, Host, Job, Parts, Service};
 
 use crate::catalog::Catalog as FlightCatalog;
 
@@ -34,6 +36,9 @@ pub type Application = Host<Catalog>;
 
 /// The consumer group (and inbox name) that keeps seats left current for search.
 pub const SEATS_LEFT_CONSUMER: &str = "catalog.seats-left";
+
+/// The consumer group (and inbox name) that keeps car rentals current for car search.
+pub const RENTALS_CONSUMER: &str = "catalog.rentals";
 
 impl Service for Catalog {
     type Config = Config;
@@ -55,7 +60,8 @@ impl Service for Catalog {
     /// left from booking's events.
     async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
         let db = context.db()?;
-        let catalog = Arc::new(FlightCatalog::new(db, config.search_cache_ttl));
+        let catalog = Arc::new(FlightCatalog::new(db.clone(), config.search_cache_ttl));
+        let (activity, activity_writer) = activity::Activity::new(db.clone(), activity::QUEUE);
         let seed = http::SeedSize {
             days: config.seed_days,
             per_day: config.seed_flights_per_day,
@@ -63,17 +69,32 @@ impl Service for Catalog {
         let seeded = config.demo_schedule && seed_demo(&catalog, &seed).await?;
         let state = http::AppState {
             catalog,
+            cars: Arc::new(cars::CarCatalog::new(db)),
+            activity: activity.clone(),
             verifier: Arc::new(JwtVerifier::remote(&config.settings.jwt)),
             seed,
         };
         let router = context
-            .edge(env!("CARGO_PKG_VERSION"))
+            .edge_with_metrics(env!("CARGO_PKG_VERSION"), |registry| {
+                activity.register(registry)
+            })
             .build(http::router(state, config.settings.mode));
-        let parts = Parts::new(router).publishes().consumes(
-            SEATS_LEFT_CONSUMER,
-            &[topics::BOOKINGS],
-            events::bookings::SeatsLeft,
-        );
+        let parts = Parts::new(router)
+            .publishes()
+            .consumes(
+                SEATS_LEFT_CONSUMER,
+                &[topics::BOOKINGS],
+                events::bookings::SeatsLeft,
+            )
+            .consumes(
+                RENTALS_CONSUMER,
+                &[topics::BOOKINGS],
+                events::rentals::CarRentals,
+            )
+            .runs(
+                Job::new("activity writer", move |task| activity_writer.run(task))
+                    .stalls_after(activity::FLUSH_EVERY * 30),
+            );
         Ok(if seeded {
             parts.announce(format!(
                 "Demo schedule loaded: {} airports, flights for the next {} days (booking receives them within seconds).",

@@ -1,5 +1,7 @@
 //! Catalog's domain values, parsed once at the edge.
 
+pub mod cars;
+
 use serde::{Deserialize, Serialize};
 
 /// A three-letter IATA airport code, upper case.

@@ -1,5 +1,6 @@
 //! Catalog's HTTP API. Each resource contributes a router; this module merges them.
 
+mod cars;
 mod flights;
 mod reference;
 mod seed_api;
@@ -11,11 +12,16 @@ use axum::extract::FromRef;
 use platform::auth::JwtVerifier;
 use platform::config::Mode;
 
+use crate::activity::Activity;
+use crate::cars::CarCatalog;
 use crate::catalog::Catalog;
 
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Arc<Catalog>,
+    pub cars: Arc<CarCatalog>,
+    /// Where searches and views are recorded for analytics.
+    pub activity: Activity,
     pub verifier: Arc<JwtVerifier>,
     /// How much of the demo schedule `GET /seed` loads.
     pub seed: SeedSize,
@@ -35,6 +41,7 @@ impl FromRef<AppState> for Arc<JwtVerifier> {
 
 pub fn router(state: AppState, mode: Mode) -> Router {
     Router::new()
+        .merge(cars::router())
         .merge(flights::router())
         .merge(reference::router())
         .merge(seed_api::router(mode))

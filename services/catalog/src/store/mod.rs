@@ -2,5 +2,6 @@
 
 pub mod aircraft;
 pub mod airports;
+pub mod cars;
 pub mod flights;
 pub mod search;

@@ -2,6 +2,7 @@
 //! issuer, booking's events arrive as fixtures on the in-process bus, and the tests read its
 //! search answers and its database. Nothing else of the platform runs.
 
+mod cars;
 mod helpers;
 mod schedule;
 mod search;
