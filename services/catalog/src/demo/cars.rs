@@ -6,7 +6,7 @@ use platform::money::{Currency, Money};
 use uuid::Uuid;
 
 use super::{Sequence, airports};
-use crate::domain::cars::{CarType, Transmission, currency_of_country};
+use crate::domain::cars::{CarType, Transmission};
 use crate::store::cars::CarFields;
 
 /// `(brand, model, seats, transmission)`.
@@ -66,53 +66,9 @@ const MIX: [Share; 4] = [
     (CarType::Luxury, 2, &LUXURY, (120, 220)),
 ];
 
-/// Roughly what one US dollar buys, for demo prices in each currency.
-fn per_dollar(currency: &str) -> f64 {
-    match currency {
-        "EUR" => 0.92,
-        "GBP" => 0.79,
-        "CHF" => 0.88,
-        "DKK" => 6.9,
-        "SEK" => 10.5,
-        "NOK" => 10.7,
-        "TRY" => 34.0,
-        "PLN" => 4.0,
-        "CZK" => 23.0,
-        "HUF" => 360.0,
-        "CAD" => 1.37,
-        "MXN" => 18.0,
-        "BRL" => 5.2,
-        "ARS" => 950.0,
-        "COP" => 4_000.0,
-        "AED" => 3.67,
-        "QAR" => 3.64,
-        "EGP" => 48.0,
-        "ZAR" => 18.5,
-        "KES" => 130.0,
-        "INR" => 83.0,
-        "SGD" => 1.35,
-        "HKD" => 7.8,
-        "JPY" => 150.0,
-        "KRW" => 1_350.0,
-        "CNY" => 7.2,
-        "THB" => 36.0,
-        "AUD" => 1.52,
-        "NZD" => 1.65,
-        _ => 1.0,
-    }
-}
-
-/// `dollars` in `currency`, rounded to a price a rental desk would show: whole units, or two
-/// significant digits above a thousand.
-fn local_price(dollars: u64, currency: Currency) -> Money {
-    let local = dollars as f64 * per_dollar(currency.as_str());
-    let step = if local >= 1_000.0 {
-        10_f64.powi(local.log10().floor() as i32 - 1)
-    } else {
-        1.0
-    };
-    let major = ((local / step).round() * step).max(1.0) as i64;
-    Money::from_minor(major * 10_i64.pow(currency.exponent()), currency)
+/// A whole number of dollars.
+fn dollars(amount: u64, currency: Currency) -> Money {
+    Money::from_minor(amount as i64 * 100, currency)
 }
 
 /// A UUID (version 4 layout) from the sequence, so that ids repeat from machine to machine.
@@ -126,21 +82,21 @@ fn uuid(sequence: &mut Sequence) -> Uuid {
 pub fn fleet() -> Vec<(Uuid, CarFields)> {
     let mut sequence = Sequence(0xCA55_2026);
     let mut cars = Vec::new();
-    for &(iata, _, city, country, ..) in airports() {
-        let currency = currency_of_country(country)
-            .and_then(|code| Currency::parse(code).ok())
-            .unwrap_or_else(|| Currency::parse("USD").unwrap_or(Currency::UNKNOWN));
+    // In dollars, like the demo schedule's fares, so that a demo trip (flight, hotel and car) can
+    // be paid in one currency.
+    let currency = Currency::parse("USD").unwrap_or(Currency::UNKNOWN);
+    for &(iata, _, city, ..) in airports() {
         for &(car_type, count, models, (cheapest, dearest)) in &MIX {
             for _ in 0..count {
                 let (brand, model, seats, transmission) =
                     models[sequence.below(models.len() as u64) as usize];
-                let dollars = cheapest + sequence.below(dearest - cheapest + 1);
+                let price = cheapest + sequence.below(dearest - cheapest + 1);
                 cars.push((
                     uuid(&mut sequence),
                     CarFields {
                         location: city.to_owned(),
                         car_type,
-                        daily_price: local_price(dollars, currency),
+                        daily_price: dollars(price, currency),
                         brand: brand.to_owned(),
                         model: model.to_owned(),
                         year: 2022 + sequence.below(4) as i32,
@@ -162,10 +118,10 @@ mod tests {
     use crate::domain::cars::{daily_price, model_year};
 
     #[test]
-    fn every_airport_has_every_type_priced_in_its_currency_and_the_fleet_repeats() {
+    fn every_airport_has_every_type_priced_in_dollars_and_the_fleet_repeats() {
         let fleet = fleet();
         assert_eq!(fleet.len(), airports().len() * 11);
-        for &(iata, _, _, country, ..) in airports() {
+        for &(iata, ..) in airports() {
             let here: Vec<&CarFields> = fleet
                 .iter()
                 .map(|(_, car)| car)
@@ -175,7 +131,7 @@ mod tests {
             for car_type in CarType::ALL {
                 assert!(here.iter().any(|car| car.car_type == car_type), "{iata}");
             }
-            let currency = currency_of_country(country).unwrap();
+            let currency = "USD";
             for car in here {
                 assert_eq!(car.daily_price.currency().as_str(), currency, "{iata}");
                 // Every demo price is one the API accepts.
@@ -210,13 +166,5 @@ mod tests {
             .map(|c| c.daily_price.minor())
             .max();
         assert!(cheapest_luxury > dearest_economy);
-    }
-
-    #[test]
-    fn local_prices_are_round_numbers() {
-        let jpy = Currency::parse("JPY").unwrap();
-        assert_eq!(local_price(45, jpy).minor(), 6_800);
-        let eur = Currency::parse("EUR").unwrap();
-        assert_eq!(local_price(45, eur).minor(), 4_100);
     }
 }

@@ -776,13 +776,14 @@ async fn the_demo_schedule_brings_a_fleet_at_every_airport_published_like_any_ca
     let created = catalog.outbox(types::LISTING_CREATED).await;
     assert_eq!(created.len(), fleet.len(), "one listing.created per car");
 
-    // Tokyo's cars are in yen, and each type stands there.
+    // Tokyo's cars are in dollars like the demo fares (one currency for a trip), and each type
+    // stands there.
     let tokyo = catalog
         .read(&format!("{CARS}/search?location=NRT&pageSize=100"))
         .await;
     let items = tokyo["items"].as_array().unwrap();
     assert!(items.len() >= 10, "{tokyo}");
-    assert!(items.iter().all(|car| car["currency"] == "JPY"));
+    assert!(items.iter().all(|car| car["currency"] == "USD"));
     for car_type in ["economy", "sedan", "suv", "luxury"] {
         assert!(
             items.iter().any(|car| car["type"] == car_type),
@@ -795,6 +796,6 @@ async fn the_demo_schedule_brings_a_fleet_at_every_airport_published_like_any_ca
         .find(|e| e["subject"] == sample["id"])
         .unwrap();
     assert_eq!(event["data"]["car"]["timeZone"], "Asia/Tokyo");
-    assert_eq!(event["data"]["car"]["currency"], "JPY");
+    assert_eq!(event["data"]["car"]["currency"], "USD");
     assert_eq!(event["data"]["version"], 1);
 }
