@@ -5,3 +5,4 @@ pub mod deliveries;
 pub mod notifications;
 pub mod passengers;
 pub mod subscriptions;
+pub mod trips;

@@ -1,6 +1,7 @@
 //! The notification service on its own: events in from the bus, notifications out through a
 //! webhook served by a real HTTP server on loopback, and stored in-app.
 
+mod bookings;
 mod live;
 
 use std::sync::{Arc, Mutex};

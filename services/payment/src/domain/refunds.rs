@@ -1,4 +1,5 @@
-//! The fare rule that decides how much of a payment a cancellation gives back.
+//! The rules that decide how much of a payment a customer's cancellation gives back: the fare
+//! rule for flights, free cancellation until a deadline for hotel stays and car rentals.
 
 use chrono::{DateTime, Utc};
 
@@ -33,9 +34,49 @@ impl Refund {
             fee_minor: 0,
         }
     }
+
+    /// Nothing back: the whole price is kept.
+    pub fn none(paid_minor: i64) -> Self {
+        Self {
+            amount_minor: 0,
+            fee_minor: paid_minor,
+        }
+    }
+
+    /// At most `left_minor` back (what the payment has not yet given back); what is held back
+    /// counts as kept.
+    pub fn at_most(self, left_minor: i64) -> Self {
+        let amount_minor = self.amount_minor.min(left_minor.max(0));
+        Self {
+            amount_minor,
+            fee_minor: self.fee_minor + (self.amount_minor - amount_minor),
+        }
+    }
+}
+
+/// What a booking's customer agreed to about cancelling it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancellationTerms {
+    /// A flight: the fare rule, counted from its departure.
+    FareRule { departure_at: DateTime<Utc> },
+    /// A hotel stay or car rental: everything back before the deadline, nothing after; no
+    /// deadline is a non-refundable rate.
+    FreeUntil(Option<DateTime<Utc>>),
 }
 
 impl RefundPolicy {
+    /// The refund of a confirmed booking costing `paid_minor` under `terms`, cancelled by the
+    /// customer at `at`.
+    pub fn by_terms(&self, terms: CancellationTerms, paid_minor: i64, at: DateTime<Utc>) -> Refund {
+        match terms {
+            CancellationTerms::FareRule { departure_at } => {
+                self.on_cancellation(paid_minor, departure_at, at)
+            }
+            CancellationTerms::FreeUntil(Some(until)) if at < until => Refund::full(paid_minor),
+            CancellationTerms::FreeUntil(_) => Refund::none(paid_minor),
+        }
+    }
+
     /// The refund of a confirmed booking costing `paid_minor`, cancelled by the customer at `at`.
     pub fn on_cancellation(
         &self,
@@ -93,6 +134,55 @@ mod tests {
                 fee_minor: 19_999
             }
         );
+    }
+
+    #[test]
+    fn a_stay_or_rental_is_free_to_cancel_until_its_deadline_and_not_after() {
+        let policy = RefundPolicy::default();
+        let until = Utc::now() + chrono::Duration::days(2);
+        let terms = CancellationTerms::FreeUntil(Some(until));
+        let second = chrono::Duration::seconds(1);
+        assert_eq!(
+            policy.by_terms(terms, 42_000, until - second),
+            Refund::full(42_000)
+        );
+        assert_eq!(policy.by_terms(terms, 42_000, until), Refund::none(42_000));
+        // A non-refundable rate: nothing back, however early.
+        assert_eq!(
+            policy.by_terms(
+                CancellationTerms::FreeUntil(None),
+                42_000,
+                until - chrono::Duration::days(30)
+            ),
+            Refund::none(42_000)
+        );
+        // A flight keeps its fare rule.
+        let departure_at = until;
+        assert_eq!(
+            policy.by_terms(
+                CancellationTerms::FareRule { departure_at },
+                19_999,
+                departure_at - chrono::Duration::hours(2)
+            ),
+            policy.on_cancellation(
+                19_999,
+                departure_at,
+                departure_at - chrono::Duration::hours(2)
+            )
+        );
+    }
+
+    #[test]
+    fn a_refund_never_gives_back_more_than_is_left() {
+        assert_eq!(Refund::full(10_000).at_most(20_000), Refund::full(10_000));
+        assert_eq!(
+            Refund::full(10_000).at_most(4_000),
+            Refund {
+                amount_minor: 4_000,
+                fee_minor: 6_000
+            }
+        );
+        assert_eq!(Refund::full(10_000).at_most(-5), Refund::none(10_000));
     }
 
     proptest! {

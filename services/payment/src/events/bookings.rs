@@ -1,17 +1,22 @@
 //! The payment side of the booking saga, driven by booking's events: a new booking queues its
 //! payment; a booking that ends (cancelled, expired) voids a payment not yet made, or queues a
 //! refund of one that was.
+//!
+//! A trip is paid once, by its own booking (product `trip`, price = the total); its items ask
+//! for no payment. An item the customer cancels after the trip was confirmed is refunded from
+//! the trip's payment by the item's own rule; when the whole trip is cancelled, each item arrives
+//! cancelled on its own, so the trip's own event refunds nothing more.
 
 use chrono::Utc;
 use contracts::events::{BookingEvent, BookingSnapshot, PaymentEvent};
 use contracts::states::{
-    BookingStatus, CancelReason, PaymentFailure, PaymentMethod, PaymentStatus,
+    BookingStatus, CancelReason, PaymentFailure, PaymentMethod, PaymentStatus, Product,
 };
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
-use crate::domain::refunds::{Refund, RefundPolicy};
+use crate::domain::refunds::{CancellationTerms, Refund, RefundPolicy};
 use crate::store::cards::SavedCard;
 use crate::store::payments::{self, NewPayments};
 use crate::store::{self, PaymentRow, jobs, refunds};
@@ -46,7 +51,10 @@ impl EventHandler for BookingEvents {
             let mut rest = Vec::new();
             for event in events {
                 match BookingEvent::decode(&event.kind, &event.data)? {
-                    Some(BookingEvent::Created(booking)) => created.push(booking),
+                    // A trip's items go on with the rest, where they ask for nothing.
+                    Some(BookingEvent::Created(booking)) if booking.is_paid_alone() => {
+                        created.push(booking);
+                    }
                     Some(event) => rest.push(event),
                     None => {}
                 }
@@ -73,10 +81,35 @@ fn method_of(booking: &BookingSnapshot) -> PaymentMethod {
     booking.payment_method.unwrap_or(PaymentMethod::CreditCard)
 }
 
+/// Whether the customer cancelled a confirmed booking, whose refund then follows its terms; any
+/// other ending (expired, cancelled before it was confirmed, or because its flight was
+/// cancelled) gives everything back.
+fn by_terms(ending: Ending, booking: &BookingSnapshot) -> bool {
+    ending == Ending::Cancelled
+        && booking.previous_status == Some(BookingStatus::Confirmed)
+        && booking.cancel_reason != Some(CancelReason::FlightCancelled)
+}
+
+/// What the customer agreed to about cancelling `booking`: flights (and bookings made before
+/// there were other products) the fare rule from the departure as booking knows it now (a delay
+/// moves it), not as it was when the payment was created; stays and rentals their deadline.
+fn terms_of(booking: &BookingSnapshot) -> CancellationTerms {
+    match booking.product {
+        Product::Hotel | Product::Car => CancellationTerms::FreeUntil(booking.refundable_until),
+        Product::Flight | Product::Trip => CancellationTerms::FareRule {
+            departure_at: booking.starts_at,
+        },
+    }
+}
+
 impl BookingEvents {
     async fn apply(&self, tx: &mut PgConnection, event: BookingEvent) -> Result<(), HandleError> {
         match event {
-            BookingEvent::Created(booking) => self.on_created(tx, &[booking]).await,
+            BookingEvent::Created(booking) if booking.is_paid_alone() => {
+                self.on_created(tx, &[booking]).await
+            }
+            // The trip's payment covers its items.
+            BookingEvent::Created(_) => Ok(()),
             BookingEvent::Cancelled(booking) => {
                 self.on_ended(tx, Ending::Cancelled, &booking).await
             }
@@ -177,6 +210,9 @@ impl BookingEvents {
         ending: Ending,
         booking: &BookingSnapshot,
     ) -> Result<(), HandleError> {
+        if let Some(trip_id) = booking.trip_id {
+            return self.on_item_ended(tx, ending, trip_id, booking).await;
+        }
         let Some(payment) = payments::find_by_booking(tx, booking.booking_id).await? else {
             return Ok(());
         };
@@ -195,22 +231,16 @@ impl BookingEvents {
             PaymentStatus::Processing => {
                 payments::request_void(tx, payment.id).await?;
             }
+            // A confirmed trip cancelled: its items arrive cancelled on their own and are
+            // refunded one by one, each by its own rule.
+            PaymentStatus::Succeeded
+                if booking.product == Product::Trip
+                    && booking.previous_status == Some(BookingStatus::Confirmed) => {}
             PaymentStatus::Succeeded => {
-                // A confirmed booking the customer cancels is refunded by the fare rule; one that
-                // ended before it was confirmed (expired, or paid after it was cancelled), or
-                // whose flight was cancelled, is refunded in full.
-                let by_rule = ending == Ending::Cancelled
-                    && booking.previous_status == Some(BookingStatus::Confirmed)
-                    && booking.cancel_reason != Some(CancelReason::FlightCancelled);
-                let (refund, reason) = if by_rule {
+                let (refund, reason) = if by_terms(ending, booking) {
                     (
-                        // The flight's departure as booking knows it now (a delay moves it),
-                        // not as it was when the payment was created.
-                        self.policy.on_cancellation(
-                            payment.amount_minor,
-                            booking.starts_at,
-                            Utc::now(),
-                        ),
+                        self.policy
+                            .by_terms(terms_of(booking), payment.amount_minor, Utc::now()),
                         "cancelled by the customer",
                     )
                 } else {
@@ -219,17 +249,43 @@ impl BookingEvents {
                         "booking ended before it was confirmed",
                     )
                 };
-                refunds::queue(
-                    tx,
-                    payment.id,
-                    refund.amount_minor,
-                    refund.fee_minor,
-                    reason,
-                )
-                .await?;
+                refunds::queue(tx, payment.id, booking.booking_id, refund, reason).await?;
             }
             PaymentStatus::Failed | PaymentStatus::Voided => {}
         }
+        Ok(())
+    }
+
+    /// An item of trip `trip_id` ended. One that was confirmed (the trip was paid) is refunded
+    /// from the trip's payment, by its own rule applied to its own price; one that ended before
+    /// that changes nothing here: the trip's own event voids or refunds the trip's payment.
+    async fn on_item_ended(
+        &self,
+        tx: &mut PgConnection,
+        ending: Ending,
+        trip_id: i64,
+        item: &BookingSnapshot,
+    ) -> Result<(), HandleError> {
+        if item.previous_status != Some(BookingStatus::Confirmed) {
+            return Ok(());
+        }
+        let Some(payment) = payments::find_by_booking(tx, trip_id).await? else {
+            return Ok(());
+        };
+        if payment.status != PaymentStatus::Succeeded {
+            return Ok(());
+        }
+        let price = item.price.amount_minor;
+        let (refund, why) = if by_terms(ending, item) {
+            (
+                self.policy.by_terms(terms_of(item), price, Utc::now()),
+                "cancelled by the customer",
+            )
+        } else {
+            (Refund::full(price), "its flight was cancelled")
+        };
+        let reason = format!("{}, booking {}: {why}", item.description, item.reference);
+        refunds::queue(tx, payment.id, item.booking_id, refund, &reason).await?;
         Ok(())
     }
 }

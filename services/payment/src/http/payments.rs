@@ -1,4 +1,7 @@
-//! `/api/payments`: the caller's transaction history, and one payment, each with its refund.
+//! `/api/payments`: the caller's transaction history, and one payment, each with its refunds (a
+//! trip's payment has one per item cancelled on its own).
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,15 +35,17 @@ pub(super) struct CardSummary {
     pub last4: String,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RefundView {
-    amount: MoneyView,
-    fee: MoneyView,
-    reason: String,
-    status: String,
-    created_at: DateTime<Utc>,
-    completed_at: Option<DateTime<Utc>>,
+    /// The booking refunded: the payment's own, or an item of the trip it paid.
+    pub for_booking_id: i64,
+    pub amount: MoneyView,
+    pub fee: MoneyView,
+    pub reason: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -56,7 +61,10 @@ pub(super) struct PaymentView {
     pub status: PaymentStatus,
     pub failure_reason: Option<PaymentFailure>,
     pub refunded: MoneyView,
+    /// The latest of [`Self::refunds`], as before a payment could have several.
     pub refund: Option<RefundView>,
+    /// Every refund of the payment, oldest first.
+    pub refunds: Vec<RefundView>,
     pub description: String,
     /// No card was on file: the customer is to pay with `POST /api/payments/pay`.
     pub awaiting_payment_method: bool,
@@ -64,9 +72,22 @@ pub(super) struct PaymentView {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-pub(super) fn view(payment: PaymentRow, refund: Option<RefundRow>) -> PaymentView {
+/// `payment` with its refunds (oldest first).
+pub(super) fn view(payment: PaymentRow, refunds: Vec<RefundRow>) -> PaymentView {
     let currency = payment.currency.clone();
     let awaiting_payment_method = payment.awaits_method();
+    let refunds: Vec<RefundView> = refunds
+        .into_iter()
+        .map(|row| RefundView {
+            for_booking_id: row.for_booking_id,
+            amount: money(row.amount_minor, &currency),
+            fee: money(row.fee_minor, &currency),
+            reason: row.reason,
+            status: row.status,
+            created_at: row.created_at,
+            completed_at: row.completed_at,
+        })
+        .collect();
     PaymentView {
         awaiting_payment_method,
         payment_id: payment.id,
@@ -82,14 +103,8 @@ pub(super) fn view(payment: PaymentRow, refund: Option<RefundRow>) -> PaymentVie
         status: payment.status,
         failure_reason: payment.failure_reason,
         refunded: money(payment.refunded_minor, &currency),
-        refund: refund.map(|row| RefundView {
-            amount: money(row.amount_minor, &currency),
-            fee: money(row.fee_minor, &currency),
-            reason: row.reason,
-            status: row.status,
-            created_at: row.created_at,
-            completed_at: row.completed_at,
-        }),
+        refund: refunds.last().cloned(),
+        refunds,
         description: payment.description,
         created_at: payment.created_at,
         completed_at: payment.completed_at,
@@ -134,15 +149,15 @@ async fn list(
     .await?;
     let total = payments::count_of_user(&state.db, user_id, query.booking_id).await?;
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-    let mut refunds = refunds::of_payments(&state.db, &ids).await?;
+    let mut refunds: HashMap<i64, Vec<RefundRow>> = HashMap::new();
+    for refund in refunds::of_payments(&state.db, &ids).await? {
+        refunds.entry(refund.payment_id).or_default().push(refund);
+    }
     let payments = rows
         .into_iter()
         .map(|payment| {
-            let refund = refunds
-                .iter()
-                .position(|r| r.payment_id == payment.id)
-                .map(|i| refunds.swap_remove(i));
-            view(payment, refund)
+            let of_payment = refunds.remove(&payment.id).unwrap_or_default();
+            view(payment, of_payment)
         })
         .collect();
     Ok(JsonResponse(PaymentPage {
@@ -153,18 +168,19 @@ async fn list(
     }))
 }
 
-/// A payment the caller may see: their own, or any for staff; others' are not found.
+/// A payment the caller may see (their own, or any for staff; others' are not found), with its
+/// refunds, oldest first.
 pub(super) async fn visible(
     db: &PgPool,
     caller: &Caller,
     id: i64,
-) -> Result<(PaymentRow, Option<RefundRow>), PaymentError> {
+) -> Result<(PaymentRow, Vec<RefundRow>), PaymentError> {
     let payment = payments::find(db, id)
         .await?
         .filter(|p| p.user_id == caller.user_id || caller.is_staff())
         .ok_or(PaymentError::PaymentNotFound)?;
-    let refund = refunds::of_payments(db, &[id]).await?.pop();
-    Ok((payment, refund))
+    let refunds = refunds::of_payments(db, &[id]).await?;
+    Ok((payment, refunds))
 }
 
 async fn one(
@@ -172,8 +188,8 @@ async fn one(
     caller: Caller,
     Path(payment_id): Path<i64>,
 ) -> Result<JsonResponse<PaymentView>, PaymentError> {
-    let (payment, refund) = visible(&state.db, &caller, payment_id).await?;
-    Ok(JsonResponse(view(payment, refund)))
+    let (payment, refunds) = visible(&state.db, &caller, payment_id).await?;
+    Ok(JsonResponse(view(payment, refunds)))
 }
 
 #[derive(Deserialize)]
@@ -240,7 +256,10 @@ async fn pay(
             payment_id = payment.id,
             "awaiting payment handed to the worker"
         );
-        return Ok((StatusCode::ACCEPTED, JsonResponse(view(payment, None))));
+        return Ok((
+            StatusCode::ACCEPTED,
+            JsonResponse(view(payment, Vec::new())),
+        ));
     }
     let payment = payments::choose_wallet(&mut tx, payment.id).await?;
     if !wallet::pay(&mut tx, &payment).await? {
@@ -253,5 +272,5 @@ async fn pay(
         payment_id = paid.id,
         "awaiting payment paid from the wallet"
     );
-    Ok((StatusCode::OK, JsonResponse(view(paid, None))))
+    Ok((StatusCode::OK, JsonResponse(view(paid, Vec::new()))))
 }

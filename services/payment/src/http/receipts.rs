@@ -44,7 +44,7 @@ async fn receipt(
     headers: HeaderMap,
     Path(payment_id): Path<i64>,
 ) -> Result<Response, PaymentError> {
-    let (payment, refund) = visible(&state.db, &caller, payment_id).await?;
+    let (payment, refunds) = visible(&state.db, &caller, payment_id).await?;
     if payment.status != PaymentStatus::Succeeded {
         return Err(PaymentError::NoReceipt {
             payment_id,
@@ -56,19 +56,22 @@ async fn receipt(
         description: payment.description.clone(),
         amount: money(payment.amount_minor, &currency),
     }];
-    if let Some(refund) = &refund
-        && refund.status == "SUCCEEDED"
-    {
-        lines.push(ReceiptLine {
-            description: format!("Refund ({})", refund.reason),
-            amount: money(-refund.amount_minor, &currency),
-        });
-    }
+    // One line per refund made (a trip's items are refunded one by one); those still on their way
+    // are not on the receipt yet, nor in its total.
+    lines.extend(
+        refunds
+            .iter()
+            .filter(|refund| refund.status == "SUCCEEDED")
+            .map(|refund| ReceiptLine {
+                description: format!("Refund ({})", refund.reason),
+                amount: money(-refund.amount_minor, &currency),
+            }),
+    );
     let receipt = Receipt {
         receipt_number: format!("IT-{}-{:06}", payment.created_at.format("%Y%m"), payment.id),
         issued_at: payment.completed_at.unwrap_or(payment.created_at),
         total_paid: money(payment.amount_minor - payment.refunded_minor, &currency),
-        payment: view(payment, refund),
+        payment: view(payment, refunds),
         lines,
     };
     let wants_html = headers

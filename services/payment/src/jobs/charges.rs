@@ -18,8 +18,10 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio::task::{JoinError, JoinSet};
 
+use crate::domain::refunds::Refund;
 use crate::processor::{CardProcessor, Charge, ProcessorError};
 use crate::store::jobs::{self, ClaimedRefund};
+use crate::store::payments::RefundMade;
 use crate::store::{PaymentRow, payments, refunds, wallet};
 
 /// Most jobs in flight at once, charges and refunds together.
@@ -78,10 +80,23 @@ enum Done {
 
 struct RefundJob {
     id: i64,
+    for_booking_id: i64,
     attempts: i32,
     amount_minor: i64,
     fee_minor: i64,
     payment: PaymentRow,
+}
+
+impl RefundJob {
+    /// The processor's key for this refund: one per payment and booking refunded, the same on
+    /// every retry (`refund-<payment>` for the payment's own booking, as before there were trips).
+    fn idempotency_key(&self) -> String {
+        if self.for_booking_id == self.payment.booking_id {
+            format!("refund-{}", self.payment.id)
+        } else {
+            format!("refund-{}-{}", self.payment.id, self.for_booking_id)
+        }
+    }
 }
 
 /// One processor call under the deadline.
@@ -228,6 +243,7 @@ impl Worker {
         for ClaimedRefund {
             id,
             payment_id,
+            for_booking_id,
             attempts,
             amount_minor,
             fee_minor,
@@ -238,6 +254,7 @@ impl Worker {
             };
             let job = RefundJob {
                 id,
+                for_booking_id,
                 attempts,
                 amount_minor,
                 fee_minor,
@@ -249,7 +266,7 @@ impl Worker {
                 let by_card = job.payment.method.by_card() && job.amount_minor > 0;
                 let result = match (&job.payment.processor_reference, by_card) {
                     (Some(charge), true) => {
-                        let key = format!("refund-{}", job.payment.id);
+                        let key = job.idempotency_key();
                         call(timeout, processor.refund(charge, job.amount_minor, &key))
                             .await
                             .map(Some)
@@ -328,8 +345,8 @@ impl Worker {
             refunds::queue(
                 tx,
                 payment.id,
-                payment.amount_minor,
-                0,
+                payment.booking_id,
+                Refund::full(payment.amount_minor),
                 "booking ended before it was confirmed",
             )
             .await?;
@@ -464,9 +481,14 @@ impl Worker {
             wallet::refund(tx, payment, job.amount_minor).await?;
         }
         let refunded = payments::add_refunded(tx, payment.id, job.amount_minor).await?;
-        payments::publish(tx, PaymentEvent::Refunded, &refunded, Some(job.fee_minor)).await?;
+        let made = RefundMade {
+            fee_minor: job.fee_minor,
+            for_booking_id: job.for_booking_id,
+        };
+        payments::publish(tx, PaymentEvent::Refunded, &refunded, Some(made)).await?;
         tracing::info!(
             payment_id = payment.id,
+            for_booking_id = job.for_booking_id,
             amount_minor = job.amount_minor,
             fee_minor = job.fee_minor,
             "refunded"

@@ -104,6 +104,7 @@ pub async fn make_due(tx: &mut PgConnection, payment_id: i64) -> Result<(), sqlx
 pub struct ClaimedRefund {
     pub id: i64,
     pub payment_id: i64,
+    pub for_booking_id: i64,
     pub attempts: i32,
     pub amount_minor: i64,
     pub fee_minor: i64,
@@ -123,7 +124,7 @@ pub async fn claim_refunds(
          UPDATE refunds r SET status = 'PROCESSING', attempts = r.attempts + 1, \
              lease_until = now() + make_interval(secs => $2) \
          FROM due WHERE r.id = due.id \
-         RETURNING r.id, r.payment_id, r.attempts, r.amount_minor, r.fee_minor",
+         RETURNING r.id, r.payment_id, r.for_booking_id, r.attempts, r.amount_minor, r.fee_minor",
     )
     .bind(batch)
     .bind(lease_secs)

@@ -51,7 +51,15 @@ pub const COLUMNS: &str = "id, booking_id, booking_reference, user_id, method, c
      card_token, amount_minor, currency, departure_at, description, status, failure_reason, void_requested, \
      idempotency_key, processor_reference, attempts, refunded_minor, created_at, completed_at";
 
-pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentSnapshot {
+/// A refund made of a payment, as `payment.refunded` tells it.
+#[derive(Clone, Copy, Debug)]
+pub struct RefundMade {
+    pub fee_minor: i64,
+    /// The booking it is for: the payment's own, or an item of the trip the payment is for.
+    pub for_booking_id: i64,
+}
+
+pub fn snapshot(payment: &PaymentRow, refund: Option<RefundMade>) -> PaymentSnapshot {
     let currency = payment.currency.trim().to_owned();
     let money = |amount_minor| MoneyAmount {
         amount_minor,
@@ -66,9 +74,11 @@ pub fn snapshot(payment: &PaymentRow, refund_fee_minor: Option<i64>) -> PaymentS
         status: payment.status,
         failure_reason: payment.failure_reason,
         refunded: money(payment.refunded_minor),
-        refund_fee: refund_fee_minor.map(money),
+        refund_fee: refund.map(|r| money(r.fee_minor)),
         card_last4: payment.card_last4.clone(),
-        refund_for_booking_id: None,
+        refund_for_booking_id: refund
+            .map(|r| r.for_booking_id)
+            .filter(|&booking_id| booking_id != payment.booking_id),
     }
 }
 
@@ -79,9 +89,9 @@ pub type Kind = fn(PaymentSnapshot) -> PaymentEvent;
 fn event(
     kind: Kind,
     payment: &PaymentRow,
-    refund_fee_minor: Option<i64>,
+    refund: Option<RefundMade>,
 ) -> Result<(String, Envelope), sqlx::Error> {
-    let event = kind(snapshot(payment, refund_fee_minor));
+    let event = kind(snapshot(payment, refund));
     let data = event.data().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let key = payment.booking_id.to_string();
     Ok((
@@ -90,15 +100,15 @@ fn event(
     ))
 }
 
-/// Records `kind` for `payment` in the outbox, keyed by booking so the booking's events stay in
-/// order.
+/// Records `kind` for `payment` in the outbox (with the refund made, on `payment.refunded`), keyed
+/// by booking so the booking's events stay in order.
 pub async fn publish(
     tx: &mut PgConnection,
     kind: Kind,
     payment: &PaymentRow,
-    refund_fee_minor: Option<i64>,
+    refund: Option<RefundMade>,
 ) -> Result<(), sqlx::Error> {
-    let (key, envelope) = event(kind, payment, refund_fee_minor)?;
+    let (key, envelope) = event(kind, payment, refund)?;
     outbox::enqueue(tx, PaymentEvent::TOPIC, &key, &envelope).await
 }
 

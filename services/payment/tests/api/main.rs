@@ -4,6 +4,7 @@
 
 mod http;
 mod saga;
+mod trips;
 mod worker;
 
 use std::sync::Arc;
