@@ -12,6 +12,7 @@ mod directory;
 pub mod domain;
 pub mod error;
 mod events;
+mod hotels;
 mod http;
 pub mod store;
 
@@ -34,6 +35,9 @@ pub type Application = Host<Catalog>;
 
 /// The consumer group (and inbox name) that keeps seats left current for search.
 pub const SEATS_LEFT_CONSUMER: &str = "catalog.seats-left";
+
+/// The consumer group (and inbox name) that keeps the hotel stays search counts rooms from.
+pub const STAYS_CONSUMER: &str = "catalog.stays";
 
 impl Service for Catalog {
     type Config = Config;
@@ -69,11 +73,14 @@ impl Service for Catalog {
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))
             .build(http::router(state, config.settings.mode));
-        let parts = Parts::new(router).publishes().consumes(
-            SEATS_LEFT_CONSUMER,
-            &[topics::BOOKINGS],
-            events::bookings::SeatsLeft,
-        );
+        let parts = Parts::new(router)
+            .publishes()
+            .consumes(
+                SEATS_LEFT_CONSUMER,
+                &[topics::BOOKINGS],
+                events::bookings::SeatsLeft,
+            )
+            .consumes(STAYS_CONSUMER, &[topics::BOOKINGS], events::stays::Stays);
         Ok(if seeded {
             parts.announce(format!(
                 "Demo schedule loaded: {} airports, flights for the next {} days (booking receives them within seconds).",

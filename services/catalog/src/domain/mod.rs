@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod hotels;
+
 /// A three-letter IATA airport code, upper case.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IataCode(String);

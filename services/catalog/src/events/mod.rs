@@ -1,3 +1,4 @@
 //! What catalog does with the events it consumes, one module per topic.
 
 pub mod bookings;
+pub mod stays;

@@ -1,7 +1,9 @@
 //! Catalog's HTTP API. Each resource contributes a router; this module merges them.
 
 mod flights;
+mod hotels;
 mod reference;
+mod reviews;
 mod seed_api;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub fn router(state: AppState, mode: Mode) -> Router {
     Router::new()
         .merge(flights::router())
         .merge(reference::router())
+        .merge(hotels::router())
+        .merge(reviews::router())
         .merge(seed_api::router(mode))
         .with_state(state)
 }

@@ -3,4 +3,6 @@
 pub mod aircraft;
 pub mod airports;
 pub mod flights;
+pub mod hotels;
+pub mod reviews;
 pub mod search;

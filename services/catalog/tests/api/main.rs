@@ -3,6 +3,8 @@
 //! search answers and its database. Nothing else of the platform runs.
 
 mod helpers;
+mod hotels;
+mod reviews;
 mod schedule;
 mod search;
 mod seed;
