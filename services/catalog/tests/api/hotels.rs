@@ -982,6 +982,23 @@ async fn held_stays_take_rooms_out_of_search_night_by_night() {
         offered(d + 2, d + 3).await,
         "a stale event does not hold the room again"
     );
+    // A stay starting on the first one's check-out day: on no night are both rooms held.
+    catalog
+        .service
+        .publish(&[stay_event(
+            types::BOOKING_CONFIRMED,
+            5,
+            "CONFIRMED",
+            (hotel_id, room_type),
+            (day(d + 3), day(d + 6)),
+            1,
+        )])
+        .await;
+    assert!(
+        offered(d, d + 6).await,
+        "back-to-back stays hold one room a night"
+    );
+    assert_eq!(catalog.find_hotels(&two(d + 3, d + 4)).await["total"], 0);
     let statuses: Vec<(i64, String)> =
         sqlx::query_as("SELECT booking_id, status FROM hotel_stays ORDER BY booking_id")
             .fetch_all(&catalog.service.db)
@@ -989,10 +1006,12 @@ async fn held_stays_take_rooms_out_of_search_night_by_night() {
             .unwrap();
     assert_eq!(
         statuses,
-        [(1, "CONFIRMED".to_owned()), (2, "CANCELLED".to_owned())]
+        [
+            (1, "CONFIRMED".to_owned()),
+            (2, "CANCELLED".to_owned()),
+            (5, "CONFIRMED".to_owned())
+        ]
     );
-    // Flight bookings hold no rooms.
-    assert_eq!(statuses.len(), 2);
 
     let refused = problem(
         catalog
