@@ -393,6 +393,9 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         if store::flights::any_exist(&mut *tx).await? {
+            // A catalog seeded before there were hotels gets them now.
+            crate::hotels::load_demo(&mut tx, first_day).await?;
+            tx.commit().await?;
             return Ok(false);
         }
         for &(iata, name, city, country, time_zone, latitude, longitude) in crate::demo::airports()
@@ -489,10 +492,11 @@ impl Catalog {
             events.push(flight_event(FlightEvent::Scheduled, snapshot)?);
         }
         outbox::enqueue_many(&mut tx, FlightEvent::TOPIC, &events).await?;
+        let hotels = crate::hotels::load_demo(&mut tx, first_day).await?;
         tx.commit().await?;
         self.airports.reload(&self.db).await?;
         self.searches.clear();
-        tracing::info!(flights = events.len(), "demo schedule loaded");
+        tracing::info!(flights = events.len(), hotels, "demo schedule loaded");
         Ok(true)
     }
 }

@@ -9,6 +9,8 @@ use chrono_tz::Tz;
 
 use crate::domain::{Cabin, CabinLayout};
 
+pub mod hotels;
+
 /// `(iata, name, city, country, time zone, latitude, longitude)`.
 pub type AirportRow = (
     &'static str,

@@ -129,6 +129,34 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// Loads the demo hotels if there are no hotels yet (in the caller's transaction, with the demo
+/// schedule), in the cities whose airport is in the catalog, and publishes each as
+/// `listing.created`. Returns how many it loaded.
+pub async fn load_demo(tx: &mut PgConnection, first_day: NaiveDate) -> Result<usize, CatalogError> {
+    if store::hotels::any_exist(&mut *tx).await? {
+        return Ok(0);
+    }
+    let airports: HashSet<String> = store::airports::list(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|a| a.iata)
+        .collect();
+    let demo: Vec<crate::demo::hotels::DemoHotel> = crate::demo::hotels::hotels(first_day)
+        .into_iter()
+        .filter(|h| airports.contains(h.draft.airport_code.as_str()))
+        .collect();
+    let new: Vec<NewHotel<'_>> = demo.iter().map(|h| NewHotel::new(h.id, &h.draft)).collect();
+    store::hotels::insert_many(&mut *tx, &new).await?;
+    let ids: Vec<Uuid> = demo.iter().map(|h| h.id).collect();
+    let events = store::hotels::find_many(&mut *tx, &ids)
+        .await?
+        .iter()
+        .map(|hotel| listing_event(ListingEvent::Created, hotel))
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::enqueue_many(&mut *tx, ListingEvent::TOPIC, &events).await?;
+    Ok(events.len())
+}
+
 /// A live hotel.
 pub async fn find(db: &PgPool, id: Uuid) -> Result<Hotel, CatalogError> {
     let mut conn = db.acquire().await?;

@@ -1030,3 +1030,45 @@ async fn held_stays_take_rooms_out_of_search_night_by_night() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_schedule_brings_three_hotels_in_every_city_each_published() {
+    let catalog = Catalog::start(&[("ITINERA_MODE", "demo")]).await;
+    let api = &catalog.service.api;
+    assert_eq!(
+        api.get_anonymous("/seed").await.status(),
+        StatusCode::CREATED
+    );
+    let demo = catalog::demo::hotels::hotels(day(1));
+    let count = async || -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM hotels")
+            .fetch_one(&catalog.service.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, demo.len() as i64);
+    let created = catalog.outbox(types::LISTING_CREATED).await;
+    assert_eq!(created.len(), demo.len(), "one listing.created per hotel");
+    let snapshot: ListingSnapshot = serde_json::from_value(created[0]["data"].clone()).unwrap();
+    assert!(snapshot.hotel.unwrap().room_types.len() >= 3);
+
+    let paris = catalog
+        .find_hotels(&format!(
+            "city=Paris&checkIn={}&checkOut={}&sort=rating",
+            day(3),
+            day(5)
+        ))
+        .await;
+    assert_eq!(paris["total"], 3, "{paris}");
+    assert_eq!(paris["items"][0]["price"]["total"]["currency"], "USD");
+
+    // Seeding again adds nothing; a catalog seeded before there were hotels gets them.
+    assert_eq!(api.get_anonymous("/seed").await.status(), StatusCode::OK);
+    assert_eq!(count().await, demo.len() as i64);
+    sqlx::query("TRUNCATE hotels, room_types, rate_plans")
+        .execute(&catalog.service.db)
+        .await
+        .unwrap();
+    assert_eq!(api.get_anonymous("/seed").await.status(), StatusCode::OK);
+    assert_eq!(count().await, demo.len() as i64);
+}
