@@ -2,7 +2,7 @@
 
 use contracts::events::BookingEvent;
 use platform::events::Envelope;
-use platform::events::consumer::{EventHandler, HandleFuture};
+use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
 use crate::store::hotels::{StayReport, record_stay};
@@ -23,6 +23,12 @@ impl EventHandler for Stays {
             let Some(stay) = booking.stay else {
                 return Ok(());
             };
+            if stay.check_out <= stay.check_in || stay.rooms < 1 {
+                return Err(HandleError::Reject(format!(
+                    "booking {}: a stay needs a check-out after check-in and at least one room",
+                    booking.booking_id
+                )));
+            }
             record_stay(
                 &mut *tx,
                 &StayReport {
