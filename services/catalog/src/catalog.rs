@@ -393,6 +393,9 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         if store::flights::any_exist(&mut *tx).await? {
+            // A catalog seeded before there were hotels gets them now.
+            crate::hotels::load_demo(&mut tx, first_day).await?;
+            tx.commit().await?;
             return Ok(false);
         }
         for &(iata, name, city, country, time_zone, latitude, longitude) in crate::demo::airports()
@@ -490,10 +493,11 @@ impl Catalog {
         }
         outbox::enqueue_many(&mut tx, FlightEvent::TOPIC, &events).await?;
         let cars = crate::cars::load_demo_fleet(&mut tx).await?;
+        let hotels = crate::hotels::load_demo(&mut tx, first_day).await?;
         tx.commit().await?;
         self.airports.reload(&self.db).await?;
         self.searches.clear();
-        tracing::info!(flights = events.len(), cars, "demo schedule loaded");
+        tracing::info!(flights = events.len(), cars, hotels, "demo schedule loaded");
         Ok(true)
     }
 }

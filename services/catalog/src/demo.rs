@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use crate::domain::{Cabin, CabinLayout};
 
 pub mod cars;
+pub mod hotels;
 
 /// `(iata, name, city, country, time zone, latitude, longitude)`.
 pub type AirportRow = (

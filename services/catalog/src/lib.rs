@@ -14,6 +14,7 @@ mod directory;
 pub mod domain;
 pub mod error;
 mod events;
+mod hotels;
 mod http;
 pub mod store;
 
@@ -39,6 +40,8 @@ pub const SEATS_LEFT_CONSUMER: &str = "catalog.seats-left";
 
 /// The consumer group (and inbox name) that keeps car rentals current for car search.
 pub const RENTALS_CONSUMER: &str = "catalog.rentals";
+/// The consumer group (and inbox name) that keeps the hotel stays search counts rooms from.
+pub const STAYS_CONSUMER: &str = "catalog.stays";
 
 impl Service for Catalog {
     type Config = Config;
@@ -91,6 +94,7 @@ impl Service for Catalog {
                 &[topics::BOOKINGS],
                 events::rentals::CarRentals,
             )
+            .consumes(STAYS_CONSUMER, &[topics::BOOKINGS], events::stays::Stays)
             .runs(
                 Job::new("activity writer", move |task| activity_writer.run(task))
                     .stalls_after(activity::FLUSH_EVERY * 30),

@@ -4,6 +4,8 @@ pub mod cars;
 
 use serde::{Deserialize, Serialize};
 
+pub mod hotels;
+
 /// A three-letter IATA airport code, upper case.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IataCode(String);

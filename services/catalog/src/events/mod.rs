@@ -2,3 +2,4 @@
 
 pub mod bookings;
 pub mod rentals;
+pub mod stays;

@@ -2,7 +2,9 @@
 
 mod cars;
 mod flights;
+mod hotels;
 mod reference;
+mod reviews;
 mod seed_api;
 
 use std::sync::Arc;
@@ -44,6 +46,8 @@ pub fn router(state: AppState, mode: Mode) -> Router {
         .merge(cars::router())
         .merge(flights::router())
         .merge(reference::router())
+        .merge(hotels::router())
+        .merge(reviews::router())
         .merge(seed_api::router(mode))
         .with_state(state)
 }

@@ -4,4 +4,6 @@ pub mod aircraft;
 pub mod airports;
 pub mod cars;
 pub mod flights;
+pub mod hotels;
+pub mod reviews;
 pub mod search;

@@ -4,6 +4,8 @@
 
 mod cars;
 mod helpers;
+mod hotels;
+mod reviews;
 mod schedule;
 mod search;
 mod seed;
