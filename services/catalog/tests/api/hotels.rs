@@ -1047,7 +1047,12 @@ async fn the_demo_schedule_brings_three_hotels_in_every_city_each_published() {
             .unwrap()
     };
     assert_eq!(count().await, demo.len() as i64);
-    let created = catalog.outbox(types::LISTING_CREATED).await;
+    let created: Vec<Value> = catalog
+        .outbox(types::LISTING_CREATED)
+        .await
+        .into_iter()
+        .filter(|e| e["data"]["product"] == "hotel")
+        .collect();
     assert_eq!(created.len(), demo.len(), "one listing.created per hotel");
     let snapshot: ListingSnapshot = serde_json::from_value(created[0]["data"].clone()).unwrap();
     assert!(snapshot.hotel.unwrap().room_types.len() >= 3);
