@@ -13,3 +13,4 @@ mod notifications;
 mod openapi;
 mod payments;
 mod seed_api;
+mod trips;

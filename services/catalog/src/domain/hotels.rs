@@ -62,9 +62,16 @@ pub struct HotelInput {
     pub currency: String,
     #[serde(default)]
     pub tax_basis_points: i64,
-    #[serde(default)]
+    /// Absent means no fee; `null` is not an amount and is refused.
+    #[serde(default, deserialize_with = "present")]
     pub fee_per_night: Option<Value>,
     pub room_types: Vec<RoomTypeInput>,
+}
+
+/// A member that is present, whatever its value (`null` included), so that the amount's own check
+/// refuses a `null`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,6 +450,7 @@ mod tests {
         let plan = "/roomTypes/0/ratePlans/0";
         let cases = [
             ("/stars".to_owned(), json!(6), "stars"),
+            ("/feePerNight".to_owned(), Value::Null, "feePerNight"),
             ("/name".to_owned(), json!(" "), "name"),
             ("/latitude".to_owned(), json!(91), "latitude"),
             ("/checkInTime".to_owned(), json!("25:00"), "checkInTime"),
