@@ -59,6 +59,7 @@ pub fn listing_event(kind: Kind, car: &Car) -> Result<(String, Envelope), Catalo
 async fn publish(tx: &mut PgConnection, kind: Kind, car: &Car) -> Result<(), CatalogError> {
     let (key, envelope) = listing_event(kind, car)?;
     outbox::enqueue(tx, ListingEvent::TOPIC, &key, &envelope).await?;
+    crate::search_cache::changed(tx).await?;
     Ok(())
 }
 

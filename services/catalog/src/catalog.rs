@@ -113,6 +113,7 @@ async fn publish(tx: &mut PgConnection, kind: Kind, flight_id: i64) -> Result<()
         .ok_or_else(|| CatalogError::NotFound("Flight not found".into()))?;
     let (key, envelope) = flight_event(kind, snapshot)?;
     outbox::enqueue(tx, FlightEvent::TOPIC, &key, &envelope).await?;
+    crate::search_cache::changed(tx).await?;
     Ok(())
 }
 
@@ -492,6 +493,7 @@ impl Catalog {
             events.push(flight_event(FlightEvent::Scheduled, snapshot)?);
         }
         outbox::enqueue_many(&mut tx, FlightEvent::TOPIC, &events).await?;
+        crate::search_cache::changed(&mut tx).await?;
         let cars = crate::cars::load_demo_fleet(&mut tx).await?;
         let hotels = crate::hotels::load_demo(&mut tx, first_day).await?;
         tx.commit().await?;

@@ -14,6 +14,9 @@ pub struct Config {
     pub seed_flights_per_day: u32,
     /// How long a search answer is reused; zero turns the cache off.
     pub search_cache_ttl: std::time::Duration,
+    /// How long an answer of the search across products (`GET /api/search`) is kept, in Redis
+    /// when `REDIS_URL` is set; zero turns that cache off. Changes invalidate it sooner.
+    pub shared_search_ttl: std::time::Duration,
     /// `DEMO_SCHEDULE`: load the demo schedule at start when there are no flights (`itinera up`).
     pub demo_schedule: bool,
 }
@@ -42,6 +45,11 @@ impl Config {
             seed_flights_per_day,
             search_cache_ttl: std::time::Duration::from_millis(
                 source.parse::<u64>("SEARCH_CACHE_TTL_MS")?.unwrap_or(1_000),
+            ),
+            shared_search_ttl: std::time::Duration::from_secs(
+                source
+                    .parse::<u64>("SEARCH_SHARED_CACHE_SECS")?
+                    .unwrap_or(60),
             ),
             // Only `itinera up` loads the demo schedule at start; `GET /seed` and `itinera seed`
             // do it on request.

@@ -43,6 +43,7 @@ async fn publish(tx: &mut PgConnection, kind: Kind, id: Uuid) -> Result<Hotel, C
         .ok_or_else(not_found)?;
     let (key, envelope) = listing_event(kind, &hotel)?;
     outbox::enqueue(tx, ListingEvent::TOPIC, &key, &envelope).await?;
+    crate::search_cache::changed(tx).await?;
     Ok(hotel)
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 mod events;
 mod hotels;
 mod http;
+mod search_cache;
 pub mod store;
 
 use std::sync::Arc;
@@ -70,7 +71,14 @@ impl Service for Catalog {
             per_day: config.seed_flights_per_day,
         };
         let seeded = config.demo_schedule && seed_demo(&catalog, &seed).await?;
+        let searches = search_cache::SharedSearchCache::new(
+            config.shared_search_ttl,
+            shared_cache_connection(config.settings.redis_url.as_deref()).await,
+        );
+        let followed = searches.clone();
+        let listened = db.clone();
         let state = http::AppState {
+            searches,
             catalog,
             cars: Arc::new(cars::CarCatalog::new(db)),
             activity: activity.clone(),
@@ -95,6 +103,9 @@ impl Service for Catalog {
                 events::rentals::CarRentals,
             )
             .consumes(STAYS_CONSUMER, &[topics::BOOKINGS], events::stays::Stays)
+            .runs(Job::new("search cache invalidation", move |task| {
+                followed.follow(listened, task)
+            }))
             .runs(
                 Job::new("activity writer", move |task| activity_writer.run(task))
                     .stalls_after(activity::FLUSH_EVERY * 30),
@@ -108,6 +119,30 @@ impl Service for Catalog {
         } else {
             parts
         })
+    }
+}
+
+/// Redis for the shared search cache, when configured and answering at start; without it each
+/// instance caches in process (still invalidated by every change, on every instance).
+async fn shared_cache_connection(url: Option<&str>) -> Option<redis::aio::ConnectionManager> {
+    let client = match redis::Client::open(url?) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, "REDIS_URL unusable; search answers are cached in process");
+            return None;
+        }
+    };
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        redis::aio::ConnectionManager::new(client),
+    )
+    .await
+    {
+        Ok(Ok(redis)) => Some(redis),
+        _ => {
+            tracing::warn!("Redis not answering; search answers are cached in process");
+            None
+        }
     }
 }
 

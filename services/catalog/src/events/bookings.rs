@@ -41,6 +41,9 @@ impl EventHandler for SeatsLeft {
             }
             let inventories: Vec<&InventorySnapshot> = inventories.iter().collect();
             crate::store::flights::apply_inventories(&mut *tx, &inventories).await?;
+            if !inventories.is_empty() {
+                crate::search_cache::changed(&mut *tx).await?;
+            }
             Ok(())
         })
     }

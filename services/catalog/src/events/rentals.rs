@@ -56,6 +56,9 @@ impl EventHandler for CarRentals {
             }
             let rentals: Vec<Rental> = latest.into_values().collect();
             crate::store::cars::apply_rentals(&mut *tx, &rentals).await?;
+            if !rentals.is_empty() {
+                crate::search_cache::changed(&mut *tx).await?;
+            }
             Ok(())
         })
     }

@@ -43,6 +43,7 @@ impl EventHandler for Stays {
                 },
             )
             .await?;
+            crate::search_cache::changed(&mut *tx).await?;
             Ok(())
         })
     }

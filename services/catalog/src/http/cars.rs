@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 
 /// A car as every answer shows it.
 #[derive(Serialize)]
-struct CarView {
+pub(super) struct CarView {
     id: Uuid,
     location: String,
     #[serde(rename = "type")]

@@ -299,7 +299,7 @@ pub struct SearchResultView {
     seats_left: i32,
 }
 
-fn result_view(row: SearchRow, passengers: i32) -> SearchResultView {
+pub(super) fn result_view(row: SearchRow, passengers: i32) -> SearchResultView {
     let fare = Money::stored(row.fare_minor, &row.currency);
     SearchResultView {
         schedule: ScheduleView::new(

@@ -548,7 +548,7 @@ struct OfferRatePlan {
 /// One search result: the hotel and its cheapest room type and rate plan for the stay.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct StayOfferView {
+pub(super) struct StayOfferView {
     id: Uuid,
     name: String,
     city: String,
@@ -569,7 +569,7 @@ struct StayOfferView {
     price: StayPriceView,
 }
 
-fn offer_view(offer: StayOffer) -> StayOfferView {
+pub(super) fn offer_view(offer: StayOffer) -> StayOfferView {
     let rating = rating(&offer.hotel);
     let r = offer.hotel.row;
     StayOfferView {

@@ -5,6 +5,7 @@ mod flights;
 mod hotels;
 mod reference;
 mod reviews;
+mod search;
 mod seed_api;
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use crate::catalog::Catalog;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub cars: Arc<CarCatalog>,
+    /// Answers of the search across products, shared by every instance.
+    pub searches: crate::search_cache::SharedSearchCache,
     /// Where searches and views are recorded for analytics.
     pub activity: Activity,
     pub verifier: Arc<JwtVerifier>,
@@ -48,6 +51,7 @@ pub fn router(state: AppState, mode: Mode) -> Router {
         .merge(reference::router())
         .merge(hotels::router())
         .merge(reviews::router())
+        .merge(search::router())
         .merge(seed_api::router(mode))
         .with_state(state)
 }

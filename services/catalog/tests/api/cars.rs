@@ -91,7 +91,7 @@ fn date(text: &str) -> NaiveDate {
 
 /// Booking `booking_id`'s event `kind` for renting `car` over `[start, end)`, in `status`, as
 /// booking's relay sends it.
-fn rental_event(
+pub fn rental_event(
     kind: &str,
     booking_id: i64,
     car: &Value,

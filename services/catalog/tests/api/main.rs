@@ -9,3 +9,4 @@ mod reviews;
 mod schedule;
 mod search;
 mod seed;
+mod trip_search;
