@@ -7,7 +7,7 @@
 //! the trip's payment by the item's own rule; when the whole trip is cancelled, each item arrives
 //! cancelled on its own, so the trip's own event refunds nothing more.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use contracts::events::{BookingEvent, BookingSnapshot, PaymentEvent};
 use contracts::states::{
     BookingStatus, CancelReason, PaymentFailure, PaymentMethod, PaymentStatus, Product,
@@ -31,11 +31,12 @@ pub struct BookingEvents {
 impl EventHandler for BookingEvents {
     fn handle<'a>(&'a self, event: &'a Envelope, tx: &'a mut PgConnection) -> HandleFuture<'a> {
         Box::pin(async move {
+            let envelope_time = event.time;
             // Event types this build does not know ask nothing of payments.
             let Some(event) = BookingEvent::decode(&event.kind, &event.data)? else {
                 return Ok(());
             };
-            self.apply(tx, event).await
+            self.apply(tx, event, envelope_time).await
         })
     }
 
@@ -55,15 +56,15 @@ impl EventHandler for BookingEvents {
                     Some(BookingEvent::Created(booking)) if booking.is_paid_alone() => {
                         created.push(booking);
                     }
-                    Some(event) => rest.push(event),
+                    Some(decoded) => rest.push((decoded, event.time)),
                     None => {}
                 }
             }
             if !created.is_empty() {
                 self.on_created(tx, &created).await?;
             }
-            for event in rest {
-                self.apply(tx, event).await?;
+            for (event, at) in rest {
+                self.apply(tx, event, at).await?;
             }
             Ok(())
         })
@@ -103,7 +104,14 @@ fn terms_of(booking: &BookingSnapshot) -> CancellationTerms {
 }
 
 impl BookingEvents {
-    async fn apply(&self, tx: &mut PgConnection, event: BookingEvent) -> Result<(), HandleError> {
+    /// `at` is when the event happened (its envelope's time): a cancellation is refunded by the
+    /// terms as they stood when the customer cancelled, however late it is processed.
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: BookingEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(), HandleError> {
         match event {
             BookingEvent::Created(booking) if booking.is_paid_alone() => {
                 self.on_created(tx, &[booking]).await
@@ -111,9 +119,11 @@ impl BookingEvents {
             // The trip's payment covers its items.
             BookingEvent::Created(_) => Ok(()),
             BookingEvent::Cancelled(booking) => {
-                self.on_ended(tx, Ending::Cancelled, &booking).await
+                self.on_ended(tx, Ending::Cancelled, &booking, at).await
             }
-            BookingEvent::Expired(booking) => self.on_ended(tx, Ending::Expired, &booking).await,
+            BookingEvent::Expired(booking) => {
+                self.on_ended(tx, Ending::Expired, &booking, at).await
+            }
             BookingEvent::Confirmed(_) => Ok(()),
         }
     }
@@ -209,9 +219,10 @@ impl BookingEvents {
         tx: &mut PgConnection,
         ending: Ending,
         booking: &BookingSnapshot,
+        at: DateTime<Utc>,
     ) -> Result<(), HandleError> {
         if let Some(trip_id) = booking.trip_id {
-            return self.on_item_ended(tx, ending, trip_id, booking).await;
+            return self.on_item_ended(tx, ending, trip_id, booking, at).await;
         }
         let Some(payment) = payments::find_by_booking(tx, booking.booking_id).await? else {
             return Ok(());
@@ -240,7 +251,7 @@ impl BookingEvents {
                 let (refund, reason) = if by_terms(ending, booking) {
                     (
                         self.policy
-                            .by_terms(terms_of(booking), payment.amount_minor, Utc::now()),
+                            .by_terms(terms_of(booking), payment.amount_minor, at),
                         "cancelled by the customer",
                     )
                 } else {
@@ -265,6 +276,7 @@ impl BookingEvents {
         ending: Ending,
         trip_id: i64,
         item: &BookingSnapshot,
+        at: DateTime<Utc>,
     ) -> Result<(), HandleError> {
         if item.previous_status != Some(BookingStatus::Confirmed) {
             return Ok(());
@@ -278,7 +290,7 @@ impl BookingEvents {
         let price = item.price.amount_minor;
         let (refund, why) = if by_terms(ending, item) {
             (
-                self.policy.by_terms(terms_of(item), price, Utc::now()),
+                self.policy.by_terms(terms_of(item), price, at),
                 "cancelled by the customer",
             )
         } else {

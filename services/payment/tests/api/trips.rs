@@ -432,3 +432,26 @@ async fn a_trip_that_ended_before_it_was_confirmed_is_refunded_in_full_and_its_i
     assert_eq!(refunds_of(&service, 80).await, [(80, 50_000, 0)]);
     assert_eq!(refunded(&service, 80).await, 50_000);
 }
+
+#[tokio::test]
+async fn a_cancellation_processed_after_the_deadline_is_refunded_by_when_the_customer_cancelled() {
+    let (service, _issuer) = start().await;
+    let stay = hotel(
+        61,
+        30_000,
+        Duration::days(2),
+        Some(Utc::now() + Duration::milliseconds(1_500)),
+    );
+    paid(&service, &stay).await;
+    // Cancelled in time (the event's time), but handled after the deadline has passed.
+    let late = event(types::BOOKING_CANCELLED, &cancelled(&stay));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    service.publish(&[late]).await;
+    wait_for(
+        &service.db,
+        "SELECT count(*) FROM refunds WHERE status <> 'SUCCEEDED'",
+        0,
+    )
+    .await;
+    assert_eq!(refunds_of(&service, 61).await, [(61, 30_000, 0)]);
+}
