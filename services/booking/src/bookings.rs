@@ -289,7 +289,8 @@ impl Bookings {
                 let existing =
                     store::bookings::find_by_idempotency_key(&self.db, caller.user_id, key)
                         .await?
-                        .ok_or(BookingError::Database(e))?;
+                        // The key is taken by a booking of another product.
+                        .ok_or(BookingError::IdempotencyMismatch)?;
                 Ok((replay(existing, &fingerprint)?, None))
             }
             other => other.map(|(booking, changed)| (Created::New(booking), changed)),
@@ -731,6 +732,10 @@ pub(crate) async fn flight_changed(
 ) -> Result<(), BookingError> {
     let cancelled = flight.status == FlightStatus::Cancelled;
     if cancelled {
+        // Trips before their items, as every path takes them.
+        for trip in store::bookings::trips_on_flight(&mut *tx, flight.flight_id).await? {
+            store::bookings::lock(&mut *tx, trip).await?;
+        }
         store::bookings::lock_live_on_flight(&mut *tx, flight.flight_id).await?;
     }
     store::inventory::lock_flight(&mut *tx, flight.flight_id).await?;
@@ -755,6 +760,7 @@ pub(crate) async fn flight_changed(
     trips.sort_unstable();
     trips.dedup();
     for trip in trips {
+        // Locked above (or, for a trip booked since, now).
         store::bookings::lock(&mut *tx, trip).await?;
         crate::products::item_ended(tx, trip, CancelReason::FlightCancelled).await?;
     }

@@ -113,6 +113,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether PostgreSQL aborted the transaction to break a deadlock.
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01")
+}
+
 /// A booking made, or the one an earlier request with the same idempotency key made.
 pub enum Ordered {
     New(i64),
@@ -461,21 +469,39 @@ impl bookings::Bookings {
         {
             return replay(existing);
         }
-        let (id, changed) = match self
-            .order_once(caller, &request, idempotency_key, &fingerprint, wait)
-            .await
-        {
-            Err(BookingError::Database(e))
-                if idempotency_key.is_some() && platform::db::is_unique_violation(&e) =>
+        let mut attempt = 0;
+        let (id, changed) = loop {
+            attempt += 1;
+            match self
+                .order_once(caller, &request, idempotency_key, &fingerprint, wait)
+                .await
             {
-                let key = idempotency_key.unwrap_or_default();
-                let existing =
-                    store::products::find_by_idempotency_key(&self.db, caller.user_id, key)
-                        .await?
-                        .ok_or(BookingError::Database(e))?;
-                return replay(existing);
+                // Two trips taking the same rooms, seats or cars in different orders: PostgreSQL
+                // broke the tie by aborting this one, which holds nothing now. Try again.
+                Err(BookingError::Database(e)) if is_deadlock(&e) && attempt < 3 => continue,
+                Err(BookingError::Database(e))
+                    if idempotency_key.is_some() && platform::db::is_unique_violation(&e) =>
+                {
+                    let key = idempotency_key.unwrap_or_default();
+                    // Absent here: the key is taken by a flight booking.
+                    let existing =
+                        store::products::find_by_idempotency_key(&self.db, caller.user_id, key)
+                            .await?
+                            .ok_or(BookingError::IdempotencyMismatch)?;
+                    return replay(existing);
+                }
+                // A concurrent request with the same key made the booking that now counts
+                // against the limit: this one is its replay.
+                Err(BookingError::UnpaidLimit(limit)) if idempotency_key.is_some() => {
+                    let key = idempotency_key.unwrap_or_default();
+                    let existing =
+                        store::products::find_by_idempotency_key(&self.db, caller.user_id, key)
+                            .await?
+                            .ok_or(BookingError::UnpaidLimit(limit))?;
+                    return replay(existing);
+                }
+                other => break other?,
             }
-            other => other?,
         };
         if let Some(changed) = changed {
             let _ = tokio::time::timeout(self.confirm_wait, changed).await;

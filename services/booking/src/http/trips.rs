@@ -63,6 +63,18 @@ pub struct RentalBody {
     payment_card_id: Option<String>,
 }
 
+/// How far ahead a stay or rental can begin.
+const MAX_DAYS_AHEAD: i64 = 550;
+
+fn not_too_far(start: NaiveDate, name: &str) -> Result<(), BookingError> {
+    if (start - Utc::now().date_naive()).num_days() > MAX_DAYS_AHEAD {
+        return Err(BookingError::Invalid(format!(
+            "{name} is at most {MAX_DAYS_AHEAD} days ahead"
+        )));
+    }
+    Ok(())
+}
+
 impl StayBody {
     fn parse(self) -> Result<StayRequest, BookingError> {
         let rooms = self.rooms.unwrap_or(1);
@@ -79,6 +91,7 @@ impl StayBody {
         }
         contracts::listings::nights(self.check_in, self.check_out)
             .map_err(|e| BookingError::Invalid(format!("checkIn to checkOut: {e}")))?;
+        not_too_far(self.check_in, "checkIn")?;
         Ok(StayRequest {
             hotel_id: self.hotel_id,
             room_type_id: self.room_type_id,
@@ -95,6 +108,7 @@ impl RentalBody {
     fn parse(self) -> Result<RentalRequest, BookingError> {
         contracts::listings::nights(self.start_date, self.end_date)
             .map_err(|e| BookingError::Invalid(format!("startDate to endDate: {e}")))?;
+        not_too_far(self.start_date, "startDate")?;
         Ok(RentalRequest {
             car_id: self.car_id,
             start: self.start_date,

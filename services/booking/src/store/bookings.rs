@@ -411,3 +411,17 @@ pub async fn item_price(
         .fetch_optional(db)
         .await
 }
+
+/// The trips with a live booking on a flight, in id order (not locked).
+pub async fn trips_on_flight(
+    db: impl PgExecutor<'_>,
+    flight_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT trip_id FROM bookings WHERE flight_id = $1 AND trip_id IS NOT NULL \
+             AND status IN ('PENDING_PAYMENT', 'CONFIRMED') ORDER BY trip_id",
+    )
+    .bind(flight_id)
+    .fetch_all(db)
+    .await
+}

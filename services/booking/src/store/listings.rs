@@ -26,7 +26,7 @@ pub async fn apply(
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (listing_id) DO UPDATE SET listing = EXCLUDED.listing, \
              deleted = EXCLUDED.deleted, version = EXCLUDED.version \
-         WHERE listings.version < EXCLUDED.version",
+         WHERE listings.version < EXCLUDED.version AND listings.product = EXCLUDED.product",
     )
     .bind(listing.listing_id)
     .bind(listing.product.as_str())

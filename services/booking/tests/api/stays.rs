@@ -391,6 +391,8 @@ async fn bad_stays_and_rentals_are_refused_with_what_is_wrong() {
             StatusCode::NOT_FOUND,
         ),
         (json!({"type": "boat"}), StatusCode::BAD_REQUEST),
+        (stay_body(&hotel, 600, 602), StatusCode::BAD_REQUEST),
+        (rental_body(&car, 600, 602), StatusCode::BAD_REQUEST),
     ];
     for (body, status) in cases {
         let response = booking.book(&booking.john, &body).await;
@@ -466,4 +468,61 @@ async fn a_car_taken_out_of_service_or_deleted_cannot_be_rented_and_expired_hold
         .book(&booking.john, &rental_body(&car, 10, 11))
         .await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_used_for_a_flight_cannot_book_a_car() {
+    let booking = Booking::start(&[]).await;
+    crate::helpers::scheduled(&booking, 81, 3, "AB").await;
+    let car = car();
+    listed_car(&booking, &car).await;
+    let keyed = |body: Value| {
+        let booking = &booking;
+        async move {
+            booking
+                .service
+                .api
+                .client
+                .post(booking.service.api.url("/api/bookings"))
+                .bearer_auth(&booking.john)
+                .header("idempotency-key", "one-key")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let flight = keyed(json!({"flightId": 81, "passengers": [{"name": "John"}]})).await;
+    assert_eq!(flight.status(), StatusCode::CREATED);
+    let rental = keyed(rental_body(&car, 3, 4)).await;
+    assert_eq!(rental.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // And the other way round.
+    let other = self::car();
+    listed_car(&booking, &other).await;
+    let first = booking
+        .service
+        .api
+        .client
+        .post(booking.service.api.url("/api/bookings"))
+        .bearer_auth(&booking.jane)
+        .header("idempotency-key", "two-key")
+        .json(&rental_body(&other, 3, 4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let flight = booking
+        .service
+        .api
+        .client
+        .post(booking.service.api.url("/api/bookings"))
+        .bearer_auth(&booking.jane)
+        .header("idempotency-key", "two-key")
+        .json(&json!({"flightId": 81, "passengers": [{"name": "Jane"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flight.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Only the first flight holds a seat.
+    assert_eq!(booking.economy(81).await.1, 1);
 }

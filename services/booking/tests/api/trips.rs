@@ -6,7 +6,7 @@ use contracts::listings::{CarListing, HotelListing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Booking, FARE_MINOR, payment_event, scheduled};
+use crate::helpers::{Booking, FARE_MINOR, flight_event, payment_event, scheduled};
 use crate::stays::{car, day, hotel, listed_car, listed_hotel, rental_body, stay_body};
 
 /// A hotel and a car priced in dollars, like the fixture flights.
@@ -277,4 +277,51 @@ async fn bad_trips_are_refused() {
         .post("/api/trips", &json!({"items": [rental_body(&car, 1, 2)]}))
         .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_flight_cancelled_by_ops_ends_an_unpaid_trip_whole_and_leaves_a_paid_one_its_other_items()
+{
+    let booking = Booking::start(&[]).await;
+    let mut flight = scheduled(&booking, 76, 3, "AB").await;
+    let (hotel, car) = listings(&booking).await;
+    let unpaid: Value = create_trip(&booking, &booking.john, &trip_body(76, &hotel, &car))
+        .await
+        .json()
+        .await
+        .unwrap();
+    flight.version = 2;
+    flight.status = "Cancelled".parse().unwrap();
+    booking
+        .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &flight)])
+        .await;
+    let id = unpaid["bookingId"].as_i64().unwrap();
+    assert_eq!(booking.booking(id).await["status"], "CANCELLED");
+    assert_eq!(held(&booking, 76).await, (0, 0, 0));
+
+    let mut other = scheduled(&booking, 77, 3, "AB").await;
+    let paid: Value = create_trip(&booking, &booking.john, &trip_body(77, &hotel, &car))
+        .await
+        .json()
+        .await
+        .unwrap();
+    booking
+        .deliver(&[payment_event(types::PAYMENT_SUCCEEDED, 7_077, &paid)])
+        .await;
+    other.version = 2;
+    other.status = "Cancelled".parse().unwrap();
+    booking
+        .deliver(&[flight_event(types::FLIGHT_STATUS_CHANGED, &other)])
+        .await;
+    let id = paid["bookingId"].as_i64().unwrap();
+    let trip = booking.booking(id).await;
+    assert_eq!(trip["status"], "CONFIRMED");
+    let statuses: Vec<&str> = trip["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["CANCELLED", "CONFIRMED", "CONFIRMED"]);
+    assert_eq!(held(&booking, 77).await, (0, 2, 1));
 }
