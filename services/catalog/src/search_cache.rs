@@ -180,3 +180,61 @@ pub async fn changed(tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
         .await
         .map(|_| ())
 }
+
+/// A cached answer: its JSON body and how many results it counted (for analytics on a hit).
+pub struct Answer {
+    pub body: Arc<str>,
+    pub results: i64,
+    pub hit: bool,
+}
+
+impl SharedSearchCache {
+    /// The answer to the search `query` (a text that names it, e.g. `hotels?city=paris`): from the
+    /// cache when an unchanged one is there, else from `compute` (the body and its result count),
+    /// then kept.
+    pub async fn answer<F, Fut, E>(&self, query: &str, compute: F) -> Result<Answer, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(String, i64), E>>,
+    {
+        let key = self.key(query).await;
+        if let Some(key) = &key
+            && let Some(stored) = self.get(key).await
+            && let Some((results, body)) = stored.split_once('\n')
+            && let Ok(results) = results.parse()
+        {
+            return Ok(Answer {
+                body: Arc::from(body),
+                results,
+                hit: true,
+            });
+        }
+        let (body, results) = compute().await?;
+        if let Some(key) = key {
+            self.put(key, Arc::from(format!("{results}\n{body}"))).await;
+        }
+        Ok(Answer {
+            body: Arc::from(body),
+            results,
+            hit: false,
+        })
+    }
+}
+
+impl axum::response::IntoResponse for Answer {
+    /// The JSON body, with `X-Cache: hit` or `miss`.
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::header;
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (
+                    header::HeaderName::from_static("x-cache"),
+                    if self.hit { "hit" } else { "miss" },
+                ),
+            ],
+            self.body.to_string(),
+        )
+            .into_response()
+    }
+}

@@ -23,6 +23,7 @@ use crate::cars::CarDraft;
 use crate::domain::IataCode;
 use crate::domain::cars::{self as rules, CarType, Transmission};
 use crate::error::CatalogError;
+use crate::search_cache::Answer;
 use crate::store::cars::{Car, CarFilter};
 
 pub fn router() -> Router<AppState> {
@@ -132,7 +133,7 @@ async fn list(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SearchQuery {
     location: Option<String>,
@@ -284,31 +285,43 @@ impl SearchQuery {
             ("endDate", &self.end_date),
         ]
         .into_iter()
-        .filter_map(|(name, value)| value.as_ref().map(|v| (name.to_owned(), v.clone())))
+        // Trimmed and cut to 100 characters: what analytics keeps is bounded, whatever was sent.
+        .filter_map(|(name, value)| {
+            let value = value.as_deref()?.trim();
+            Some((name.to_owned(), value.chars().take(100).collect()))
+        })
         .collect()
     }
 }
 
+/// Cars that match, served from the shared search cache while nothing they show has changed.
 async fn search(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
-) -> Result<JsonResponse<Paged<CarView>>, CatalogError> {
+) -> Result<Answer, CatalogError> {
+    // The whole query, paging included, names the answer.
+    let key = format!("cars?{query:?}");
     let (filter, page) = query.parse()?;
-    let (cars, total) = state.cars.search(&filter, page).await?;
+    let parameters = query.parameters();
+    let answered = state
+        .searches
+        .answer(&key, || async {
+            let (cars, total) = state.cars.search(&filter, page).await?;
+            let page = Paged::new(cars.into_iter().map(CarView::from).collect(), page, total);
+            let body = serde_json::to_string(&page).map_err(anyhow::Error::from)?;
+            Ok::<_, CatalogError>((body, total))
+        })
+        .await?;
     state
         .activity
         .record(ActivityEvent::SearchPerformed(SearchPerformed {
             product: Product::Car,
-            query: query.parameters(),
-            results: total,
+            query: parameters,
+            results: answered.results,
             user_id: None,
             at: Utc::now(),
         }));
-    Ok(JsonResponse(Paged::new(
-        cars.into_iter().map(CarView::from).collect(),
-        page,
-        total,
-    )))
+    Ok(answered)
 }
 
 /// A car in a request: seed 003's fields and Itinera's. `id` may be given on create (the seed's

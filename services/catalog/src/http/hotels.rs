@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use contracts::events::{ActivityEvent, ListingViewed, SearchPerformed};
 use contracts::listings::{QuoteError, RatePlanSnapshot, StayQuote, nights};
+use contracts::states::Product;
 use platform::auth::{Caller, Role};
 use platform::http::{Json, PageRequest, Paged, Path, Query};
 use platform::money::{Currency, Money, MoneyView};
@@ -20,6 +22,7 @@ use crate::domain::IataCode;
 use crate::domain::hotels::{HotelDraft, HotelInput, Photo, amenity};
 use crate::error::CatalogError;
 use crate::hotels::{self, HotelSort, Stay, StayOffer, StaySearch, rating_tenths};
+use crate::search_cache::Answer;
 use crate::store::hotels::{Hotel, StayFilter};
 
 pub fn router() -> Router<AppState> {
@@ -339,7 +342,14 @@ async fn show(
         }
     };
     let hotel = hotels::find(&state.catalog.db, id).await?;
-    // activity: listing.viewed
+    state
+        .activity
+        .record(ActivityEvent::ListingViewed(ListingViewed {
+            product: Product::Hotel,
+            listing_id: id.to_string(),
+            user_id: None,
+            at: Utc::now(),
+        }));
     let stay = match stay {
         Some(stay) => Some((stay, hotels::rooms_free(&state.catalog.db, id, stay).await?)),
         None => None,
@@ -380,7 +390,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SearchQuery {
     city: Option<String>,
@@ -602,16 +612,63 @@ pub(super) fn offer_view(offer: StayOffer) -> StayOfferView {
     }
 }
 
+/// Hotels with rooms for the stay, served from the shared search cache while nothing they show
+/// has changed.
 async fn search(
     State(state): State<AppState>,
     Query(query): Query<SearchQuery>,
-) -> Result<JsonResponse<Paged<StayOfferView>>, CatalogError> {
+) -> Result<Answer, CatalogError> {
+    let key = format!("hotels?{query:?}");
+    let parameters = query.parameters();
     let (search, page) = query.parse()?;
-    // activity: search.performed
-    let (offers, total) = hotels::search(&state.catalog.db, &search).await?;
-    Ok(JsonResponse(Paged::new(
-        offers.into_iter().map(offer_view).collect(),
-        page,
-        total as i64,
-    )))
+    let answered = state
+        .searches
+        .answer(&key, || async {
+            let (offers, total) = hotels::search(&state.catalog.db, &search).await?;
+            let page = Paged::new(
+                offers.into_iter().map(offer_view).collect(),
+                page,
+                total as i64,
+            );
+            let body = serde_json::to_string(&page).map_err(anyhow::Error::from)?;
+            Ok::<_, CatalogError>((body, total as i64))
+        })
+        .await?;
+    state
+        .activity
+        .record(ActivityEvent::SearchPerformed(SearchPerformed {
+            product: Product::Hotel,
+            query: parameters,
+            results: answered.results,
+            user_id: None,
+            at: Utc::now(),
+        }));
+    Ok(answered)
+}
+
+impl SearchQuery {
+    /// The parameters given, for analytics, each cut to 100 characters.
+    fn parameters(&self) -> BTreeMap<String, String> {
+        let given = [
+            ("city", &self.city),
+            ("airport", &self.airport),
+            ("checkIn", &self.check_in),
+            ("checkOut", &self.check_out),
+            ("guests", &self.guests),
+            ("rooms", &self.rooms),
+            ("minPrice", &self.min_price),
+            ("maxPrice", &self.max_price),
+            ("currency", &self.currency),
+            ("stars", &self.stars),
+            ("amenities", &self.amenities),
+            ("sort", &self.sort),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let value = value.as_deref()?.trim();
+                Some((name.to_owned(), value.chars().take(100).collect()))
+            })
+            .collect()
+    }
 }

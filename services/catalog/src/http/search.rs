@@ -2,19 +2,15 @@
 //! destination for those nights and cars at the arrival airport for those days, each with its
 //! price, in one answer served from the shared search cache when it can be.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{NaiveDate, Utc};
 use contracts::events::{ActivityEvent, SearchPerformed};
 use contracts::states::{Cabin, Product};
 use platform::http::Query;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::AppState;
 use super::cars::CarView;
@@ -23,6 +19,7 @@ use super::hotels::{StayOfferView, offer_view};
 use crate::catalog::SearchRequest;
 use crate::error::CatalogError;
 use crate::hotels::{self, HotelSort, StaySearch};
+use crate::search_cache::Answer;
 use crate::store::cars::CarFilter;
 use crate::store::hotels::StayFilter;
 use crate::store::search::Sort;
@@ -257,45 +254,28 @@ async fn answer(state: &AppState, search: &TripSearch) -> Result<TripResults, Ca
 async fn search(
     State(state): State<AppState>,
     Query(query): Query<TripQuery>,
-) -> Result<Response, CatalogError> {
+) -> Result<Answer, CatalogError> {
     let search = query.parse()?;
-    let key = state.searches.key(&search.cache_key()).await;
-    let cached = match &key {
-        Some(key) => state.searches.get(key).await,
-        None => None,
-    };
-    let hit = cached.is_some();
-    let body: Arc<str> = match cached {
-        Some(body) => body,
-        None => {
+    let answered = state
+        .searches
+        .answer(&format!("trip?{}", search.cache_key()), || async {
             let results = answer(&state, &search).await?;
-            let body: Arc<str> = serde_json::to_string(&results)
-                .map_err(anyhow::Error::from)?
-                .into();
-            if let Some(key) = key {
-                state.searches.put(key, body.clone()).await;
-            }
-            body
-        }
-    };
+            let count = results.outbound.len()
+                + results.inbound.len()
+                + results.hotels.len()
+                + results.cars.len();
+            let body = serde_json::to_string(&results).map_err(anyhow::Error::from)?;
+            Ok::<_, CatalogError>((body, count as i64))
+        })
+        .await?;
     state
         .activity
         .record(ActivityEvent::SearchPerformed(SearchPerformed {
             product: Product::Trip,
             query: search.parameters(),
-            results: 0,
+            results: answered.results,
             user_id: None,
             at: Utc::now(),
         }));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (
-                header::HeaderName::from_static("x-cache"),
-                if hit { "hit" } else { "miss" },
-            ),
-        ],
-        body.to_string(),
-    )
-        .into_response())
+    Ok(answered)
 }

@@ -16,11 +16,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Catalog with search answers never cached (seats left show at once), one day of demo
-    /// schedule for `GET /seed`, plus `settings`.
+    /// Catalog with search answers never cached (seats left and rooms free show at once; the
+    /// shared cache has tests of its own), one day of demo schedule for `GET /seed`, plus
+    /// `settings`.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
         let issuer = TestIssuer::start().await;
-        let mut all = vec![("SEARCH_CACHE_TTL_MS", "0"), ("SEED_DAYS", "1")];
+        let mut all = vec![
+            ("SEARCH_CACHE_TTL_MS", "0"),
+            ("SEARCH_SHARED_CACHE_SECS", "0"),
+            ("SEED_DAYS", "1"),
+        ];
         all.extend_from_slice(settings);
         let service = TestService::start::<catalog::Catalog>(&issuer, &all).await;
         Self {

@@ -26,7 +26,12 @@ async fn search(catalog: &Catalog, query: &str) -> (String, Value) {
 
 #[tokio::test]
 async fn one_search_finds_flights_both_ways_hotels_and_cars_and_a_booking_invalidates_it() {
-    let catalog = Catalog::start(&[("ITINERA_MODE", "demo"), ("SEED_DAYS", "5")]).await;
+    let catalog = Catalog::start(&[
+        ("ITINERA_MODE", "demo"),
+        ("SEED_DAYS", "5"),
+        ("SEARCH_SHARED_CACHE_SECS", "60"),
+    ])
+    .await;
     let seeded = catalog.service.api.get_anonymous("/seed").await;
     assert_eq!(seeded.status(), StatusCode::CREATED);
     let query = format!(
@@ -75,6 +80,27 @@ async fn one_search_finds_flights_both_ways_hotels_and_cars_and_a_booking_invali
         "{}",
         first["hotels"]
     );
+
+    // Hotel and car search are served from the same cache.
+    for path in [
+        format!(
+            "/api/listings/hotels/search?city=London&checkIn={}&checkOut={}",
+            day(1),
+            day(3)
+        ),
+        format!(
+            "/api/listings/cars/search?location=LHR&startDate={}&endDate={}",
+            day(1),
+            day(3)
+        ),
+    ] {
+        let first = catalog.service.api.get_anonymous(&path).await;
+        assert_eq!(first.headers()["x-cache"], "miss", "{path}");
+        let first: Value = first.json().await.unwrap();
+        let again = catalog.service.api.get_anonymous(&path).await;
+        assert_eq!(again.headers()["x-cache"], "hit", "{path}");
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+    }
 
     // Asked again: the same answer from the cache.
     let (cache, again) = search(&catalog, &query).await;
