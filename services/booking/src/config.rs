@@ -73,6 +73,12 @@ impl Config {
                     defaults.flight_share_percent,
                     1..=100,
                 )?,
+                nights: limit(
+                    source,
+                    "BOOKING_MAX_HELD_NIGHTS_PER_USER",
+                    defaults.nights,
+                    1..=1_000_000,
+                )?,
             },
         })
     }
@@ -101,7 +107,8 @@ mod tests {
             UnpaidLimits {
                 bookings: 2,
                 seats: 3,
-                flight_share_percent: 100
+                flight_share_percent: 100,
+                nights: 60
             }
         );
         for (key, value) in [

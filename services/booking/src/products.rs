@@ -21,6 +21,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::bookings::{self, BookingRequest, FlightHold, Kind};
+use crate::domain::holds::UnpaidLimits;
 use crate::error::BookingError;
 use crate::store;
 use crate::store::bookings::BookingRow;
@@ -180,12 +181,27 @@ fn rate_plan<'a>(
 /// What an item being held needs for its booking row.
 struct Holding<'a> {
     user_id: i64,
+    limits: UnpaidLimits,
     trip_id: Option<i64>,
     payment_method: Option<PaymentMethod>,
     payment_card_id: Option<&'a str>,
     idempotency_key: Option<&'a str>,
     request_hash: Option<&'a [u8]>,
     hold_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Whether the user may hold `wanted` more room-nights or car-days awaiting payment (the earlier
+/// items of a trip being booked are counted: they are in this transaction).
+async fn admit_nights(
+    tx: &mut PgConnection,
+    holding: &Holding<'_>,
+    wanted: i64,
+) -> Result<(), BookingError> {
+    let held = store::products::unpaid_nights(&mut *tx, holding.user_id).await?;
+    holding
+        .limits
+        .admit_nights(held, wanted)
+        .map_err(BookingError::UnpaidLimit)
 }
 
 /// Takes a room of the type on every night of the stay and records the booking.
@@ -213,6 +229,7 @@ async fn hold_stay(
     let quote = hotel
         .quote(plan, request.check_in, request.check_out, request.rooms)
         .map_err(|e| BookingError::Invalid(e.to_string()))?;
+    admit_nights(tx, holding, quote.nights * i64::from(request.rooms)).await?;
     let check_in_time = NaiveTime::parse_from_str(&hotel.check_in_time, "%H:%M")
         .unwrap_or(NaiveTime::from_hms_opt(15, 0, 0).expect("a valid time"));
     let starts_at = local_to_utc(&hotel.time_zone, request.check_in, check_in_time)?;
@@ -295,6 +312,7 @@ async fn hold_rental(
     let amount_minor = car
         .quote(request.start, request.end)
         .map_err(|e| BookingError::Invalid(e.to_string()))?;
+    admit_nights(tx, holding, (request.end - request.start).num_days()).await?;
     let starts_at = local_to_utc(&car.time_zone, request.start, PICK_UP_TIME)?;
     let days = (request.end - request.start).num_days();
     let name = format!("{} {}", car.brand, car.model);
@@ -557,6 +575,7 @@ impl bookings::Bookings {
         // A trip's items have no key, hold or payment of their own: the trip's cover them.
         let holding = Holding {
             user_id: caller.user_id,
+            limits: self.unpaid,
             trip_id,
             payment_method: request.payment_method,
             payment_card_id: request.payment_card_id.as_deref(),

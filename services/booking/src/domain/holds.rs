@@ -13,6 +13,8 @@ pub struct UnpaidLimits {
     pub seats: i64,
     /// Of one flight's seats (every cabin), the share in percent held in those bookings.
     pub flight_share_percent: i64,
+    /// Room-nights (rooms × nights) and car-days held in those bookings, together.
+    pub nights: i64,
 }
 
 impl Default for UnpaidLimits {
@@ -21,6 +23,7 @@ impl Default for UnpaidLimits {
             bookings: 5,
             seats: 20,
             flight_share_percent: 20,
+            nights: 60,
         }
     }
 }
@@ -49,6 +52,10 @@ pub enum LimitReached {
         max_seats: i64,
         would_hold: i64,
         capacity: i64,
+    },
+    Nights {
+        max: i64,
+        would_hold: i64,
     },
 }
 
@@ -83,6 +90,18 @@ impl UnpaidLimits {
         }
         Ok(())
     }
+
+    /// Whether a user holding `held` room-nights and car-days unpaid may hold `wanted` more.
+    pub fn admit_nights(&self, held: i64, wanted: i64) -> Result<(), LimitReached> {
+        let would_hold = held + wanted;
+        if would_hold > self.nights {
+            return Err(LimitReached::Nights {
+                max: self.nights,
+                would_hold,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl LimitReached {
@@ -92,13 +111,14 @@ impl LimitReached {
             Self::Bookings { .. } => "BOOKING_MAX_PENDING_PER_USER",
             Self::Seats { .. } => "BOOKING_MAX_HELD_SEATS_PER_USER",
             Self::FlightShare { .. } => "BOOKING_MAX_FLIGHT_SHARE_PERCENT",
+            Self::Nights { .. } => "BOOKING_MAX_HELD_NIGHTS_PER_USER",
         }
     }
 
     /// The setting's value.
     pub fn max(&self) -> i64 {
         match *self {
-            Self::Bookings { max } | Self::Seats { max, .. } => max,
+            Self::Bookings { max } | Self::Seats { max, .. } | Self::Nights { max, .. } => max,
             Self::FlightShare { percent, .. } => percent,
         }
     }
@@ -128,6 +148,12 @@ impl fmt::Display for LimitReached {
                 "This booking would hold {would_hold} of this flight's {capacity} seats awaiting \
                  payment; one user may hold at most {max_seats} of them unpaid ({percent}% of the \
                  flight, {setting} = {percent}); pay for or cancel a booking first"
+            ),
+            Self::Nights { max, would_hold } => write!(
+                f,
+                "This booking would hold {would_hold} room-nights and car-days awaiting payment in \
+                 all; one user may hold at most {max} ({setting} = {max}); pay for or cancel a \
+                 booking first"
             ),
         }
     }
@@ -193,6 +219,25 @@ mod tests {
                 .contains("BOOKING_MAX_FLIGHT_SHARE_PERCENT = 20")
         );
         assert_eq!(refused.max(), 20);
+    }
+
+    #[test]
+    fn room_nights_and_car_days_are_limited_together() {
+        let limits = UnpaidLimits::default();
+        assert_eq!(limits.admit_nights(50, 10), Ok(()));
+        let refused = limits.admit_nights(50, 11).unwrap_err();
+        assert_eq!(
+            refused,
+            LimitReached::Nights {
+                max: 60,
+                would_hold: 61
+            }
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("BOOKING_MAX_HELD_NIGHTS_PER_USER = 60")
+        );
     }
 
     #[test]

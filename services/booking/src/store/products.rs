@@ -379,3 +379,19 @@ pub async fn list_trips(
             .await?;
     Ok((ids, total))
 }
+
+/// Room-nights (rooms × nights) and car-days a user holds awaiting payment, a trip's items
+/// included.
+pub async fn unpaid_nights(db: impl PgExecutor<'_>, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT sum(s.rooms * (s.check_out - s.check_in)) FROM stays s \
+                 JOIN bookings b ON b.id = s.booking_id \
+                 WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND s.holding), 0)::bigint \
+              + COALESCE((SELECT sum(upper(r.days) - lower(r.days)) FROM rentals r \
+                 JOIN bookings b ON b.id = r.booking_id \
+                 WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND r.holding), 0)::bigint",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}

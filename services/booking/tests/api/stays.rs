@@ -526,3 +526,32 @@ async fn an_idempotency_key_used_for_a_flight_cannot_book_a_car() {
     // Only the first flight holds a seat.
     assert_eq!(booking.economy(81).await.1, 1);
 }
+
+#[tokio::test]
+async fn room_nights_and_car_days_held_unpaid_are_limited_per_user() {
+    let booking = Booking::start(&[("BOOKING_MAX_HELD_NIGHTS_PER_USER", "3")]).await;
+    let hotel = hotel(3);
+    listed_hotel(&booking, &hotel, 1).await;
+    let car = car();
+    listed_car(&booking, &car).await;
+    let stay = booking
+        .book(&booking.john, &stay_body(&hotel, 10, 12))
+        .await;
+    assert_eq!(stay.status(), StatusCode::CREATED);
+    // Two more days would make four.
+    let refused = booking
+        .book(&booking.john, &rental_body(&car, 10, 12))
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["limit"], "BOOKING_MAX_HELD_NIGHTS_PER_USER");
+    // One more fits; another user is not concerned.
+    let one = booking
+        .book(&booking.john, &rental_body(&car, 10, 11))
+        .await;
+    assert_eq!(one.status(), StatusCode::CREATED);
+    let other = booking
+        .book(&booking.jane, &stay_body(&hotel, 10, 13))
+        .await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+}

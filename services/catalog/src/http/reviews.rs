@@ -200,7 +200,9 @@ async fn review_hotel(
     )
     .await
     .map_err(|e| already_reviewed(e, "hotel"))?;
-    store::reviews::add_to_hotel(&mut *tx, hotel_id, rating).await?;
+    store::reviews::add_rating(&mut *tx, Product::Hotel, hotel_id, rating).await?;
+    // The rating shows in search.
+    crate::search_cache::changed(&mut tx).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonResponse(review.into())))
 }
@@ -242,6 +244,8 @@ async fn review_car(
     )
     .await
     .map_err(|e| already_reviewed(e, "car"))?;
+    store::reviews::add_rating(&mut *tx, Product::Car, car_id, rating).await?;
+    crate::search_cache::changed(&mut tx).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonResponse(review.into())))
 }

@@ -1,6 +1,7 @@
 //! Reviews of listings, one per guest and listing, and who may write one.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use contracts::states::Product;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -91,25 +92,32 @@ pub async fn summary(
     .await
 }
 
-/// Adds a rating to the hotel's summary, in the review's transaction.
-pub async fn add_to_hotel(
+/// Adds a rating to the hotel's or car's summary, in the review's transaction.
+pub async fn add_rating(
     db: impl PgExecutor<'_>,
-    hotel_id: Uuid,
+    product: Product,
+    listing_id: Uuid,
     rating: i16,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE hotels SET rating_total = rating_total + $2, review_count = review_count + 1 WHERE id = $1",
-    )
-    .bind(hotel_id)
-    .bind(i64::from(rating))
-    .execute(db)
-    .await
-    .map(|_| ())
+    let statement = match product {
+        Product::Car => {
+            "UPDATE cars SET rating_total = rating_total + $2, review_count = review_count + 1 WHERE id = $1"
+        }
+        _ => {
+            "UPDATE hotels SET rating_total = rating_total + $2, review_count = review_count + 1 WHERE id = $1"
+        }
+    };
+    sqlx::query(statement)
+        .bind(listing_id)
+        .bind(i64::from(rating))
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
-/// Whether the car is listed (`cars` comes with the rental cars' migration).
+/// Whether the car is listed (and not deleted).
 pub async fn car_exists(db: impl PgExecutor<'_>, car_id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cars WHERE id = $1)")
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cars WHERE id = $1 AND deleted_at IS NULL)")
         .bind(car_id)
         .fetch_one(db)
         .await

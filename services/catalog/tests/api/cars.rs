@@ -804,3 +804,47 @@ async fn the_demo_schedule_brings_a_fleet_at_every_airport_published_like_any_ca
     assert_eq!(event["data"]["car"]["currency"], "USD");
     assert_eq!(event["data"]["version"], 1);
 }
+
+#[tokio::test]
+async fn only_renters_with_a_completed_rental_review_a_car_once_and_the_car_shows_it() {
+    let catalog = start().await;
+    let car = create(&catalog, json!({})).await;
+    let path = format!("{CARS}/{}/reviews", id(&car));
+    let review = json!({"rating": 4, "title": "Clean car", "text": "Easy pick-up."});
+    let refused = catalog.post(&path, &catalog.customer, &review).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // A confirmed rental that ended yesterday.
+    let ended = |offset: i64| {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).to_string()
+    };
+    catalog
+        .service
+        .publish(&[rental_event(
+            types::BOOKING_CONFIRMED,
+            77,
+            &car,
+            (&ended(-3), &ended(-1)),
+            BookingStatus::Confirmed,
+        )])
+        .await;
+    let written = catalog.post(&path, &catalog.customer, &review).await;
+    assert_eq!(written.status(), StatusCode::CREATED);
+    let again = catalog.post(&path, &catalog.customer, &review).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let shown = catalog.read(&format!("{CARS}/{}", id(&car))).await;
+    assert_eq!(shown["review_count"], 1, "{shown}");
+    assert_eq!(shown["rating"], 4.0, "{shown}");
+
+    // A deleted car takes no reviews.
+    let deleted = send(
+        &catalog,
+        Method::DELETE,
+        &format!("{CARS}/{}", id(&car)),
+        Some(&catalog.ops),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let gone = catalog.post(&path, &catalog.customer, &review).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
