@@ -305,6 +305,19 @@ impl Worker {
             }
         }
         let mut tx = self.db.begin().await?;
+        // Payments before their refunds, in id order: the order in which queueing a refund takes
+        // them (a refund is queued under its payment's lock), so the two never wait crosswise.
+        let mut payments: Vec<i64> = charged
+            .iter()
+            .map(|(payment, _)| payment.id)
+            .chain(rest.iter().map(|done| match done {
+                Done::Charge(payment, _) => payment.id,
+                Done::Refund(job, _) => job.payment.id,
+            }))
+            .collect();
+        payments.sort_unstable();
+        payments.dedup();
+        payments::lock_many(&mut tx, &payments).await?;
         self.record_charged(&mut tx, charged).await?;
         for done in rest {
             match done {

@@ -396,6 +396,18 @@ pub async fn add_refunded(
     .await
 }
 
+/// Locks the payments for the rest of the transaction, in the order given.
+pub async fn lock_many(tx: &mut sqlx::PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT 1 FROM payments WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(tx)
+        .await
+        .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::COLUMNS;
