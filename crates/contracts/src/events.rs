@@ -276,6 +276,14 @@ pub struct SearchPerformed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
     pub at: DateTime<Utc>,
+    /// How many identical searches (same parameters, same result count) this event stands for:
+    /// the producer folds repeats within about a second into one event; `at` is the first.
+    #[serde(default = "one")]
+    pub count: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 /// `catalog.activity`: `listing.viewed`, for analytics (best effort, like searches).
@@ -288,6 +296,9 @@ pub struct ListingViewed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
     pub at: DateTime<Utc>,
+    /// How many views of the listing this event stands for (folded as searches are).
+    #[serde(default = "one")]
+    pub count: i64,
 }
 
 /// `payment.payments`: `payment.succeeded`, `payment.failed`, `payment.refunded`. Keyed by booking

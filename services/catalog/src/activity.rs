@@ -88,6 +88,44 @@ fn outbox_row(event: &ActivityEvent) -> Result<(String, Envelope), serde_json::E
     Ok((product.as_str().to_owned(), envelope))
 }
 
+/// Folds identical events (the same search with the same result count, views of the same
+/// listing by the same user) into one each, with `count` adding up; the first keeps its time and
+/// its place in the order.
+fn fold(events: Vec<ActivityEvent>) -> Vec<ActivityEvent> {
+    use std::collections::HashMap;
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut folded: Vec<ActivityEvent> = Vec::new();
+    for event in events {
+        let key = match &event {
+            ActivityEvent::SearchPerformed(s) => {
+                format!(
+                    "s|{}|{:?}|{}|{:?}",
+                    s.product, s.query, s.results, s.user_id
+                )
+            }
+            ActivityEvent::ListingViewed(v) => {
+                format!("v|{}|{}|{:?}", v.product, v.listing_id, v.user_id)
+            }
+        };
+        match first.get(&key) {
+            Some(&at) => match (&mut folded[at], event) {
+                (ActivityEvent::SearchPerformed(kept), ActivityEvent::SearchPerformed(s)) => {
+                    kept.count += s.count;
+                }
+                (ActivityEvent::ListingViewed(kept), ActivityEvent::ListingViewed(v)) => {
+                    kept.count += v.count;
+                }
+                _ => {}
+            },
+            None => {
+                first.insert(key, folded.len());
+                folded.push(event);
+            }
+        }
+    }
+    folded
+}
+
 impl ActivityWriter {
     /// Writes what queued every [`FLUSH_EVERY`] until shutdown, then what is left.
     pub async fn run(mut self, task: TaskContext) {
@@ -117,6 +155,7 @@ impl ActivityWriter {
         if events.is_empty() {
             return;
         }
+        let events = fold(events);
         let mut rows = Vec::with_capacity(events.len());
         for event in &events {
             match outbox_row(event) {
@@ -143,5 +182,66 @@ impl ActivityWriter {
         let mut tx = self.db.begin().await?;
         outbox::enqueue_many(&mut tx, ActivityEvent::TOPIC, rows).await?;
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+    use contracts::events::{ListingViewed, SearchPerformed};
+    use contracts::states::Product;
+
+    use super::*;
+
+    fn search(city: &str, results: i64) -> ActivityEvent {
+        ActivityEvent::SearchPerformed(SearchPerformed {
+            product: Product::Hotel,
+            query: BTreeMap::from([("city".to_owned(), city.to_owned())]),
+            results,
+            user_id: None,
+            at: Utc::now(),
+            count: 1,
+        })
+    }
+
+    #[test]
+    fn repeats_fold_into_one_event_that_counts_them() {
+        let view = ActivityEvent::ListingViewed(ListingViewed {
+            product: Product::Car,
+            listing_id: "c1".into(),
+            user_id: None,
+            at: Utc::now(),
+            count: 1,
+        });
+        let folded = fold(vec![
+            search("Paris", 3),
+            view.clone(),
+            search("Paris", 3),
+            search("Rome", 2),
+            search("Paris", 3),
+            view,
+            // The same query with another answer is another event.
+            search("Paris", 4),
+        ]);
+        let counts: Vec<(String, i64)> = folded
+            .iter()
+            .map(|e| match e {
+                ActivityEvent::SearchPerformed(s) => {
+                    (format!("{}:{}", s.query["city"], s.results), s.count)
+                }
+                ActivityEvent::ListingViewed(v) => (v.listing_id.clone(), v.count),
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("Paris:3".to_owned(), 3),
+                ("c1".to_owned(), 2),
+                ("Rome:2".to_owned(), 1),
+                ("Paris:4".to_owned(), 1)
+            ]
+        );
     }
 }

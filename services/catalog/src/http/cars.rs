@@ -109,6 +109,7 @@ async fn car(
             listing_id: car.id.to_string(),
             user_id: None,
             at: Utc::now(),
+            count: 1,
         }));
     Ok(JsonResponse(car.into()))
 }
@@ -320,6 +321,7 @@ async fn search(
             results: answered.results,
             user_id: None,
             at: Utc::now(),
+            count: 1,
         }));
     Ok(answered)
 }

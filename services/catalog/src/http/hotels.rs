@@ -349,6 +349,7 @@ async fn show(
             listing_id: id.to_string(),
             user_id: None,
             at: Utc::now(),
+            count: 1,
         }));
     let stay = match stay {
         Some(stay) => Some((stay, hotels::rooms_free(&state.catalog.db, id, stay).await?)),
@@ -642,6 +643,7 @@ async fn search(
             results: answered.results,
             user_id: None,
             at: Utc::now(),
+            count: 1,
         }));
     Ok(answered)
 }

@@ -276,6 +276,7 @@ async fn search(
             results: answered.results,
             user_id: None,
             at: Utc::now(),
+            count: 1,
         }));
     Ok(answered)
 }
