@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use platform::service::TaskContext;
 use redis::AsyncCommands;
 use sqlx::PgPool;
@@ -34,7 +35,7 @@ struct Inner {
     ttl: Duration,
     redis: Option<redis::aio::ConnectionManager>,
     generation: AtomicU64,
-    local: Mutex<HashMap<String, (Instant, Arc<str>)>>,
+    local: Mutex<HashMap<String, (Instant, Bytes)>>,
 }
 
 impl SharedSearchCache {
@@ -76,12 +77,12 @@ impl SharedSearchCache {
         ))
     }
 
-    pub async fn get(&self, key: &str) -> Option<Arc<str>> {
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
         match &self.inner.redis {
             Some(redis) => {
                 let mut redis = redis.clone();
-                let found: Option<String> = redis.get(key).await.ok()?;
-                found.map(Arc::from)
+                let found: Option<Vec<u8>> = redis.get(key).await.ok()?;
+                found.map(Bytes::from)
             }
             None => {
                 let local = self
@@ -97,12 +98,12 @@ impl SharedSearchCache {
         }
     }
 
-    pub async fn put(&self, key: String, body: Arc<str>) {
+    pub async fn put(&self, key: String, body: Bytes) {
         match &self.inner.redis {
             Some(redis) => {
                 let mut redis = redis.clone();
                 let seconds = self.inner.ttl.as_secs().max(1);
-                if let Err(e) = redis.set_ex::<_, _, ()>(&key, body.as_ref(), seconds).await {
+                if let Err(e) = redis.set_ex::<_, _, ()>(&key, &body[..], seconds).await {
                     tracing::debug!(error = %e, "search answer not cached");
                 }
             }
@@ -183,7 +184,7 @@ pub async fn changed(tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
 
 /// A cached answer: its JSON body and how many results it counted (for analytics on a hit).
 pub struct Answer {
-    pub body: Arc<str>,
+    pub body: Bytes,
     pub results: i64,
     pub hit: bool,
 }
@@ -200,23 +201,34 @@ impl SharedSearchCache {
         let key = self.key(query).await;
         if let Some(key) = &key
             && let Some(stored) = self.get(key).await
-            && let Some((results, body)) = stored.split_once('\n')
-            && let Ok(results) = results.parse()
+            && let Some(answer) = Answer::stored(stored, true)
         {
-            return Ok(Answer {
-                body: Arc::from(body),
-                results,
-                hit: true,
-            });
+            return Ok(answer);
         }
         let (body, results) = compute().await?;
+        // Kept as `<results>\n<body>`; the answer is a slice of it, never a copy.
+        let prefix = format!("{results}\n");
+        let stored = Bytes::from(prefix.clone() + &body);
         if let Some(key) = key {
-            self.put(key, Arc::from(format!("{results}\n{body}"))).await;
+            self.put(key, stored.clone()).await;
         }
         Ok(Answer {
-            body: Arc::from(body),
+            body: stored.slice(prefix.len()..),
             results,
             hit: false,
+        })
+    }
+}
+
+impl Answer {
+    /// The answer kept as `<results>\n<body>`.
+    fn stored(stored: Bytes, hit: bool) -> Option<Self> {
+        let newline = stored.iter().position(|b| *b == b'\n')?;
+        let results = std::str::from_utf8(&stored[..newline]).ok()?.parse().ok()?;
+        Some(Self {
+            body: stored.slice(newline + 1..),
+            results,
+            hit,
         })
     }
 }
@@ -233,7 +245,7 @@ impl axum::response::IntoResponse for Answer {
                     if self.hit { "hit" } else { "miss" },
                 ),
             ],
-            self.body.to_string(),
+            axum::body::Body::from(self.body),
         )
             .into_response()
     }
