@@ -291,7 +291,17 @@ pub async fn search(
             quote,
         });
     }
-    let price = |o: &StayOffer| (o.quote.total_minor, o.hotel.row.id);
+    // Amounts compare only within a currency: hotels priced in the search's currency first, then
+    // the others, currency by currency.
+    let price = |o: &StayOffer| {
+        let currency = o.hotel.row.currency.as_str();
+        (
+            currency != search.currency,
+            currency.to_owned(),
+            o.quote.total_minor,
+            o.hotel.row.id,
+        )
+    };
     match search.sort {
         HotelSort::Price => offers.sort_by_key(price),
         HotelSort::Rating => offers.sort_by_key(|o| {

@@ -209,7 +209,13 @@ impl SearchQuery {
                 CarType::parse(value).map_err(|e| CatalogError::Invalid(format!("type: {e}")))?,
             ),
         };
+        let bounded = self.min_price.is_some() || self.max_price.is_some();
         let currency = match self.currency.as_deref() {
+            // Amounts compare only within a currency: bounds without one are in US dollars.
+            None if bounded => Some(
+                Currency::parse("USD")
+                    .map_err(|e| CatalogError::Invalid(format!("currency: {e}")))?,
+            ),
             None => None,
             Some(code) => Some(
                 Currency::parse(&code.to_ascii_uppercase())

@@ -485,17 +485,20 @@ async fn search_filters_by_location_type_price_and_brand() {
     assert_eq!(found(&catalog, "type=economy").await, [kia, yaris]);
     assert_eq!(found(&catalog, "type=LUXURY").await, [bmw]);
     assert_eq!(found(&catalog, "brand=toyota").await, [yaris, rav4]);
+    // Amounts compare within a currency (Alphaville's cars are in euros, Betaville's in
+    // dollars); bounds without one are in dollars.
     assert_eq!(
-        found(&catalog, "minPrice=35&maxPrice=65.00").await,
+        found(&catalog, "minPrice=35&maxPrice=65.00&currency=EUR").await,
         [yaris, rav4]
     );
+    assert_eq!(found(&catalog, "maxPrice=65.00").await, [kia]);
     assert_eq!(found(&catalog, "minPrice=65.01").await, [bmw]);
     assert_eq!(found(&catalog, "maxPrice=34.99").await, [kia]);
     assert_eq!(found(&catalog, "maxPrice=35&currency=usd").await, [kia]);
     assert_eq!(
         found(
             &catalog,
-            "location=AAA&type=economy&brand=Toyota&minPrice=30&maxPrice=40"
+            "location=AAA&type=economy&brand=Toyota&minPrice=30&maxPrice=40&currency=EUR"
         )
         .await,
         [yaris]

@@ -1077,3 +1077,33 @@ async fn the_demo_schedule_brings_three_hotels_in_every_city_each_published() {
     assert_eq!(api.get_anonymous("/seed").await.status(), StatusCode::OK);
     assert_eq!(count().await, demo.len() as i64);
 }
+
+#[tokio::test]
+async fn sorting_by_price_compares_amounts_only_within_a_currency() {
+    let catalog = Catalog::start(&[]).await;
+    airports(&catalog).await;
+    catalog
+        .add_hotel(&hotel_body("Dollar Inn", 3, &[], 100, (48.86, 2.34)))
+        .await;
+    let mut body = hotel_body("Euro Inn", 3, &[], 60, (48.86, 2.35));
+    body["currency"] = json!("EUR");
+    catalog.add_hotel(&body).await;
+    let query = format!(
+        "city=Alphaville&checkIn={}&checkOut={}&sort=price",
+        day(5),
+        day(6)
+    );
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // In dollars (the default), the dollar hotel first, though the euro amount is smaller.
+    let page = catalog.find_hotels(&query).await;
+    assert_eq!(names(&page), ["Dollar Inn", "Euro Inn"], "{page}");
+    let page = catalog.find_hotels(&format!("{query}&currency=EUR")).await;
+    assert_eq!(names(&page), ["Euro Inn", "Dollar Inn"], "{page}");
+}
