@@ -294,17 +294,19 @@ async fn create(
         Created::New(booking) => (booking, false),
         Created::Replayed(booking) => (booking, true),
     };
-    let mut response = (
-        StatusCode::CREATED,
-        JsonResponse(BookingView::from(booking)),
-    )
-        .into_response();
+    Ok(created(BookingView::from(booking), replayed))
+}
+
+/// 201 with `body`; a replay of an earlier request with the same key says so with
+/// `Idempotent-Replayed: true`.
+pub(crate) fn created(body: impl Serialize, replayed: bool) -> Response {
+    let mut response = (StatusCode::CREATED, JsonResponse(body)).into_response();
     if replayed {
         response
             .headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
 }
 
 async fn one(

@@ -2,8 +2,8 @@
 //! them, and `/api/trips`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
-use super::bookings::{BookingView, CreateBody, payment_choice, waits_for_payment};
+use super::bookings::{BookingView, CreateBody, created, payment_choice, waits_for_payment};
 use crate::error::BookingError;
 use crate::products::{
     ItemRequest, MAX_GUESTS, MAX_ROOMS, MAX_TRIP_ITEMS, OrderRequest, Ordered, RentalRequest,
@@ -385,17 +385,7 @@ pub async fn ordered(
         Ordered::Replayed(id) => (id, true),
     };
     let booking = state.bookings.get_product(caller, id).await?;
-    let mut response = (
-        StatusCode::CREATED,
-        JsonResponse(product_view(state, booking).await?),
-    )
-        .into_response();
-    if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    Ok(created(product_view(state, booking).await?, replayed))
 }
 
 async fn create(
