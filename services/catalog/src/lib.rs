@@ -65,7 +65,8 @@ impl Service for Catalog {
     async fn build(config: Config, context: &Context) -> anyhow::Result<Parts> {
         let db = context.db()?;
         let catalog = Arc::new(FlightCatalog::new(db.clone(), config.search_cache_ttl));
-        let (activity, activity_writer) = activity::Activity::new(db.clone(), activity::QUEUE);
+        let (activity, activity_writer) =
+            activity::Activity::new(db.clone(), activity::MAX_PENDING);
         let seed = http::SeedSize {
             days: config.seed_days,
             per_day: config.seed_flights_per_day,

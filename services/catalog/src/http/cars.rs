@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
-use chrono::{NaiveDate, Utc};
-use contracts::events::{ActivityEvent, ListingViewed, SearchPerformed};
+use chrono::NaiveDate;
 use contracts::listings::MAX_NIGHTS;
 use contracts::states::Product;
 use platform::auth::{Caller, Role};
@@ -102,15 +101,7 @@ async fn car(
     Path(id): Path<String>,
 ) -> Result<JsonResponse<CarView>, CatalogError> {
     let car = state.cars.car(car_id(&id)?).await?;
-    state
-        .activity
-        .record(ActivityEvent::ListingViewed(ListingViewed {
-            product: Product::Car,
-            listing_id: car.id.to_string(),
-            user_id: None,
-            at: Utc::now(),
-            count: 1,
-        }));
+    state.activity.viewed(Product::Car, &car.id.to_string());
     Ok(JsonResponse(car.into()))
 }
 
@@ -308,11 +299,11 @@ async fn search(
 ) -> Result<Answer, CatalogError> {
     // The whole query, paging included, names the answer.
     let key = format!("cars?{query:?}");
-    let (filter, page) = query.parse()?;
-    let parameters = query.parameters();
+    // Only answers to valid queries are kept, so a hit needs no parsing.
     let answered = state
         .searches
         .answer(&key, || async {
+            let (filter, page) = query.parse()?;
             let (cars, total) = state.cars.search(&filter, page).await?;
             let page = Paged::new(cars.into_iter().map(CarView::from).collect(), page, total);
             let body = serde_json::to_string(&page).map_err(anyhow::Error::from)?;
@@ -321,14 +312,7 @@ async fn search(
         .await?;
     state
         .activity
-        .record(ActivityEvent::SearchPerformed(SearchPerformed {
-            product: Product::Car,
-            query: parameters,
-            results: answered.results,
-            user_id: None,
-            at: Utc::now(),
-            count: 1,
-        }));
+        .searched(Product::Car, &key, answered.results, || query.parameters());
     Ok(answered)
 }
 

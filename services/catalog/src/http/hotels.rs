@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use contracts::events::{ActivityEvent, ListingViewed, SearchPerformed};
 use contracts::listings::{QuoteError, RatePlanSnapshot, StayQuote, nights};
 use contracts::states::Product;
 use platform::auth::{Caller, Role};
@@ -342,15 +341,7 @@ async fn show(
         }
     };
     let hotel = hotels::find(&state.catalog.db, id).await?;
-    state
-        .activity
-        .record(ActivityEvent::ListingViewed(ListingViewed {
-            product: Product::Hotel,
-            listing_id: id.to_string(),
-            user_id: None,
-            at: Utc::now(),
-            count: 1,
-        }));
+    state.activity.viewed(Product::Hotel, &id.to_string());
     let stay = match stay {
         Some(stay) => Some((stay, hotels::rooms_free(&state.catalog.db, id, stay).await?)),
         None => None,
@@ -391,7 +382,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SearchQuery {
     city: Option<String>,
@@ -620,11 +611,11 @@ async fn search(
     Query(query): Query<SearchQuery>,
 ) -> Result<Answer, CatalogError> {
     let key = format!("hotels?{query:?}");
-    let parameters = query.parameters();
-    let (search, page) = query.parse()?;
+    // Only answers to valid queries are kept, so a hit needs no parsing.
     let answered = state
         .searches
         .answer(&key, || async {
+            let (search, page) = query.clone().parse()?;
             let (offers, total) = hotels::search(&state.catalog.db, &search).await?;
             let page = Paged::new(
                 offers.into_iter().map(offer_view).collect(),
@@ -637,14 +628,9 @@ async fn search(
         .await?;
     state
         .activity
-        .record(ActivityEvent::SearchPerformed(SearchPerformed {
-            product: Product::Hotel,
-            query: parameters,
-            results: answered.results,
-            user_id: None,
-            at: Utc::now(),
-            count: 1,
-        }));
+        .searched(Product::Hotel, &key, answered.results, || {
+            query.parameters()
+        });
     Ok(answered)
 }
 

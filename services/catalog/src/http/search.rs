@@ -6,7 +6,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use chrono::{NaiveDate, Utc};
-use contracts::events::{ActivityEvent, SearchPerformed};
 use contracts::states::{Cabin, Product};
 use platform::http::Query;
 use serde::{Deserialize, Serialize};
@@ -256,9 +255,10 @@ async fn search(
     Query(query): Query<TripQuery>,
 ) -> Result<Answer, CatalogError> {
     let search = query.parse()?;
+    let key = format!("trip?{}", search.cache_key());
     let answered = state
         .searches
-        .answer(&format!("trip?{}", search.cache_key()), || async {
+        .answer(&key, || async {
             let results = answer(&state, &search).await?;
             let count = results.outbound.len()
                 + results.inbound.len()
@@ -270,13 +270,8 @@ async fn search(
         .await?;
     state
         .activity
-        .record(ActivityEvent::SearchPerformed(SearchPerformed {
-            product: Product::Trip,
-            query: search.parameters(),
-            results: answered.results,
-            user_id: None,
-            at: Utc::now(),
-            count: 1,
-        }));
+        .searched(Product::Trip, &key, answered.results, || {
+            search.parameters()
+        });
     Ok(answered)
 }

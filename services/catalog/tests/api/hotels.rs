@@ -1107,3 +1107,51 @@ async fn sorting_by_price_compares_amounts_only_within_a_currency() {
     let page = catalog.find_hotels(&format!("{query}&currency=EUR")).await;
     assert_eq!(names(&page), ["Euro Inn", "Dollar Inn"], "{page}");
 }
+
+#[tokio::test]
+async fn searches_and_views_reach_the_outbox_with_repeats_folded_into_a_count() {
+    let catalog = Catalog::start(&[]).await;
+    airports(&catalog).await;
+    let hotel = catalog
+        .add_hotel(&hotel_body("Grand", 4, &["wifi"], 100, (48.86, 2.34)))
+        .await;
+    let id = hotel["id"].as_str().unwrap();
+    let query = format!("city=alphaville&checkIn={}&checkOut={}", day(20), day(22));
+    // The first is computed, the others come from the cache: each counts.
+    for _ in 0..3 {
+        assert_eq!(catalog.find_hotels(&query).await["total"], 1);
+    }
+    // A refused search is not activity.
+    let refused = catalog
+        .service
+        .api
+        .get_anonymous("/api/listings/hotels/search?city=alphaville")
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    for _ in 0..2 {
+        catalog.read(&format!("/api/listings/hotels/{id}")).await;
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (searches, views) = loop {
+        let searches = catalog.outbox(types::SEARCH_PERFORMED).await;
+        let views = catalog.outbox(types::LISTING_VIEWED).await;
+        if (!searches.is_empty() && !views.is_empty()) || std::time::Instant::now() > deadline {
+            break (searches, views);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let counted = |events: &[Value]| {
+        events
+            .iter()
+            .map(|e| e["data"]["count"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(counted(&searches), 3, "{searches:?}");
+    assert_eq!(searches[0]["data"]["product"], "hotel");
+    assert_eq!(searches[0]["data"]["results"], 1);
+    assert_eq!(searches[0]["data"]["query"]["city"], "alphaville");
+    assert_eq!(searches[0]["data"]["query"]["checkIn"], day(20).to_string());
+    assert_eq!(counted(&views), 2, "{views:?}");
+    assert_eq!(views[0]["subject"], id);
+}
