@@ -36,10 +36,12 @@ pub const BOOKING: ServiceSpec = ServiceSpec::http("booking", 5002);
 pub const NOTIFICATION: ServiceSpec = ServiceSpec::http("notification", 5003);
 pub const CATALOG: ServiceSpec = ServiceSpec::http("catalog", 5004);
 pub const PAYMENT: ServiceSpec = ServiceSpec::http("payment", 5005);
+/// The traveller site and admin portal, reached through the gateway at `/` and `/admin`.
+pub const WEB: ServiceSpec = ServiceSpec::http("web", 4001);
 
 /// The services behind the gateway, in the order `itinera up` starts them (identity first: the
-/// others verify tokens against its keys).
-pub const BACKENDS: [ServiceSpec; 5] = [IDENTITY, CATALOG, BOOKING, NOTIFICATION, PAYMENT];
+/// others verify tokens against its keys; web last, as a client of all of them).
+pub const BACKENDS: [ServiceSpec; 6] = [IDENTITY, CATALOG, BOOKING, NOTIFICATION, PAYMENT, WEB];
 
 #[cfg(test)]
 mod tests {

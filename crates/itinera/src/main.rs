@@ -200,6 +200,11 @@ async fn up(
             gateway_source = gateway_source.with(key, l.urls.join(","));
         }
     }
+    // Pages call the API through the gateway on behalf of browsers: the web service on this
+    // machine is trusted to say which browser it calls for, so that rate limits count browsers.
+    if source.get("GATEWAY_TRUSTED_PROXIES").is_none() {
+        gateway_source = gateway_source.with("GATEWAY_TRUSTED_PROXIES", "127.0.0.1,::1");
+    }
     let gateway = registry::GATEWAY
         .build(&gateway_source, RunMode::AllInOne, Arc::new(Disconnected))
         .await
@@ -208,12 +213,16 @@ async fn up(
     running.push(("gateway".into(), gateway));
 
     say(&format!(
-        "Itinera is up in {mode} mode{}. Point a browser or curl at the gateway:",
+        "Itinera is up in {mode} mode{}.",
         match mode {
             Mode::Demo => " (demo accounts and the sandbox card; loopback only)",
             Mode::Production => "",
         }
     ));
+    say(&format!(
+        "  Open http://127.0.0.1:{gateway_port}/ in a browser (the admin portal is at /admin)."
+    ));
+    say("Point curl at the gateway; each service also answers on its own port:");
     say(&format!("  gateway      http://127.0.0.1:{gateway_port}"));
     for l in &listed {
         let notes = if l.notes.is_empty() {

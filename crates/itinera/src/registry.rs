@@ -5,12 +5,13 @@ use platform::service::Entry;
 
 /// The services behind the gateway, in the order they start: identity first, since the others
 /// verify tokens against its keys.
-pub const BACKENDS: [Entry; 5] = [
+pub const BACKENDS: [Entry; 6] = [
     Entry::of::<identity::Identity>(),
     Entry::of::<catalog::Catalog>(),
     Entry::of::<booking::Booking>(),
     Entry::of::<notification::Notification>(),
     Entry::of::<payment::Payment>(),
+    Entry::of::<web::Web>(),
 ];
 
 /// The one entry point, started after every backend so that it can find them.
@@ -49,6 +50,6 @@ mod tests {
         assert_eq!(find("booking").map(|e| e.spec.default_port), Some(5002));
         assert_eq!(find("gateway").map(|e| e.spec.default_port), Some(4000));
         assert!(find("nothing").is_none());
-        assert_eq!(names().len(), 6);
+        assert_eq!(names().len(), 7);
     }
 }

@@ -49,6 +49,34 @@ pub type Application = Host<Gateway>;
 const TASK_STALL: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a Socket.IO long-polling request may wait for its answer.
 const LIVE_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The web service's pages: the traveller site and the admin portal. Everything else that is
+/// not the API stays a 404 problem from the gateway.
+const WEB_PATHS: [&str; 24] = [
+    "/",
+    "/login",
+    "/register",
+    "/logout",
+    "/live",
+    "/trip",
+    "/assets/{*rest}",
+    "/flights",
+    "/flights/{*rest}",
+    "/hotels",
+    "/hotels/{*rest}",
+    "/cars",
+    "/cars/{*rest}",
+    "/bookings",
+    "/bookings/{*rest}",
+    "/account",
+    "/account/{*rest}",
+    "/notifications",
+    "/notifications/{*rest}",
+    "/following",
+    "/following/{*rest}",
+    "/admin",
+    "/admin/{*rest}",
+    "/favicon.ico",
+];
 
 impl Service for Gateway {
     type Config = Config;
@@ -117,6 +145,8 @@ impl Service for Gateway {
         let booking = route("booking", Access::Authenticated, LimitClass::Default)?;
         let notification = route("notification", Access::Authenticated, LimitClass::Default)?;
         let payment = route("payment", Access::Authenticated, LimitClass::Default)?;
+        // Pages check the session cookie themselves; a page is a public read for rate limits.
+        let pages = route("web", Access::Public, LimitClass::Search)?;
         // Socket.IO checks the token itself when a client connects (browsers send it in the
         // Socket.IO `auth` payload, which the gateway never sees). A long-polling request is held
         // until there is something to send, up to the ping interval (25 s).
@@ -130,7 +160,11 @@ impl Service for Gateway {
             streams: true,
             ..notification.clone()
         };
-        let api = Router::new()
+        let api = WEB_PATHS
+            .iter()
+            .fold(Router::new(), |router, path| {
+                router.route(path, forward(&pages))
+            })
             .route("/api/gateway/status", get(status))
             .route("/api/discovery/status", get(discovery))
             .route("/api/openapi.yaml", get(openapi))

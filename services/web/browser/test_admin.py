@@ -1,0 +1,61 @@
+"""The admin portal: ops change a flight from it, and customers are refused every page and
+action of it, whatever link they follow."""
+
+from playwright.sync_api import expect
+
+from conftest import BASE, register, screenshot, sign_in
+
+
+def test_ops_change_a_flights_status_and_gate_from_the_portal(page, api):
+    flight = api.bookable_flight("LHR", "CDG")
+    sign_in(page, "ops", "itinera-ops-1")
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Flights", exact=True).first.click()
+    page.get_by_label("From").fill("LHR")
+    page.get_by_label("To").fill("CDG")
+    page.get_by_role("button", name="Find flights").click()
+    screenshot(page, "admin-flights-desktop")
+    page.get_by_role("link", name=flight["flightCode"]).click()
+    page.get_by_label("Status").select_option("Boarding")
+    page.get_by_label("Gate").fill("B22")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("The flight is changed")).to_be_visible()
+    changed = api.get(f"/api/flights/{flight['flightId']}")
+    assert (changed["status"], changed["gate"]) == ("Boarding", "B22")
+
+
+def test_customers_are_refused_every_admin_page_and_action(page):
+    register(page)
+    for path in ["/admin", "/admin/flights", "/admin/users", "/admin/system", "/admin/bookings"]:
+        answer = page.goto(f"{BASE}{path}")
+        assert answer.status == 403, path
+        expect(page.get_by_role("alert")).to_contain_text("operations staff and administrators")
+    # An action posted straight at the portal (with the browser's own CSRF token) is refused too.
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "itinera_csrf")
+    answer = page.request.post(
+        f"{BASE}/admin/keys/rotate", form={"csrf": csrf}, max_redirects=0
+    )
+    assert answer.status == 403
+    # The admin link is not offered either.
+    page.goto(f"{BASE}/")
+    expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+
+
+def test_signed_out_browsers_are_sent_to_sign_in_and_come_back(page):
+    page.goto(f"{BASE}/admin/flights")
+    assert page.url.startswith(f"{BASE}/login?next=")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("itinera-admin-1")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{BASE}/admin/flights")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Flights")
+
+
+def test_a_form_without_the_browsers_csrf_token_is_refused(page):
+    register(page)
+    answer = page.request.post(f"{BASE}/account/cards", form={"number": "4242424242424242"})
+    assert answer.status == 403
+    answer = page.request.post(
+        f"{BASE}/account/cards", form={"csrf": "0" * 64, "number": "4242424242424242"}
+    )
+    assert answer.status == 403

@@ -1,0 +1,432 @@
+//! Browser sessions. A signed-in browser holds three HttpOnly cookies: the refresh token
+//! (`itinera_session`, 30 days), the current access token (`itinera_access`, until shortly before
+//! it expires) and a CSRF token (`itinera_csrf`). Page scripts see none of them.
+//!
+//! The session layer runs before every page: it verifies the access token (as every service
+//! does, against identity's published keys), renews it with the refresh token when it has
+//! expired, and hands the page a [`Session`]. Every form carries the CSRF token, and [`Form`]
+//! refuses a form whose token is not the browser's own.
+//!
+//! A refresh token is spent when used, and using a spent one ends the whole session (identity
+//! takes it for theft). A browser often sends several requests at once with the same expired
+//! access token, so renewals are shared: concurrent requests with one refresh token make one
+//! call, and for a minute after, a late request with the same (now spent) token gets the same
+//! new tokens instead of spending it again. This sharing is per web instance: behind several
+//! instances, route a browser to one instance (a sticky session) or accept that a rare race signs
+//! it out.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponseParts, Response, ResponseParts};
+use bytes::Bytes;
+use platform::auth::{JwtVerifier, Role};
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use crate::api::types::Tokens;
+use crate::api::{Api, ApiError, Caller};
+use crate::error::PageError;
+
+pub const REFRESH_COOKIE: &str = "itinera_session";
+pub const ACCESS_COOKIE: &str = "itinera_access";
+pub const CSRF_COOKIE: &str = "itinera_csrf";
+/// How long a refresh token lives at identity (`JWT_REFRESH_TTL_SECS` by default).
+const REFRESH_MAX_AGE: i64 = 30 * 24 * 3600;
+/// The access cookie ends this long before the token, so that a page never sends one that
+/// expires on its way.
+const ACCESS_MARGIN_SECS: i64 = 30;
+/// How long a renewal's result is kept for late requests with the same refresh token.
+const SHARED_FOR: Duration = Duration::from_secs(60);
+/// Renewals kept at most; past it, old ones are forgotten first.
+const MAX_SHARED: usize = 10_000;
+
+/// The signed-in user, from a verified access token.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+}
+
+impl User {
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Ops | Role::Admin)
+    }
+}
+
+/// What a page knows about the browser asking.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user: Option<User>,
+    token: Option<String>,
+    /// The browser's CSRF token, which every form must carry back.
+    pub csrf: String,
+    /// The browser's address, as the gateway saw it.
+    pub address: Option<IpAddr>,
+}
+
+impl Session {
+    /// How the API is called for this browser.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            token: self.token.as_deref(),
+            address: self.address,
+        }
+    }
+
+    /// The signed-in user, or a redirect to sign in and come back to `here`.
+    pub fn user(&self, here: &str) -> Result<&User, PageError> {
+        self.user.as_ref().ok_or_else(|| PageError::sign_in(here))
+    }
+
+    /// The signed-in user when ops or admin; 403 for anyone else signed in.
+    pub fn staff(&self, here: &str) -> Result<&User, PageError> {
+        let user = self.user(here)?;
+        if user.is_staff() {
+            Ok(user)
+        } else {
+            Err(PageError::forbidden(
+                "The admin portal is for operations staff and administrators.",
+            ))
+        }
+    }
+}
+
+/// Set on a response by a page that signs a browser in or out; the session layer turns it into
+/// cookies.
+#[derive(Clone, Debug)]
+pub enum SessionChange {
+    Start(Tokens),
+    End,
+}
+
+impl IntoResponseParts for SessionChange {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Renewal {
+    Renewed(Tokens),
+    /// Identity refused the refresh token: the session is over.
+    Ended,
+    /// Identity could not be asked: the cookies stay for the next request.
+    Unavailable,
+}
+
+type SharedRenewal = Arc<OnceCell<Renewal>>;
+
+/// Verifies and renews sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Arc<JwtVerifier>,
+    api: Api,
+    secure: bool,
+    renewals: Mutex<HashMap<[u8; 32], (Instant, SharedRenewal)>>,
+}
+
+impl Sessions {
+    pub fn new(verifier: Arc<JwtVerifier>, api: Api, secure: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                verifier,
+                api,
+                secure,
+                renewals: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    async fn user(&self, token: &str) -> Option<User> {
+        let caller = self.inner.verifier.verify(token).await.ok()?;
+        Some(User {
+            name: caller.username,
+            role: caller.role,
+        })
+    }
+
+    /// New tokens for `refresh`, shared with every other request renewing the same one.
+    async fn renew(&self, refresh: &str, address: Option<IpAddr>) -> Renewal {
+        let key: [u8; 32] = Sha256::digest(refresh.as_bytes()).into();
+        let shared = {
+            let mut renewals = self
+                .inner
+                .renewals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if renewals.len() >= MAX_SHARED {
+                renewals.retain(|_, (at, _)| at.elapsed() < SHARED_FOR);
+                if renewals.len() >= MAX_SHARED {
+                    renewals.clear();
+                }
+            }
+            match renewals.get(&key) {
+                Some((at, shared)) if at.elapsed() < SHARED_FOR => shared.clone(),
+                _ => {
+                    let shared = SharedRenewal::default();
+                    renewals.insert(key, (Instant::now(), shared.clone()));
+                    shared
+                }
+            }
+        };
+        shared
+            .get_or_init(|| async {
+                let caller = Caller {
+                    token: None,
+                    address,
+                };
+                let body = serde_json::json!({ "refreshToken": refresh });
+                match self
+                    .inner
+                    .api
+                    .send::<Tokens>(caller, Method::POST, "/api/auth/refresh", &body, None)
+                    .await
+                {
+                    Ok(tokens) => Renewal::Renewed(tokens),
+                    Err(ApiError { status, .. }) if status.is_client_error() => Renewal::Ended,
+                    Err(_) => Renewal::Unavailable,
+                }
+            })
+            .await
+            .clone()
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
+        let secure = if self.inner.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
+        ))
+        .expect("cookie values are tokens of visible ASCII")
+    }
+
+    fn start(&self, tokens: &Tokens) -> [HeaderValue; 2] {
+        [
+            self.cookie(
+                REFRESH_COOKIE,
+                &tokens.refresh_token,
+                REFRESH_MAX_AGE,
+                "Lax",
+            ),
+            self.cookie(
+                ACCESS_COOKIE,
+                &tokens.token,
+                (tokens.expires_in - ACCESS_MARGIN_SECS).max(1),
+                "Lax",
+            ),
+        ]
+    }
+
+    fn end(&self) -> [HeaderValue; 2] {
+        [
+            self.cookie(REFRESH_COOKIE, "", 0, "Lax"),
+            self.cookie(ACCESS_COOKIE, "", 0, "Lax"),
+        ]
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// The browser's address: the last `X-Forwarded-For` entry, which the gateway appends.
+fn address(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .last()
+        .and_then(|last| last.trim().parse().ok())
+}
+
+/// A fresh random token (CSRF): 256 bits, in hex.
+fn random_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn is_token(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Compares without stopping at the first difference, so timing does not tell how much of a
+/// guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The session layer: resolves the [`Session`] of every request and keeps its cookies current.
+pub async fn layer(State(sessions): State<Sessions>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let address = address(headers);
+    let mut set_cookies: Vec<HeaderValue> = Vec::new();
+    let csrf = match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+        Some(token) => token.to_owned(),
+        None => {
+            let token = random_token();
+            set_cookies.push(sessions.cookie(CSRF_COOKIE, &token, REFRESH_MAX_AGE, "Lax"));
+            token
+        }
+    };
+    let access = cookie(headers, ACCESS_COOKIE).map(str::to_owned);
+    let refresh = cookie(headers, REFRESH_COOKIE).map(str::to_owned);
+    let mut user = None;
+    let mut token = None;
+    if let Some(access) = access
+        && let Some(verified) = sessions.user(&access).await
+    {
+        user = Some(verified);
+        token = Some(access);
+    }
+    if user.is_none()
+        && let Some(refresh) = refresh
+    {
+        match sessions.renew(&refresh, address).await {
+            Renewal::Renewed(tokens) => {
+                if let Some(verified) = sessions.user(&tokens.token).await {
+                    user = Some(verified);
+                    token = Some(tokens.token.clone());
+                }
+                set_cookies.extend(sessions.start(&tokens));
+            }
+            Renewal::Ended => set_cookies.extend(sessions.end()),
+            Renewal::Unavailable => {}
+        }
+    }
+    request.extensions_mut().insert(Session {
+        user,
+        token,
+        csrf,
+        address,
+    });
+    let mut response = next.run(request).await;
+    match response.extensions_mut().remove::<SessionChange>() {
+        // A sign-in replaces whatever renewal happened on the way.
+        Some(SessionChange::Start(tokens)) => {
+            set_cookies.retain(|c| !c.as_bytes().starts_with(REFRESH_COOKIE.as_bytes()));
+            set_cookies.retain(|c| !c.as_bytes().starts_with(ACCESS_COOKIE.as_bytes()));
+            set_cookies.extend(sessions.start(&tokens));
+        }
+        Some(SessionChange::End) => {
+            set_cookies.retain(|c| !c.as_bytes().starts_with(REFRESH_COOKIE.as_bytes()));
+            set_cookies.retain(|c| !c.as_bytes().starts_with(ACCESS_COOKIE.as_bytes()));
+            set_cookies.extend(sessions.end());
+        }
+        None => {}
+    }
+    for value in set_cookies {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// The browser's refresh token, for signing out.
+pub fn refresh_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, REFRESH_COOKIE)
+}
+
+/// A submitted form, read only when it carries the browser's own CSRF token. Forms are
+/// `application/x-www-form-urlencoded` with a `csrf` field.
+pub struct Form<T>(pub T);
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+impl<S, T> FromRequest<S> for Form<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, PageError> {
+        let csrf = request
+            .extensions()
+            .get::<Session>()
+            .map(|s| s.csrf.clone())
+            .ok_or_else(|| PageError::internal("the session layer did not run"))?;
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| PageError::bad_request("The form could not be read."))?;
+        let given: CsrfField = serde_urlencoded::from_bytes(&body)
+            .map_err(|_| PageError::bad_request("The form could not be read."))?;
+        if !given.csrf.is_some_and(|given| same(&given, &csrf)) {
+            return Err(PageError::forbidden(
+                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            ));
+        }
+        serde_urlencoded::from_bytes(&body)
+            .map(Form)
+            .map_err(|e| PageError::bad_request(format!("The form is incomplete: {e}.")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("itinera_session_old=x; itinera_session=abc; other=1"),
+        );
+        assert_eq!(cookie(&headers, REFRESH_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, ACCESS_COOKIE), None);
+    }
+
+    #[test]
+    fn the_address_is_the_last_forwarded_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 198.51.100.7"),
+        );
+        assert_eq!(address(&headers), "198.51.100.7".parse().ok());
+    }
+
+    #[test]
+    fn csrf_tokens_compare_whole() {
+        let token = random_token();
+        assert!(is_token(&token));
+        assert!(same(&token, &token.clone()));
+        assert!(!same(&token, &token[..63]));
+        assert!(!same(&token, &random_token()));
+    }
+}
