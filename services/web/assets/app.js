@@ -108,3 +108,24 @@ document.addEventListener("DOMContentLoaded", () => {
   setUpSeatMap();
   setUpLive();
 });
+
+// Result pages whose filters the server applies (hotels, cars): a changed filter fetches the
+// same page for the new filters and swaps its results in, without reloading.
+function setUpLiveForms() {
+  for (const form of document.querySelectorAll("form[data-live-form]")) {
+    form.addEventListener("change", async () => {
+      if (!form.checkValidity()) return;
+      const url = `${form.action}?${new URLSearchParams(new FormData(form))}`;
+      const answer = await fetch(url, { headers: { accept: "text/html" } });
+      if (!answer.ok) return;
+      const next = new DOMParser().parseFromString(await answer.text(), "text/html");
+      for (const part of ["[data-results]", "[data-count]"]) {
+        const fresh = next.querySelector(part);
+        const old = document.querySelector(part);
+        if (fresh && old) old.replaceWith(fresh);
+      }
+      history.replaceState(null, "", url);
+    });
+  }
+}
+document.addEventListener("DOMContentLoaded", setUpLiveForms);

@@ -272,3 +272,131 @@ pub struct UserRow {
     pub email: String,
     pub role: String,
 }
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Photo {
+    pub url: String,
+    pub caption: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StayPrice {
+    pub nights: i64,
+    pub taxes: Money,
+    pub fees: Money,
+    pub total: Money,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferRoomType {
+    pub id: String,
+    pub name: String,
+    pub capacity: i32,
+    pub beds: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferRatePlan {
+    pub id: String,
+    pub name: String,
+    pub refundable: bool,
+}
+
+/// A hotel in search results: its cheapest room type and rate plan for the stay.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StayOffer {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub stars: i16,
+    pub amenities: Vec<String>,
+    pub photo: Option<Photo>,
+    pub rating: Option<f64>,
+    pub review_count: i32,
+    pub room_type: OfferRoomType,
+    pub rate_plan: OfferRatePlan,
+    pub price: StayPrice,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RatePlan {
+    pub id: String,
+    pub name: String,
+    pub refundable: bool,
+    pub free_cancellation_hours: i32,
+    pub stay_price: Option<StayPrice>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomType {
+    pub id: String,
+    pub name: String,
+    pub capacity: i32,
+    pub beds: String,
+    pub rooms_free: Option<i32>,
+    pub rate_plans: Vec<RatePlan>,
+}
+
+/// A hotel, priced for a stay when one was asked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hotel {
+    pub name: String,
+    pub city: String,
+    pub address: String,
+    pub stars: i16,
+    pub amenities: Vec<String>,
+    pub photos: Vec<Photo>,
+    pub description: String,
+    pub check_in_time: String,
+    pub rating: Option<f64>,
+    pub review_count: i32,
+    pub room_types: Vec<RoomType>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Review {
+    pub rating: i16,
+    pub title: String,
+    pub text: String,
+    pub author: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reviews {
+    pub items: Vec<Review>,
+}
+
+/// A rental car, in seed 003's field names.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Car {
+    pub id: String,
+    pub location: String,
+    #[serde(rename = "type")]
+    pub car_type: String,
+    pub daily_rental_price: String,
+    pub currency: String,
+    pub brand: String,
+    pub model: String,
+    pub year: i32,
+    pub seats: i16,
+    pub transmission: String,
+    pub location_code: String,
+    pub rating: Option<f64>,
+    pub review_count: i32,
+}
+
+/// `GET /api/search`: flights both ways, hotels and cars at the destination.
+#[derive(Debug, Deserialize)]
+pub struct TripResults {
+    pub outbound: Vec<FlightOffer>,
+    pub inbound: Vec<FlightOffer>,
+    pub hotels: Vec<StayOffer>,
+    pub cars: Vec<Car>,
+}

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::{Markup, html};
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, local_time, shown_beside_form, status_badge};
-use crate::api::types::{Card, Cards, Flight, SeatMap, SeatMapCabin};
+use super::checkout::{self, field, idempotency_key, payment_fieldset};
+use super::{AppState, local_time, status_badge};
+use crate::api::types::{Card, Flight, SeatMap, SeatMapCabin};
 use crate::error::PageError;
 use crate::layout::{self, alert, csrf};
 use crate::session::{Form, Session};
@@ -93,15 +93,7 @@ async fn render(
     let seats = seat_map
         .as_ref()
         .and_then(|map| map.cabins.iter().find(|c| c.cabin == cabin));
-    let cards = match &session.user {
-        Some(_) => state
-            .api
-            .get::<Cards>(session.caller(), "/api/payments/cards")
-            .await
-            .map(|c| c.cards)
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let cards = checkout::cards(state, session).await;
     let title = format!(
         "{} {} → {}",
         flight.flight_code, flight.origin.iata, flight.destination.iata
@@ -202,20 +194,13 @@ fn checkout(
                 .collect()
         })
         .unwrap_or_default();
-    let chosen_payment = if filled.payment.is_empty() {
-        cards
-            .first()
-            .map_or_else(|| "new".to_owned(), |c| format!("card:{}", c.card_id))
-    } else {
-        filled.payment.clone()
-    };
     html! {
         section.card aria-labelledby="checkout-title" {
             h2 id="checkout-title" { "Checkout" }
             (alert(error))
             form.stack method="post" action={"/flights/" (flight.flight_id)} data-checkout {
                 (csrf(session))
-                input type="hidden" name="key" value=(uuid::Uuid::new_v4());
+                (idempotency_key())
                 input type="hidden" name="cabin" value=(cabin);
                 input type="hidden" name="passengers" value=(passengers);
                 fieldset {
@@ -238,36 +223,11 @@ fn checkout(
                     }
                 }
                 @if let Some(seats) = seats { (seat_grid(seats, true)) }
-                fieldset {
-                    legend { "Payment" }
-                    @for card in cards {
-                        @let value = format!("card:{}", card.card_id);
-                        label.inline {
-                            input type="radio" name="payment" value=(value) checked[chosen_payment == value];
-                            (card.brand) " ending " (card.last4) " (expires " (card.exp_month) "/" (card.exp_year) ")"
-                        }
-                    }
-                    label.inline { input type="radio" name="payment" value="wallet" checked[chosen_payment == "wallet"]; "Wallet balance" }
-                    label.inline { input type="radio" name="payment" value="new" checked[chosen_payment == "new"]; "A new card" }
-                    div.newcard {
-                        label { "Card number" input name="number" inputmode="numeric" autocomplete="cc-number" maxlength="23"; }
-                        label { "Expiry month" input name="expMonth" inputmode="numeric" autocomplete="cc-exp-month" maxlength="2" placeholder="MM"; }
-                        label { "Expiry year" input name="expYear" inputmode="numeric" autocomplete="cc-exp-year" maxlength="4" placeholder="YYYY"; }
-                        label { "Security code" input name="cvc" inputmode="numeric" autocomplete="cc-csc" maxlength="4"; }
-                        small { "The card is saved to your account for next time; its number is never stored by Itinera, only its last four digits." }
-                    }
-                }
+                (payment_fieldset(cards, &filled.payment))
                 button type="submit" { "Book and pay" }
             }
         }
     }
-}
-
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(key, _)| key == name)
-        .map_or("", |(_, value)| value.trim())
 }
 
 /// Saves a new card (when chosen), books with the chosen payment, and shows the booking.
@@ -296,54 +256,6 @@ async fn book(
             .collect(),
         payment: field(&pairs, "payment").to_owned(),
     };
-    let refuse = |message: String| {
-        let (state, session, cabin) = (&state, &session, &cabin);
-        let filled = &filled;
-        async move {
-            render(
-                state,
-                session,
-                id,
-                passengers,
-                cabin,
-                filled,
-                Some(&message),
-            )
-            .await
-        }
-    };
-    let (method, card_id) = match filled.payment.as_str() {
-        "wallet" => ("wallet", None),
-        "new" => {
-            let card = json!({
-                "number": field(&pairs, "number"),
-                "expMonth": field(&pairs, "expMonth").parse::<u32>().unwrap_or(0),
-                "expYear": field(&pairs, "expYear").parse::<i32>().unwrap_or(0),
-                "cvc": field(&pairs, "cvc"),
-            });
-            match state
-                .api
-                .send::<Card>(
-                    session.caller(),
-                    Method::POST,
-                    "/api/payments/cards",
-                    &card,
-                    None,
-                )
-                .await
-            {
-                Ok(card) => ("credit_card", Some(card.card_id)),
-                Err(e) if shown_beside_form(e.status) => {
-                    return refuse(format!("The card was not accepted: {}", e.message)).await;
-                }
-                Err(e) => return Err(PageError::from_api(e, &format!("/flights/{id}"))),
-            }
-        }
-        chosen => match chosen.strip_prefix("card:") {
-            Some(card_id) => ("credit_card", Some(card_id.to_owned())),
-            None => return refuse("Choose how to pay.".into()).await,
-        },
-    };
     let travellers: Vec<Value> = filled
         .names
         .iter()
@@ -356,32 +268,25 @@ async fn book(
             }
         })
         .collect();
-    let mut body = json!({
-        "flightId": id,
-        "cabin": cabin,
-        "passengers": travellers,
-        "paymentMethod": method,
-    });
-    if let Some(card_id) = card_id {
-        body["paymentCardId"] = json!(card_id);
-    }
-    let key = field(&pairs, "key");
-    let booked = state
-        .api
-        .send::<Value>(
-            session.caller(),
-            Method::POST,
-            "/api/bookings",
-            &body,
-            (!key.is_empty()).then_some(key),
-        )
-        .await;
-    match booked {
-        Ok(booking) => {
-            let booking_id = booking["bookingId"].as_i64().unwrap_or_default();
-            Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response())
+    let body = serde_json::Map::from_iter([
+        ("flightId".to_owned(), json!(id)),
+        ("cabin".to_owned(), json!(cabin)),
+        ("passengers".to_owned(), Value::Array(travellers)),
+    ]);
+    match checkout::book(&state, &session, "/api/bookings", body, &pairs).await {
+        Ok(booking_id) => Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response()),
+        Err(Ok(refusal)) => {
+            render(
+                &state,
+                &session,
+                id,
+                passengers,
+                &cabin,
+                &filled,
+                Some(&refusal),
+            )
+            .await
         }
-        Err(e) if shown_beside_form(e.status) => refuse(e.message).await,
-        Err(e) => Err(PageError::from_api(e, &format!("/flights/{id}"))),
+        Err(Err(e)) => Err(e),
     }
 }

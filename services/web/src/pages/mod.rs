@@ -10,10 +10,14 @@ mod account;
 mod admin;
 mod auth;
 mod bookings;
+mod cars;
+mod checkout;
 mod flights;
 mod live;
 mod notifications;
 mod search;
+mod stays;
+mod trip;
 
 /// What pages share.
 #[derive(Clone)]
@@ -31,6 +35,9 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(notifications::router())
         .merge(live::router())
+        .merge(stays::router())
+        .merge(cars::router())
+        .merge(trip::router())
         .nest("/admin", admin::router())
         .with_state(state)
 }
