@@ -49,3 +49,5 @@ else
 fi
 echo "== schema fuzzing (scripts/fuzz.sh)"
 ./scripts/fuzz.sh
+echo "== browser tests (scripts/browser-tests.sh)"
+./scripts/browser-tests.sh
