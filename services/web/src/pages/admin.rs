@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/payments", get(payments))
         .route("/system", get(system))
         .route("/keys/rotate", post(rotate_keys))
-        .route("/listings", get(listings))
+        .merge(super::admin_listings::router())
         .layer(middleware::from_fn(staff_only))
 }
 
@@ -616,64 +616,4 @@ async fn rotate_keys(
         .await
         .map_err(|e| PageError::from_api(e, "/admin/system"))?;
     Ok(Redirect::to("/admin/system?done=key-rotated").into_response())
-}
-
-#[derive(Deserialize)]
-struct Listing {
-    id: Value,
-    name: Option<String>,
-    city: Option<String>,
-    brand: Option<String>,
-    model: Option<String>,
-    location: Option<String>,
-}
-
-async fn listings(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-) -> Result<Response, PageError> {
-    session.staff("/admin/listings")?;
-    let caller = session.caller();
-    let (hotels, cars) = tokio::join!(
-        state
-            .api
-            .get::<Page<Listing>>(caller, "/api/listings/hotels?pageSize=50"),
-        state
-            .api
-            .get::<Value>(caller, "/api/listings/cars?pageSize=50"),
-    );
-    let cars: Vec<Listing> = cars
-        .ok()
-        .and_then(|v| {
-            let items = v
-                .get("items")
-                .or_else(|| v.get("cars"))
-                .cloned()
-                .unwrap_or(v);
-            serde_json::from_value(items).ok()
-        })
-        .unwrap_or_default();
-    let body = html! {
-        h1 { "Hotels and cars" }
-        section.card aria-labelledby="hotels-title" {
-            h2 id="hotels-title" { "Hotels" }
-            @match &hotels {
-                Err(e) => (alert(Some(&e.message))),
-                Ok(page) => {
-                    p { (page.total) " hotels; the first " (page.items.len()) " are shown." }
-                    ul { @for h in &page.items {
-                        li { (h.name.as_deref().unwrap_or("")) ", " (h.city.as_deref().unwrap_or("")) " " span.muted { (h.id.as_str().unwrap_or("")) } }
-                    } }
-                }
-            }
-        }
-        section.card aria-labelledby="cars-title" {
-            h2 id="cars-title" { "Cars" }
-            ul { @for c in &cars {
-                li { (c.brand.as_deref().unwrap_or("")) " " (c.model.as_deref().unwrap_or("")) " at " (c.location.as_deref().unwrap_or("")) " " span.muted { (c.id) } }
-            } }
-        }
-        p.muted { "Listings are created and edited through " code { "/api/listings" } " (see the API documentation)." }
-    };
-    Ok(layout::admin_page(&session, "Hotels and cars", body).into_response())
 }

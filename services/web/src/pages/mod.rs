@@ -8,6 +8,7 @@ use crate::api::Api;
 
 mod account;
 mod admin;
+mod admin_listings;
 mod auth;
 mod bookings;
 mod cars;
