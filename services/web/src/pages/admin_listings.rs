@@ -63,7 +63,7 @@ async fn listings(
         &state,
         &session,
         shown.done.as_deref().and_then(done_text),
-        shown.error.as_deref(),
+        None,
     )
     .await
 }
