@@ -241,22 +241,31 @@ async fn add_car(
     Form(form): Form<CarForm>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
-    let result = state
+    let added = state
         .api
-        .act(
+        .send::<Car>(
             session.caller(),
             Method::POST,
             "/api/listings/cars",
-            Some(&form.body()),
+            &form.body(),
+            None,
         )
         .await;
-    outcome(&state, &session, result, "car-added").await
+    match added {
+        Ok(car) => Ok(Redirect::to(&format!(
+            "/admin/listings/cars/{}?done=car-added",
+            encode(&car.id)
+        ))
+        .into_response()),
+        Err(e) => outcome(&state, &session, Err(e), "").await,
+    }
 }
 
 async fn car(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
+    Query(shown): Query<Shown>,
 ) -> Result<Response, PageError> {
     let here = format!("/admin/listings/cars/{}", encode(&id));
     session.staff(&here)?;
@@ -271,10 +280,15 @@ async fn car(
     let title = format!("{} {}", car.brand, car.model);
     let body = html! {
         h1 { (title) }
+        (notice(shown.done.as_deref().and_then(done_text)))
         form.stack method="post" action=(here) {
             (csrf(&session))
             (car_fields(Some(&car)))
             button type="submit" { "Save the car" }
+        }
+        form method="post" action={(here) "/delete"} {
+            (csrf(&session))
+            button.danger type="submit" { "Remove " (car.brand) " " (car.model) }
         }
     };
     Ok(layout::admin_page(&session, &title, body).into_response())
