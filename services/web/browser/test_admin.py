@@ -59,3 +59,25 @@ def test_a_form_without_the_browsers_csrf_token_is_refused(page):
         f"{BASE}/account/cards", form={"csrf": "0" * 64, "number": "4242424242424242"}
     )
     assert answer.status == 403
+
+
+def test_ops_schedule_a_flight_that_travellers_then_find(page, api):
+    sign_in(page, "ops", "itinera-ops-1")
+    page.goto(f"{BASE}/admin/flights")
+    page.get_by_text("Schedule a flight").click()
+    number = f"ZZ{page.evaluate('Date.now() % 9000 + 1000')}"
+    page.get_by_label("Flight number").fill(number)
+    page.get_by_label("Airline").fill("Portal Air")
+    page.get_by_label("From (airport code)").fill("CDG")
+    page.get_by_label("To (airport code)").fill("LHR")
+    page.get_by_label("Departure (UTC)").fill("2027-01-15T08:00")
+    page.get_by_label("Arrival (UTC)").fill("2027-01-15T09:15")
+    aircraft = api.get("/api/aircraft")[0]
+    page.get_by_label("Aircraft").select_option(str(aircraft["id"]))
+    for cabin in aircraft["cabins"]:
+        page.get_by_label(cabin["cabin"].replace("_", " "), exact=True).fill("99.00")
+    page.get_by_role("button", name="Schedule the flight").click()
+    expect(page.get_by_text("The flight is scheduled")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(number)
+    found = api.get("/api/flights?from=CDG&to=LHR&date=2027-01-15")
+    assert any(f["flightCode"].startswith(number) for f in found["items"]), found

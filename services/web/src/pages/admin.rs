@@ -24,7 +24,7 @@ use crate::session::{Form, Session};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/flights", get(flights))
+        .route("/flights", get(flights).post(schedule))
         .route("/flights/{id}", get(flight).post(change_flight))
         .route("/bookings", get(bookings))
         .route("/bookings/{id}/cancel", post(cancel_booking))
@@ -68,6 +68,7 @@ struct Shown {
 fn done_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "flight-changed" => "The flight is changed; travellers following it see it live.",
+        "flight-scheduled" => "The flight is scheduled; booking sells it within seconds.",
         "booking-cancelled" => "The booking is cancelled and its refund, if any, started.",
         "role-changed" => {
             "The role is changed; it applies from the user's next sign-in or token renewal."
@@ -110,6 +111,11 @@ async fn flights(
     Query(find): Query<FlightFind>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/flights")?;
+    let aircraft = state
+        .api
+        .get::<Vec<Aircraft>>(session.caller(), "/api/aircraft")
+        .await
+        .unwrap_or_default();
     let found = if find.from.is_empty() || find.to.is_empty() {
         None
     } else {
@@ -135,6 +141,10 @@ async fn flights(
             label { "Date" input type="date" name="date" value=(find.date); }
             button type="submit" { "Find flights" }
         }
+        details {
+            summary { "Schedule a flight" }
+            (schedule_form(&session, &aircraft))
+        }
         @match &found {
             None => p { "Give a route (and a date) to list its flights." },
             Some(Err(e)) => (alert(Some(&e.message))),
@@ -155,6 +165,97 @@ async fn flights(
         }
     };
     Ok(layout::admin_page(&session, "Flights", body).into_response())
+}
+
+#[derive(Deserialize)]
+struct Aircraft {
+    id: i64,
+    model: String,
+}
+
+const CABINS: [&str; 4] = ["economy", "premium_economy", "business", "first"];
+
+fn schedule_form(session: &Session, aircraft: &[Aircraft]) -> maud::Markup {
+    html! {
+        form.stack method="post" action="/admin/flights" {
+            (csrf(session))
+            label { "Flight number" input name="flightNumber" required maxlength="8" placeholder="IT101"; }
+            label { "Airline" input name="airline" required maxlength="64"; }
+            label { "From (airport code)" input name="origin" required maxlength="3"; }
+            label { "To (airport code)" input name="destination" required maxlength="3"; }
+            label { "Departure (UTC)" input type="datetime-local" name="departureAt" required; }
+            label { "Arrival (UTC)" input type="datetime-local" name="arrivalAt" required; }
+            label { "Aircraft" select name="aircraftTypeId" required {
+                @for a in aircraft { option value=(a.id) { (a.model) } }
+            } }
+            fieldset {
+                legend { "Fares in USD, one for each cabin the aircraft has" }
+                @for cabin in CABINS { label { (cabin.replace('_', " ")) input name={"fare_" (cabin)} inputmode="decimal"; } }
+            }
+            button type="submit" { "Schedule the flight" }
+        }
+    }
+}
+
+/// A `datetime-local` value (`2026-12-07T17:50`) as RFC 3339 in UTC.
+fn utc(local: &str) -> String {
+    match local.len() {
+        16 => format!("{local}:00Z"),
+        _ => format!("{local}Z"),
+    }
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, PageError> {
+    session.staff("/admin/flights")?;
+    let text = |name: &str| form.get(name).map_or("", |v| v.trim());
+    let fares: serde_json::Map<String, Value> = CABINS
+        .iter()
+        .filter(|cabin| !text(&format!("fare_{cabin}")).is_empty())
+        .map(|cabin| {
+            (
+                (*cabin).to_owned(),
+                json!({ "amount": text(&format!("fare_{cabin}")), "currency": "USD" }),
+            )
+        })
+        .collect();
+    let body = json!({
+        "flightNumber": text("flightNumber").to_ascii_uppercase(),
+        "airline": text("airline"),
+        "origin": text("origin").to_ascii_uppercase(),
+        "destination": text("destination").to_ascii_uppercase(),
+        "departureAt": utc(text("departureAt")),
+        "arrivalAt": utc(text("arrivalAt")),
+        "aircraftTypeId": text("aircraftTypeId").parse::<i64>().unwrap_or(0),
+        "fares": fares,
+    });
+    let scheduled = state
+        .api
+        .send::<Value>(session.caller(), Method::POST, "/api/flights", &body, None)
+        .await;
+    match scheduled {
+        Ok(flight) => Ok(Redirect::to(&format!(
+            "/admin/flights/{}?done=flight-scheduled",
+            flight["flightId"].as_i64().unwrap_or_default()
+        ))
+        .into_response()),
+        Err(e) if shown_beside_form(e.status) => {
+            let page = layout::admin_page(
+                &session,
+                "Schedule a flight",
+                html! {
+                    h1 { "Schedule a flight" }
+                    (alert(Some(&e.message)))
+                    p { a href="/admin/flights" { "Back to flights" } }
+                },
+            );
+            Ok((e.status, page).into_response())
+        }
+        Err(e) => Err(PageError::from_api(e, "/admin/flights")),
+    }
 }
 
 const STATUSES: [&str; 6] = [
