@@ -109,3 +109,16 @@ def test_search_and_booking_work_without_javascript(browser, api):
         expect(page.get_by_text(f"Katherine Johnson, seat {seat}")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_paid_booking_has_a_receipt(page, api):
+    flight = api.bookable_flight()
+    register(page)
+    page.goto(f"{BASE}/flights/{flight['flightId']}")
+    page.get_by_label("Passenger 1 full name").fill("Dorothy Vaughan")
+    pay_with_new_card(page, "4242 4242 4242 4242")
+    expect(page.get_by_role("heading", level=2, name="Paid and confirmed")).to_be_visible()
+    price = page.locator("dt:has-text('Price') + dd").inner_text()
+    page.get_by_role("link", name="View receipt").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Receipt")
+    expect(page.locator("[data-total-paid]")).to_have_text(price)

@@ -11,9 +11,12 @@ pub struct Config {
     /// `WEB_API_URL`: the gateway, through which every page calls the platform (default: the
     /// gateway on this machine, `http://127.0.0.1:<GATEWAY_PORT>`).
     pub api_url: String,
-    /// `WEB_SECURE_COOKIES`: mark session cookies `Secure` (default: on when `WEB_PUBLIC_URL`
-    /// starts with `https://`). Browsers then send them only over TLS.
+    /// `WEB_SECURE_COOKIES`: mark session cookies `Secure`, so that browsers send them only over
+    /// TLS (default: on in production mode, or when `WEB_PUBLIC_URL` starts with `https://`).
     pub secure_cookies: bool,
+    /// `WEB_TRUSTED_PROXIES`: the addresses (the gateway's) whose `X-Forwarded-For` names the
+    /// browser; anyone else's is ignored (default: loopback, where `itinera up` runs the gateway).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -39,11 +42,24 @@ impl Config {
             .is_some_and(|url| url.starts_with("https://"));
         let secure_cookies = source
             .parse::<bool>("WEB_SECURE_COOKIES")?
-            .unwrap_or(public_https);
+            .unwrap_or(public_https || !settings.mode.is_demo());
+        let trusted_proxies = source
+            .get("WEB_TRUSTED_PROXIES")
+            .unwrap_or("127.0.0.1,::1")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ConfigError::invalid("WEB_TRUSTED_PROXIES", a, "a list of IP addresses")
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             settings,
             api_url,
             secure_cookies,
+            trusted_proxies,
         })
     }
 }

@@ -45,7 +45,8 @@ impl Service for Web {
         &config.settings
     }
 
-    /// Pages keep nothing: every state is the platform's.
+    /// No database: every state is the platform's (the only thing kept, in memory, is a
+    /// minute's token renewals).
     fn migrator() -> Option<&'static platform::service::Migrator> {
         None
     }
@@ -56,6 +57,7 @@ impl Service for Web {
             Arc::new(JwtVerifier::remote(&config.settings.jwt)),
             api.clone(),
             config.secure_cookies,
+            config.trusted_proxies.clone(),
         );
         let pages = pages::router(pages::AppState { api }).layer(
             axum::middleware::from_fn_with_state(sessions, session::layer),

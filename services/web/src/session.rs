@@ -9,20 +9,23 @@
 //!
 //! A refresh token is spent when used, and using a spent one ends the whole session (identity
 //! takes it for theft). A browser often sends several requests at once with the same expired
-//! access token, so renewals are shared: concurrent requests with one refresh token make one
-//! call, and for a minute after, a late request with the same (now spent) token gets the same
-//! new tokens instead of spending it again. This sharing is per web instance: behind several
-//! instances, route a browser to one instance (a sticky session) or accept that a rare race signs
-//! it out.
+//! access token, so renewals are shared: concurrent requests with one refresh token (and the same
+//! browser's CSRF cookie) make one call, which runs in a task of its own so that a request the
+//! browser abandons cannot lose the new tokens, and for [`SHARED_FOR`] after, a late request with
+//! the same (now spent) token gets the same new tokens instead of spending it again. Only
+//! identity refusing the token ends the session; a renewal that could not be made (identity
+//! down, a rate limit) is not kept, and the next request tries again. This sharing is per web
+//! instance: behind several instances, route a browser to one instance (a sticky session) or
+//! accept that a rare race signs it out.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponseParts, Response, ResponseParts};
 use bytes::Bytes;
@@ -31,7 +34,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
 use crate::api::types::Tokens;
 use crate::api::{Api, ApiError, Caller};
@@ -46,12 +49,13 @@ const REFRESH_MAX_AGE: i64 = 30 * 24 * 3600;
 /// expires on its way.
 const ACCESS_MARGIN_SECS: i64 = 30;
 /// How long a renewal's result is kept for late requests with the same refresh token.
-const SHARED_FOR: Duration = Duration::from_secs(60);
-/// Renewals kept at most; past it, old ones are forgotten first.
+const SHARED_FOR: Duration = Duration::from_secs(10);
+/// Renewals kept at most; past it, expired ones are forgotten, and a renewal that still finds no
+/// room is made unshared.
 const MAX_SHARED: usize = 10_000;
 
 /// The signed-in user, from a verified access token.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct User {
     pub name: String,
     pub role: Role,
@@ -63,8 +67,8 @@ impl User {
     }
 }
 
-/// What a page knows about the browser asking.
-#[derive(Clone, Debug)]
+/// What a page knows about the browser asking. (No `Debug`: it holds the access token.)
+#[derive(Clone)]
 pub struct Session {
     pub user: Option<User>,
     token: Option<String>,
@@ -102,8 +106,8 @@ impl Session {
 }
 
 /// Set on a response by a page that signs a browser in or out; the session layer turns it into
-/// cookies.
-#[derive(Clone, Debug)]
+/// cookies (and, on sign-in, a new CSRF token).
+#[derive(Clone)]
 pub enum SessionChange {
     Start(Tokens),
     End,
@@ -118,16 +122,18 @@ impl IntoResponseParts for SessionChange {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Renewal {
     Renewed(Tokens),
     /// Identity refused the refresh token: the session is over.
     Ended,
-    /// Identity could not be asked: the cookies stay for the next request.
+    /// Identity could not be asked, or the gateway refused for now (a rate limit): the cookies
+    /// stay for the next request.
     Unavailable,
 }
 
-type SharedRenewal = Arc<OnceCell<Renewal>>;
+/// A renewal in progress or made: `None` until its task has an answer.
+type SharedRenewal = watch::Receiver<Option<Renewal>>;
 
 /// Verifies and renews sessions. Cheap to clone.
 #[derive(Clone)]
@@ -140,16 +146,24 @@ struct Inner {
     api: Api,
     secure: bool,
     renewals: Mutex<HashMap<[u8; 32], (Instant, SharedRenewal)>>,
+    /// Addresses whose `X-Forwarded-For` names the browser (the gateway's).
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Sessions {
-    pub fn new(verifier: Arc<JwtVerifier>, api: Api, secure: bool) -> Self {
+    pub fn new(
+        verifier: Arc<JwtVerifier>,
+        api: Api,
+        secure: bool,
+        trusted_proxies: Vec<IpAddr>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 verifier,
                 api,
                 secure,
                 renewals: Mutex::new(HashMap::new()),
+                trusted_proxies,
             }),
         }
     }
@@ -162,50 +176,74 @@ impl Sessions {
         })
     }
 
-    /// New tokens for `refresh`, shared with every other request renewing the same one.
-    async fn renew(&self, refresh: &str, address: Option<IpAddr>) -> Renewal {
-        let key: [u8; 32] = Sha256::digest(refresh.as_bytes()).into();
-        let shared = {
+    /// New tokens for `refresh`, shared with every other request of the same browser renewing
+    /// the same one.
+    async fn renew(&self, key: [u8; 32], refresh: &str, address: Option<IpAddr>) -> Renewal {
+        let mut shared = {
             let mut renewals = self
                 .inner
                 .renewals
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if renewals.len() >= MAX_SHARED {
-                renewals.retain(|_, (at, _)| at.elapsed() < SHARED_FOR);
-                if renewals.len() >= MAX_SHARED {
-                    renewals.clear();
-                }
-            }
             match renewals.get(&key) {
                 Some((at, shared)) if at.elapsed() < SHARED_FOR => shared.clone(),
                 _ => {
-                    let shared = SharedRenewal::default();
-                    renewals.insert(key, (Instant::now(), shared.clone()));
+                    if renewals.len() >= MAX_SHARED {
+                        renewals.retain(|_, (at, _)| at.elapsed() < SHARED_FOR);
+                    }
+                    let (answer, shared) = watch::channel(None);
+                    if renewals.len() < MAX_SHARED {
+                        renewals.insert(key, (Instant::now(), shared.clone()));
+                    }
+                    // Its own task: the call finishes and its answer is kept even if this
+                    // request is abandoned on the way.
+                    let (sessions, refresh) = (self.clone(), refresh.to_owned());
+                    tokio::spawn(async move {
+                        let renewal = sessions.call_refresh(&refresh, address).await;
+                        if matches!(renewal, Renewal::Unavailable) {
+                            sessions.forget(&key);
+                        }
+                        let _ = answer.send(Some(renewal));
+                    });
                     shared
                 }
             }
         };
-        shared
-            .get_or_init(|| async {
-                let caller = Caller {
-                    token: None,
-                    address,
-                };
-                let body = serde_json::json!({ "refreshToken": refresh });
-                match self
-                    .inner
-                    .api
-                    .send::<Tokens>(caller, Method::POST, "/api/auth/refresh", &body, None)
-                    .await
-                {
-                    Ok(tokens) => Renewal::Renewed(tokens),
-                    Err(ApiError { status, .. }) if status.is_client_error() => Renewal::Ended,
-                    Err(_) => Renewal::Unavailable,
-                }
-            })
+        match shared.wait_for(Option::is_some).await {
+            Ok(renewal) => renewal.clone().unwrap_or(Renewal::Unavailable),
+            Err(_) => Renewal::Unavailable,
+        }
+    }
+
+    fn forget(&self, key: &[u8; 32]) {
+        self.inner
+            .renewals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    async fn call_refresh(&self, refresh: &str, address: Option<IpAddr>) -> Renewal {
+        let caller = Caller {
+            token: None,
+            address,
+        };
+        let body = serde_json::json!({ "refreshToken": refresh });
+        match self
+            .inner
+            .api
+            .send::<Tokens>(caller, Method::POST, "/api/auth/refresh", &body, None)
             .await
-            .clone()
+        {
+            Ok(tokens) => Renewal::Renewed(tokens),
+            // Identity refusing the token (spent, revoked, expired, malformed).
+            Err(ApiError { status, .. })
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST =>
+            {
+                Renewal::Ended
+            }
+            Err(_) => Renewal::Unavailable,
+        }
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> HeaderValue {
@@ -241,6 +279,17 @@ impl Sessions {
     }
 }
 
+/// What renewals are shared under: the refresh token and the browser's CSRF cookie, so that a
+/// late request must come from the same browser to be given the renewed tokens.
+fn renewal_key(refresh: &str, csrf: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update((refresh.len() as u64).to_be_bytes())
+        .chain_update(refresh.as_bytes())
+        .chain_update(csrf.as_bytes())
+        .finalize()
+        .into()
+}
+
 /// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -254,8 +303,17 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The browser's address: the last `X-Forwarded-For` entry, which the gateway appends.
-fn address(headers: &HeaderMap) -> Option<IpAddr> {
+/// The browser's address: the last `X-Forwarded-For` entry when the request comes from a
+/// trusted proxy (the gateway, which appends the address it saw), else the peer's.
+fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpAddr]) -> Option<IpAddr> {
+    match peer {
+        Some(peer) if trusted.contains(&peer) => forwarded(headers).or(Some(peer)),
+        peer => peer,
+    }
+}
+
+/// The last `X-Forwarded-For` entry.
+fn forwarded(headers: &HeaderMap) -> Option<IpAddr> {
     headers
         .get_all("x-forwarded-for")
         .iter()
@@ -265,7 +323,7 @@ fn address(headers: &HeaderMap) -> Option<IpAddr> {
         .and_then(|last| last.trim().parse().ok())
 }
 
-/// A fresh random token (CSRF): 256 bits, in hex.
+/// A fresh random token (CSRF): two version-4 UUIDs (244 random bits), in hex.
 fn random_token() -> String {
     format!(
         "{}{}",
@@ -290,8 +348,12 @@ fn same(a: &str, b: &str) -> bool {
 
 /// The session layer: resolves the [`Session`] of every request and keeps its cookies current.
 pub async fn layer(State(sessions): State<Sessions>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
     let headers = request.headers();
-    let address = address(headers);
+    let address = client_address(headers, peer, &sessions.inner.trusted_proxies);
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
     let csrf = match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
         Some(token) => token.to_owned(),
@@ -303,6 +365,7 @@ pub async fn layer(State(sessions): State<Sessions>, mut request: Request, next:
     };
     let access = cookie(headers, ACCESS_COOKIE).map(str::to_owned);
     let refresh = cookie(headers, REFRESH_COOKIE).map(str::to_owned);
+    let renewal_key = refresh.as_deref().map(|r| renewal_key(r, &csrf));
     let mut user = None;
     let mut token = None;
     if let Some(access) = access
@@ -312,9 +375,9 @@ pub async fn layer(State(sessions): State<Sessions>, mut request: Request, next:
         token = Some(access);
     }
     if user.is_none()
-        && let Some(refresh) = refresh
+        && let (Some(refresh), Some(key)) = (refresh, renewal_key)
     {
-        match sessions.renew(&refresh, address).await {
+        match sessions.renew(key, &refresh, address).await {
             Renewal::Renewed(tokens) => {
                 if let Some(verified) = sessions.user(&tokens.token).await {
                     user = Some(verified);
@@ -334,13 +397,18 @@ pub async fn layer(State(sessions): State<Sessions>, mut request: Request, next:
     });
     let mut response = next.run(request).await;
     match response.extensions_mut().remove::<SessionChange>() {
-        // A sign-in replaces whatever renewal happened on the way.
+        // A sign-in replaces whatever renewal happened on the way, and the CSRF token: one
+        // planted before signing in is worth nothing after.
         Some(SessionChange::Start(tokens)) => {
-            set_cookies.retain(|c| !c.as_bytes().starts_with(REFRESH_COOKIE.as_bytes()));
-            set_cookies.retain(|c| !c.as_bytes().starts_with(ACCESS_COOKIE.as_bytes()));
+            set_cookies.clear();
             set_cookies.extend(sessions.start(&tokens));
+            set_cookies.push(sessions.cookie(CSRF_COOKIE, &random_token(), REFRESH_MAX_AGE, "Lax"));
         }
         Some(SessionChange::End) => {
+            // A renewal kept for late requests would outlive the sign-out.
+            if let Some(key) = renewal_key {
+                sessions.forget(&key);
+            }
             set_cookies.retain(|c| !c.as_bytes().starts_with(REFRESH_COOKIE.as_bytes()));
             set_cookies.retain(|c| !c.as_bytes().starts_with(ACCESS_COOKIE.as_bytes()));
             set_cookies.extend(sessions.end());
@@ -418,7 +486,34 @@ mod tests {
             "x-forwarded-for",
             HeaderValue::from_static("203.0.113.9, 198.51.100.7"),
         );
-        assert_eq!(address(&headers), "198.51.100.7".parse().ok());
+        assert_eq!(forwarded(&headers), "198.51.100.7".parse().ok());
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        let gateway: IpAddr = "127.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            client_address(&headers, Some(gateway), &[gateway]),
+            "203.0.113.9".parse().ok()
+        );
+        assert_eq!(
+            client_address(&headers, Some(stranger), &[gateway]),
+            Some(stranger)
+        );
+        assert_eq!(
+            client_address(&HeaderMap::new(), Some(gateway), &[gateway]),
+            Some(gateway)
+        );
+    }
+
+    #[test]
+    fn renewals_are_shared_only_within_one_browser() {
+        assert_eq!(renewal_key("r", "a"), renewal_key("r", "a"));
+        assert_ne!(renewal_key("r", "a"), renewal_key("r", "b"));
+        assert_ne!(renewal_key("r|a", ""), renewal_key("r", "a|"));
     }
 
     #[test]

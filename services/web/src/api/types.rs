@@ -400,3 +400,20 @@ pub struct TripResults {
     pub hotels: Vec<StayOffer>,
     pub cars: Vec<Car>,
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ReceiptLine {
+    pub description: String,
+    pub amount: Money,
+}
+
+/// A receipt of a successful payment.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    pub receipt_number: String,
+    pub issued_at: DateTime<Utc>,
+    pub payment: Payment,
+    pub lines: Vec<ReceiptLine>,
+    pub total_paid: Money,
+}

@@ -2,8 +2,7 @@
 //! ledger, and payments with their receipts.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use maud::html;
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{AppState, failure_reason, status_badge};
-use crate::api::types::{Cards, Payments, Profile, Wallet};
+use crate::api::types::{Cards, Payments, Profile, Receipt, Wallet};
 use crate::error::PageError;
 use crate::layout::{self, alert, csrf, notice};
 use crate::session::{Form, Session, SessionChange};
@@ -237,7 +236,7 @@ async fn remove_card(
     Form(_): Form<Empty>,
 ) -> Result<Response, PageError> {
     session.user("/account")?;
-    let path = format!("/api/payments/cards/{}", super::encode(&id));
+    let path = format!("/api/payments/cards/{}", super::segment(&id)?);
     state
         .api
         .act(session.caller(), Method::DELETE, &path, None)
@@ -271,7 +270,7 @@ async fn top_up(
         .await
     {
         Ok(_) => "/account?done=topped-up",
-        Err(e) if e.status.is_client_error() && e.status.as_u16() != 401 => "/account?error=top-up",
+        Err(e) if super::shown_beside_form(e.status) => "/account?error=top-up",
         Err(e) => return Err(PageError::from_api(e, "/account")),
     };
     Ok(Redirect::to(to).into_response())
@@ -312,7 +311,7 @@ async fn payments(
     Ok(layout::page(&session, "Payments", body).into_response())
 }
 
-/// Payment's own HTML receipt, as it renders it.
+/// A receipt of a successful payment: the charge, each refund, and what was paid in the end.
 async fn receipt(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -320,32 +319,25 @@ async fn receipt(
 ) -> Result<Response, PageError> {
     let here = format!("/account/payments/{id}/receipt");
     session.user(&here)?;
-    let response = state
+    let receipt: Receipt = state
         .api
-        .request(
-            session.caller(),
-            Method::GET,
-            &format!("/api/payments/{id}/receipt"),
-        )
-        .header(header::ACCEPT, "text/html")
-        .send()
+        .get(session.caller(), &format!("/api/payments/{id}/receipt"))
         .await
-        .map_err(|_| {
-            PageError::status(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Receipts are not available right now.",
-            )
-        })?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(PageError::status(
-            status,
-            "There is no receipt for this payment.",
-        ));
-    }
-    let html = response
-        .text()
-        .await
-        .map_err(|_| PageError::internal("receipt body"))?;
-    Ok(Html(html).into_response())
+        .map_err(|e| PageError::from_api(e, &here))?;
+    let title = format!("Receipt {}", receipt.receipt_number);
+    let body = html! {
+        h1 { (title) }
+        p { "Issued " (receipt.issued_at.format("%Y-%m-%d %H:%M UTC")) " for booking "
+            a href={"/bookings/" (receipt.payment.booking_id)} { (receipt.payment.booking_reference) } "." }
+        p { "Paid by "
+            @match &receipt.payment.card { Some(card) => { (card.brand) " ending " (card.last4) }, None => { (receipt.payment.method.replace('_', " ")) } }
+            "." }
+        table {
+            caption { "Lines" }
+            thead { tr { th scope="col" { "What" } th scope="col" { "Amount" } } }
+            tbody { @for line in &receipt.lines { tr { td { (line.description) } td { (line.amount) } } } }
+            tfoot { tr { th scope="row" { "Total paid" } td { strong data-total-paid { (receipt.total_paid) } } } }
+        }
+    };
+    Ok(layout::page(&session, &title, body).into_response())
 }

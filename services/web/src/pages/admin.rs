@@ -325,8 +325,7 @@ async fn render_flight(
     Ok(layout::admin_page(session, &title, body).into_response())
 }
 
-/// Sends what changed: status and gate always (the API ignores a status it already has), fares
-/// only when edited.
+/// Sends only what the form changed: status, gate, fares.
 async fn change_flight(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, encode};
+use super::{AppState, encode, segment};
 use crate::api::types::{Car, Page};
 use crate::error::PageError;
 use crate::layout::{self, alert, csrf, notice};
@@ -267,13 +267,13 @@ async fn car(
     Path(id): Path<String>,
     Query(shown): Query<Shown>,
 ) -> Result<Response, PageError> {
-    let here = format!("/admin/listings/cars/{}", encode(&id));
+    let here = format!("/admin/listings/cars/{}", segment(&id)?);
     session.staff(&here)?;
     let car: Car = state
         .api
         .get(
             session.caller(),
-            &format!("/api/listings/cars/{}", encode(&id)),
+            &format!("/api/listings/cars/{}", segment(&id)?),
         )
         .await
         .map_err(|e| PageError::from_api(e, &here))?;
@@ -301,7 +301,7 @@ async fn change_car(
     Form(form): Form<CarForm>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
-    let path = format!("/api/listings/cars/{}", encode(&id));
+    let path = format!("/api/listings/cars/{}", segment(&id)?);
     let result = state
         .api
         .act(session.caller(), Method::PUT, &path, Some(&form.body()))
@@ -319,7 +319,7 @@ async fn remove_car(
     Form(_): Form<Empty>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
-    let path = format!("/api/listings/cars/{}", encode(&id));
+    let path = format!("/api/listings/cars/{}", segment(&id)?);
     let result = state
         .api
         .act(session.caller(), Method::DELETE, &path, None)
@@ -403,7 +403,7 @@ async fn remove_hotel(
     Form(_): Form<Empty>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
-    let path = format!("/api/listings/hotels/{}", encode(&id));
+    let path = format!("/api/listings/hotels/{}", segment(&id)?);
     let result = state
         .api
         .act(session.caller(), Method::DELETE, &path, None)

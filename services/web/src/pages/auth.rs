@@ -31,8 +31,14 @@ struct Next {
 
 /// Where to go after signing in: a path on this site only (never another site).
 fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and newlines from URLs (`/\t/evil` is `//evil` to them), and read `\`
+    // as `/`: only plain path characters are followed.
+    let plain = |path: &str| {
+        path.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~?=&%+,:@".contains(&b))
+    };
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && plain(path) => {
             path.to_owned()
         }
         _ => "/".to_owned(),
@@ -235,6 +241,12 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/x")), "/");
+        assert_eq!(
+            safe_next(Some("/flights?from=Paris&to=London")),
+            "/flights?from=Paris&to=London"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }

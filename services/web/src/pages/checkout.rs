@@ -83,22 +83,46 @@ pub async fn payment_members(
             members.insert("paymentMethod".into(), json!("wallet"));
         }
         "new" => {
-            let card = json!({
-                "number": field(pairs, "number"),
-                "expMonth": field(pairs, "expMonth").parse::<u32>().unwrap_or(0),
-                "expYear": field(pairs, "expYear").parse::<i32>().unwrap_or(0),
-                "cvc": field(pairs, "cvc"),
+            let digits: String = field(pairs, "number")
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            let (month, year) = (
+                field(pairs, "expMonth").parse::<u32>().unwrap_or(0),
+                field(pairs, "expYear").parse::<i32>().unwrap_or(0),
+            );
+            // The same card sent again (a double click, a retry) is the card saved the first
+            // time, so that the retried booking is the same request and books once.
+            let last4 = digits
+                .get(digits.len().saturating_sub(4)..)
+                .unwrap_or_default();
+            let known = cards(state, session).await.into_iter().find(|card| {
+                digits.len() >= 12
+                    && card.last4 == last4
+                    && card.exp_month == month
+                    && card.exp_year == year
             });
-            let saved = state
-                .api
-                .send::<Card>(
-                    session.caller(),
-                    Method::POST,
-                    "/api/payments/cards",
-                    &card,
-                    None,
-                )
-                .await;
+            let saved = match known {
+                Some(card) => Ok(card),
+                None => {
+                    let card = json!({
+                        "number": field(pairs, "number"),
+                        "expMonth": month,
+                        "expYear": year,
+                        "cvc": field(pairs, "cvc"),
+                    });
+                    state
+                        .api
+                        .send::<Card>(
+                            session.caller(),
+                            Method::POST,
+                            "/api/payments/cards",
+                            &card,
+                            None,
+                        )
+                        .await
+                }
+            };
             match saved {
                 Ok(card) => {
                     members.insert("paymentMethod".into(), json!("credit_card"));

@@ -56,6 +56,17 @@ pub fn encode(value: &str) -> String {
     encoded
 }
 
+/// `value` as one segment of an API path: percent-encoded, and never `.` or `..` (which URL
+/// parsing would resolve to another path) or empty.
+pub fn segment(value: &str) -> Result<String, crate::error::PageError> {
+    match value {
+        "" | "." | ".." => Err(crate::error::PageError::not_found(
+            "There is no such thing here.",
+        )),
+        value => Ok(encode(value)),
+    }
+}
+
 /// A query string from its pairs, skipping empty values.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -135,6 +146,14 @@ mod tests {
             "Mon 7 Dec 2026, 17:50 (UTC+01:00)"
         );
         assert_eq!(local_time("not a time"), "not a time");
+    }
+
+    #[test]
+    fn path_segments_never_climb() {
+        assert!(segment("..").is_err());
+        assert!(segment(".").is_err());
+        assert!(segment("").is_err());
+        assert_eq!(segment("a/b").unwrap(), "a%2Fb");
     }
 
     #[test]

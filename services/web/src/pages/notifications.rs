@@ -130,7 +130,7 @@ async fn follow(
 ) -> Result<Response, PageError> {
     session.user("/notifications")?;
     let code = form.flight_code.trim();
-    let path = format!("/api/subscriptions/{}", encode(code));
+    let path = format!("/api/subscriptions/{}", super::segment(code)?);
     Ok(match state
         .api
         .act(session.caller(), Method::PUT, &path, None)
@@ -150,7 +150,7 @@ async fn unfollow(
     Form(_): Form<Empty>,
 ) -> Result<Response, PageError> {
     session.user("/notifications")?;
-    let path = format!("/api/subscriptions/{}", encode(&code));
+    let path = format!("/api/subscriptions/{}", super::segment(&code)?);
     match state
         .api
         .act(session.caller(), Method::DELETE, &path, None)
