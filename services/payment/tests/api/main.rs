@@ -53,6 +53,7 @@ pub fn booking(booking_id: i64) -> BookingSnapshot {
         }),
         stay: None,
         rental: None,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),
