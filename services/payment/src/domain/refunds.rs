@@ -2,6 +2,7 @@
 //! rule for flights, free cancellation until a deadline for hotel stays and car rentals.
 
 use chrono::{DateTime, Utc};
+use contracts::states::Product;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RefundPolicy {
@@ -62,6 +63,24 @@ pub enum CancellationTerms {
     /// A hotel stay or car rental: everything back before the deadline, nothing after; no
     /// deadline is a non-refundable rate.
     FreeUntil(Option<DateTime<Utc>>),
+}
+
+impl CancellationTerms {
+    /// The terms of a booking of `product` that starts at `starts_at`: flights (and trips, and
+    /// bookings made before there were other products) the fare rule counted from the start;
+    /// stays and rentals their deadline.
+    pub fn of(
+        product: Product,
+        starts_at: DateTime<Utc>,
+        refundable_until: Option<DateTime<Utc>>,
+    ) -> Self {
+        match product {
+            Product::Hotel | Product::Car => Self::FreeUntil(refundable_until),
+            Product::Flight | Product::Trip => Self::FareRule {
+                departure_at: starts_at,
+            },
+        }
+    }
 }
 
 impl RefundPolicy {

@@ -3,7 +3,9 @@
 //! from the trip's payment, never for more than it.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use contracts::events::{BookingSnapshot, MoneyAmount, RentalSnapshot, StaySnapshot, types};
+use contracts::events::{
+    BookingSnapshot, MoneyAmount, RentalSnapshot, StaySnapshot, TripItem, types,
+};
 use contracts::states::{BookingStatus, CancelReason, CarType, Product};
 use platform::testing::{TestIssuer, TestService};
 use serde_json::Value;
@@ -91,7 +93,8 @@ fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSna
     flight
 }
 
-/// Trip `trip_id` of `items`, which become its items; the trip costs their total.
+/// Trip `trip_id` of `items`, which become its items; the trip costs their total and lists
+/// them, as booking's `booking.created` of a trip does.
 fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
     let total = items.iter().map(|i| i.price.amount_minor).sum();
     for item in items.iter_mut() {
@@ -103,6 +106,16 @@ fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
         starts_at: items.iter().map(|i| i.starts_at).min().unwrap(),
         refundable_until: None,
         flight: None,
+        items: items
+            .iter()
+            .map(|i| TripItem {
+                booking_id: i.booking_id,
+                product: i.product,
+                price: i.price.clone(),
+                starts_at: i.starts_at,
+                refundable_until: i.refundable_until,
+            })
+            .collect(),
         ..priced(booking(trip_id), total)
     }
 }
@@ -207,6 +220,24 @@ async fn a_trips_items_are_not_charged_and_the_trip_is_charged_once_for_the_tota
         count(&service.db, "SELECT count(*) FROM simulated_charges").await,
         1
     );
+    // The payment keeps the terms of each item the trip listed, for refund quotes.
+    let terms: Vec<(i64, String, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT t.booking_id, t.product, t.price_minor, t.refundable_until FROM booking_terms t \
+         JOIN payments p ON p.id = t.payment_id WHERE p.booking_id = 10 ORDER BY t.booking_id",
+    )
+    .fetch_all(&service.db)
+    .await
+    .unwrap();
+    let car_until = terms[2].3.unwrap();
+    assert_eq!(
+        terms,
+        [
+            (11, "flight".to_owned(), 20_000, None),
+            (12, "hotel".to_owned(), 30_000, None),
+            (13, "car".to_owned(), 10_000, Some(car_until)),
+        ]
+    );
+    assert!((car_until - items[2].starts_at).abs() < Duration::milliseconds(1));
 }
 
 #[tokio::test]
