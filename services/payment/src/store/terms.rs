@@ -3,7 +3,31 @@
 
 use chrono::{DateTime, Utc};
 use contracts::events::{BookingSnapshot, TripItem};
-use sqlx::PgConnection;
+use contracts::states::Product;
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::domain::refunds::{Booked, CancellationTerms};
+
+#[derive(Clone, Debug, FromRow)]
+pub struct TermsRow {
+    pub booking_id: i64,
+    pub payment_id: i64,
+    #[sqlx(try_from = "String")]
+    pub product: Product,
+    pub price_minor: i64,
+    pub starts_at: DateTime<Utc>,
+    pub refundable_until: Option<DateTime<Utc>>,
+}
+
+impl TermsRow {
+    pub fn booked(&self) -> Booked {
+        Booked {
+            product: self.product,
+            terms: CancellationTerms::of(self.product, self.starts_at, self.refundable_until),
+            price_minor: self.price_minor,
+        }
+    }
+}
 
 /// New terms, column by column, for one bulk insert.
 #[derive(Default)]
@@ -65,4 +89,23 @@ pub async fn insert_many(tx: &mut PgConnection, new: &NewTerms) -> Result<(), sq
     .execute(tx)
     .await
     .map(|_| ())
+}
+
+/// What a refund quote for booking `booking_id` covers, in booking order: the booking's own terms
+/// (a booking paid alone, or a trip's item), or a trip's, its items'. Empty for a booking payment
+/// knows nothing of.
+pub async fn of_booking(db: &PgPool, booking_id: i64) -> Result<Vec<TermsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT booking_id, payment_id, product, price_minor, starts_at, refundable_until \
+         FROM booking_terms WHERE booking_id = $1 \
+         UNION ALL \
+         SELECT t.booking_id, t.payment_id, t.product, t.price_minor, t.starts_at, \
+             t.refundable_until \
+         FROM booking_terms t JOIN payments p ON p.id = t.payment_id \
+         WHERE p.booking_id = $1 AND t.booking_id <> $1 \
+         ORDER BY booking_id",
+    )
+    .bind(booking_id)
+    .fetch_all(db)
+    .await
 }

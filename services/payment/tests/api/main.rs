@@ -3,6 +3,7 @@
 //! outbox, and its HTTP API with tokens from a test issuer.
 
 mod http;
+mod refund_quotes;
 mod saga;
 mod trips;
 mod worker;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{SIMULATED, booking, count, event, wait_for};
 
-async fn start() -> (TestService, TestIssuer) {
+pub async fn start() -> (TestService, TestIssuer) {
     platform::telemetry::init_for_tests();
     let issuer = TestIssuer::start().await;
     // Demo mode: bookings without a card are paid with the sandbox card.
@@ -36,7 +36,7 @@ fn day(at: DateTime<Utc>) -> NaiveDate {
 }
 
 /// A two-night stay starting in `starts_in`, free to cancel until `refundable_until`.
-fn hotel(
+pub fn hotel(
     booking_id: i64,
     amount_minor: i64,
     starts_in: Duration,
@@ -66,7 +66,7 @@ fn hotel(
 }
 
 /// A three-day rental picked up in `starts_in`, free to cancel until pick-up.
-fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
+pub fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
     let starts_at = Utc::now() + starts_in;
     BookingSnapshot {
         product: Product::Car,
@@ -87,7 +87,7 @@ fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapsh
 }
 
 /// A flight departing in `starts_in`.
-fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
+pub fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
     let mut flight = priced(booking(booking_id), amount_minor);
     flight.starts_at = Utc::now() + starts_in;
     flight
@@ -95,7 +95,7 @@ fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSna
 
 /// Trip `trip_id` of `items`, which become its items; the trip costs their total and lists
 /// them, as booking's `booking.created` of a trip does.
-fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
+pub fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
     let total = items.iter().map(|i| i.price.amount_minor).sum();
     for item in items.iter_mut() {
         item.trip_id = Some(trip_id);
@@ -121,7 +121,7 @@ fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
 }
 
 /// `booking` cancelled by its customer after it was confirmed.
-fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
+pub fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
     BookingSnapshot {
         status: BookingStatus::Cancelled,
         previous_status: Some(BookingStatus::Confirmed),
@@ -130,7 +130,7 @@ fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
     }
 }
 
-async fn paid(service: &TestService, booking: &BookingSnapshot) {
+pub async fn paid(service: &TestService, booking: &BookingSnapshot) {
     service
         .publish(&[event(types::BOOKING_CREATED, booking)])
         .await;
@@ -147,7 +147,7 @@ async fn paid(service: &TestService, booking: &BookingSnapshot) {
 
 /// Publishes booking's `booking.cancelled` of each, one batch, and waits until every refund is
 /// made.
-async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
+pub async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
     let events: Vec<_> = bookings
         .iter()
         .map(|b| event(types::BOOKING_CANCELLED, &cancelled(b)))
@@ -163,7 +163,7 @@ async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
 
 /// `(booking it is for, amount, fee)` of each refund of booking `booking_id`'s payment, oldest
 /// first.
-async fn refunds_of(service: &TestService, booking_id: i64) -> Vec<(i64, i64, i64)> {
+pub async fn refunds_of(service: &TestService, booking_id: i64) -> Vec<(i64, i64, i64)> {
     sqlx::query_as(
         "SELECT r.for_booking_id, r.amount_minor, r.fee_minor FROM refunds r \
          JOIN payments p ON p.id = r.payment_id WHERE p.booking_id = $1 ORDER BY r.id",
