@@ -196,6 +196,22 @@ pub struct RentalSnapshot {
     pub end_date: NaiveDate,
 }
 
+/// An item of a trip, as the trip's `booking.created` lists it: what its refund depends on, should
+/// it be cancelled on its own, so that the payment service knows it from the moment it records
+/// the trip's payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TripItem {
+    pub booking_id: i64,
+    pub product: Product,
+    pub price: MoneyAmount,
+    /// Departure, check-in or pick-up.
+    pub starts_at: DateTime<Utc>,
+    /// As [`BookingSnapshot::refundable_until`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refundable_until: Option<DateTime<Utc>>,
+}
+
 /// `booking.bookings`: `booking.created`, `booking.confirmed`, `booking.cancelled`,
 /// `booking.expired`.
 ///
@@ -228,6 +244,9 @@ pub struct BookingSnapshot {
     pub stay: Option<StaySnapshot>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rental: Option<RentalSnapshot>,
+    /// On a trip's `booking.created`: its items, in the order they were booked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<TripItem>,
     pub price: MoneyAmount,
     pub status: BookingStatus,
     pub payment_method: Option<PaymentMethod>,
@@ -643,6 +662,7 @@ mod tests {
             }),
             stay: None,
             rental: None,
+            items: Vec::new(),
             price: MoneyAmount {
                 amount_minor: 19_999,
                 currency: "USD".into(),
@@ -661,6 +681,7 @@ mod tests {
         assert_eq!(json["flight"]["cabin"], "premium_economy");
         assert_eq!(json["product"], "flight");
         assert!(json.get("tripId").is_none() && json.get("stay").is_none());
+        assert!(json.get("items").is_none());
         assert_eq!(json["status"], "CANCELLED");
         assert_eq!(json["paymentMethod"], "credit_card");
         assert_eq!(json["previousStatus"], "PENDING_PAYMENT");
@@ -670,6 +691,34 @@ mod tests {
         let mut unknown = json.clone();
         unknown["status"] = "LOST".into();
         assert!(serde_json::from_value::<BookingSnapshot>(unknown).is_err());
+    }
+
+    #[test]
+    fn a_trips_items_travel_with_it_in_camel_case() {
+        let starts_at = "2026-12-01T09:00:00Z".parse().unwrap();
+        let trip = BookingSnapshot {
+            product: Product::Trip,
+            flight: None,
+            items: vec![TripItem {
+                booking_id: 8,
+                product: Product::Flight,
+                price: MoneyAmount {
+                    amount_minor: 19_999,
+                    currency: "USD".into(),
+                },
+                starts_at,
+                refundable_until: None,
+            }],
+            ..booking()
+        };
+        let json = serde_json::to_value(&trip).unwrap();
+        assert_eq!(json["items"][0]["bookingId"], 8);
+        assert_eq!(json["items"][0]["price"]["amountMinor"], 19_999);
+        assert!(json["items"][0].get("refundableUntil").is_none());
+        assert_eq!(
+            serde_json::from_value::<BookingSnapshot>(json).unwrap(),
+            trip
+        );
     }
 
     #[test]

@@ -145,6 +145,7 @@ fn snapshot(
         }),
         stay: None,
         rental: None,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: booking.amount_minor,
             currency: booking.currency.clone(),

@@ -11,6 +11,7 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use contracts::events::{
     BookingEvent, BookingSnapshot, CarEvent, CarRental, MoneyAmount, RentalSnapshot, StaySnapshot,
+    TripItem,
 };
 use contracts::listings::{self, HotelListing, RatePlanSnapshot};
 use contracts::states::{BookingStatus, CancelReason, PaymentMethod, Product};
@@ -394,6 +395,7 @@ pub(crate) fn snapshot(
             start_date: rental.start,
             end_date: rental.end,
         }),
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: booking.amount_minor,
             currency: booking.currency.clone(),
@@ -412,9 +414,13 @@ async fn publish(
     booking: &ProductBooking,
     previous_status: Option<BookingStatus>,
 ) -> Result<(), BookingError> {
-    let event = kind(snapshot(booking, previous_status));
+    enqueue(tx, kind(snapshot(booking, previous_status))).await
+}
+
+/// Records `event` in the outbox, keyed by its booking.
+async fn enqueue(tx: &mut PgConnection, event: BookingEvent) -> Result<(), BookingError> {
     let data = event.data().map_err(anyhow::Error::from)?;
-    let key = booking.id.to_string();
+    let key = event.booking().booking_id.to_string();
     let envelope = Envelope::new("booking", event.kind(), key.clone(), data);
     outbox::enqueue(tx, BookingEvent::TOPIC, &key, &envelope).await?;
     Ok(())
@@ -457,6 +463,32 @@ impl Held {
                 b.starts_at,
                 b.description.clone(),
             ),
+        }
+    }
+
+    /// The item as its trip's `booking.created` lists it, with what its refund depends on.
+    fn listed(&self) -> TripItem {
+        match self {
+            Held::Flight(b, _) => TripItem {
+                booking_id: b.id,
+                product: Product::Flight,
+                price: MoneyAmount {
+                    amount_minor: b.amount_minor,
+                    currency: b.currency.clone(),
+                },
+                starts_at: b.departure_at,
+                refundable_until: None,
+            },
+            Held::Other(b) => TripItem {
+                booking_id: b.id,
+                product: b.product,
+                price: MoneyAmount {
+                    amount_minor: b.amount_minor,
+                    currency: b.currency.clone(),
+                },
+                starts_at: b.starts_at,
+                refundable_until: b.refundable_until,
+            },
         }
     }
 }
@@ -684,7 +716,11 @@ impl bookings::Bookings {
             let trip = store::products::find(&mut *tx, trip_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("trip {trip_id} vanished"))?;
-            publish(&mut tx, BookingEvent::Created, &trip, None).await?;
+            // The trip lists its items, so that payment knows each item's refund rule from
+            // the moment it records the trip's payment.
+            let mut created = snapshot(&trip, None);
+            created.items = held.iter().map(Held::listed).collect();
+            enqueue(&mut tx, BookingEvent::Created(created)).await?;
         }
         let changed = (wait && !self.confirm_wait.is_zero()).then(|| self.watch.subscribe(id));
         if let Err(e) = tx.commit().await {

@@ -143,6 +143,8 @@ impl Service for Gateway {
         let catalog_public = route("catalog", Access::Public, LimitClass::Search)?;
         let catalog_reads = route("catalog", Access::PublicReads, LimitClass::Search)?;
         let booking = route("booking", Access::Authenticated, LimitClass::Default)?;
+        // A flight's seat map names no one: read like flight search.
+        let booking_public = route("booking", Access::Public, LimitClass::Search)?;
         let notification = route("notification", Access::Authenticated, LimitClass::Default)?;
         let payment = route("payment", Access::Authenticated, LimitClass::Default)?;
         // Pages check the session cookie themselves; a page is a public read for rate limits.
@@ -185,7 +187,12 @@ impl Service for Gateway {
             .route("/api/flight/cancel-booking/{*rest}", forward(&booking))
             // The resource API.
             .route("/api/flights", forward(&catalog_reads))
-            .route("/api/flights/{*rest}", forward(&catalog_reads))
+            .route("/api/flights/{flight_id}", forward(&catalog_reads))
+            // Booking owns seat inventory, so a flight's seat map is booking's; every other path
+            // under a flight is catalog's. (A catch-all right after `/api/flights/` would clash
+            // with the `{flight_id}` of the seat map's route.)
+            .route("/api/flights/{flight_id}/seats", forward(&booking_public))
+            .route("/api/flights/{flight_id}/{*rest}", forward(&catalog_reads))
             .route("/api/airports", forward(&catalog_reads))
             .route("/api/aircraft", forward(&catalog_reads))
             .route("/api/aircraft/{*rest}", forward(&catalog_reads))

@@ -19,6 +19,12 @@ pub enum PaymentError {
     TooManyCards(i64),
     #[error("Payment not found")]
     PaymentNotFound,
+    /// No payment of the caller's is for this booking.
+    #[error("Booking not found")]
+    BookingNotFound,
+    /// A refund quote for a booking already cancelled (and refunded), or ended unpaid.
+    #[error("Booking {0} is already cancelled or has ended; there is nothing more to refund")]
+    BookingEnded(i64),
     #[error(
         "Payment {payment_id} is {status} and does not wait for a card or the wallet; only a \
          payment made with no card on file is paid this way"
@@ -48,7 +54,10 @@ impl IntoResponse for PaymentError {
         let detail = self.to_string();
         match self {
             Self::Invalid(_) => Problem::bad_request(detail),
-            Self::CardNotFound | Self::PaymentNotFound => Problem::not_found(detail),
+            Self::CardNotFound | Self::PaymentNotFound | Self::BookingNotFound => {
+                Problem::not_found(detail)
+            }
+            Self::BookingEnded(_) => Problem::conflict(detail).with_type("booking-ended"),
             Self::NoReceipt { .. } => Problem::conflict(detail),
             Self::NoSavedCard => Problem::conflict(detail).with_type("no-saved-card"),
             Self::NotAwaitingPayment { .. } => Problem::conflict(detail).with_type("not-payable"),

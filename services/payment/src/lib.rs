@@ -62,6 +62,7 @@ impl Service for Payment {
             processor: processor.clone(),
             processor_timeout: config.worker.processor_timeout,
             max_cards: config.max_cards,
+            policy: config.refunds,
         };
         let router = context
             .edge(env!("CARGO_PKG_VERSION"))

@@ -1,7 +1,7 @@
 //! Hotels, cars and trips across the platform: ops list a hotel and a car in catalog, booking
 //! builds its inventory from catalog's events, a customer books a flight, a stay and a car as one
 //! trip paid once, search sees the booking, and an item cancelled on its own is refunded from the
-//! trip's payment.
+//! trip's payment as its refund quote said.
 
 use std::time::{Duration, Instant};
 
@@ -161,10 +161,24 @@ async fn a_trip_is_booked_paid_once_seen_by_search_and_refunded_item_by_item() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // The car alone is cancelled before pick-up: refunded in full from the trip's payment.
+    // The car alone is cancelled before pick-up: refunded in full from the trip's payment, as
+    // its quote says beforehand; the trip's quote covers every item.
     let car_item = items.iter().find(|i| i["product"] == "car").unwrap()["bookingId"]
         .as_i64()
         .unwrap();
+    let quote = |booking_id: i64| {
+        platform.get_as(
+            &format!("/api/payments/refund-quote?bookingId={booking_id}"),
+            &token,
+        )
+    };
+    let car_quote: Value = quote(car_item).await.json().await.unwrap();
+    assert_eq!(car_quote["paid"]["amountMinor"], 11_000, "{car_quote}");
+    assert_eq!(car_quote["refund"]["amountMinor"], 11_000, "{car_quote}");
+    assert_eq!(car_quote["fee"]["amountMinor"], 0, "{car_quote}");
+    assert_eq!(car_quote["paymentId"], payments["payments"][0]["paymentId"]);
+    let trip_quote: Value = quote(trip_id).await.json().await.unwrap();
+    assert_eq!(trip_quote["paid"]["amountMinor"], total, "{trip_quote}");
     let cancelled = platform
         .post_as(
             &format!("/api/bookings/{car_item}/cancel"),
@@ -186,6 +200,9 @@ async fn a_trip_is_booked_paid_once_seen_by_search_and_refunded_item_by_item() {
     let trip_now: Value = platform.get_as(&path, &token).await.json().await.unwrap();
     assert_eq!(trip_now["status"], "CONFIRMED");
     assert_eq!(trip_now["payment"]["refunded"]["amountMinor"], 11_000);
+    assert_eq!(quote(car_item).await.status(), StatusCode::CONFLICT);
+    let rest: Value = quote(trip_id).await.json().await.unwrap();
+    assert_eq!(rest["paid"]["amountMinor"], total - 11_000, "{rest}");
     // The car is offered again for those days.
     eventually("the car is offered again", || async {
         let found: Value = platform.get(&search).await.json().await.unwrap();

@@ -55,6 +55,18 @@ impl CabinSeats {
         (self.first_row..=self.last_row).contains(&seat.row) && self.letters.contains(seat.letter)
     }
 
+    /// Those of `seats` (a flight's seats held or sold, of every cabin) in this cabin, front to
+    /// back and left to right by letter.
+    pub fn taken<'a>(&self, seats: impl IntoIterator<Item = &'a str>) -> Vec<Seat> {
+        let mut taken: Vec<Seat> = seats
+            .into_iter()
+            .filter_map(|seat| Seat::parse(seat).ok())
+            .filter(|seat| self.contains(seat))
+            .collect();
+        taken.sort();
+        taken
+    }
+
     pub fn all(&self) -> impl Iterator<Item = Seat> + '_ {
         (self.first_row..=self.last_row)
             .flat_map(move |row| self.letters.chars().map(move |letter| Seat { row, letter }))
@@ -171,6 +183,18 @@ mod tests {
             cabin().assign(&vec![None; 9], &taken),
             Err(SeatError::SoldOut)
         );
+    }
+
+    #[test]
+    fn a_cabin_takes_its_own_seats_from_the_flights_in_seat_order() {
+        let flight = ["12A", "5C", "4B", "2A", "4A", "5D", "not a seat"];
+        let names: Vec<String> = cabin()
+            .taken(flight)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["4A", "4B", "5C"]);
+        assert!(cabin().taken([]).is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Booking's HTTP API. Each resource contributes a router; this module merges them.
 
 mod bookings;
+mod seats;
 mod seed_api;
 mod trips;
 
@@ -27,6 +28,7 @@ impl FromRef<AppState> for Arc<JwtVerifier> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(bookings::router())
+        .merge(seats::router())
         .merge(seed_api::router())
         .merge(trips::router())
         .with_state(state)

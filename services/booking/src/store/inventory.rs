@@ -94,6 +94,34 @@ pub async fn taken_seats(
         .await
 }
 
+/// One cabin of a flight's seat map.
+#[derive(Debug, FromRow)]
+pub struct SeatMapCabin {
+    pub flight_code: String,
+    #[sqlx(flatten)]
+    pub inventory: Inventory,
+    /// Every seat of the flight held or sold, of every cabin (the same on each cabin's row).
+    pub flight_seats_taken: Vec<String>,
+}
+
+/// A flight's cabins, front to back, with its seats held or sold, in one statement so that each
+/// cabin's `taken` count and the seats agree. Empty when booking knows no such flight.
+pub async fn seat_map(
+    db: impl PgExecutor<'_>,
+    flight_id: i64,
+) -> Result<Vec<SeatMapCabin>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT f.flight_code, i.flight_id, i.cabin, i.first_row, i.last_row, i.seat_letters, \
+                i.capacity, i.taken, i.fare_minor, i.currency, i.version, \
+                ARRAY(SELECT seat FROM seat_assignments WHERE flight_id = $1) AS flight_seats_taken \
+         FROM flights f JOIN inventory i ON i.flight_id = f.flight_id \
+         WHERE f.flight_id = $1 ORDER BY i.first_row",
+    )
+    .bind(flight_id)
+    .fetch_all(db)
+    .await
+}
+
 /// A flight and, when it could take them, the seats just taken on it.
 #[derive(Debug, FromRow)]
 pub struct FlightAndSeats {

@@ -8,5 +8,6 @@ mod helpers;
 mod holds;
 mod inventory;
 mod saga;
+mod seats;
 mod stays;
 mod trips;

@@ -81,6 +81,26 @@ async fn a_trip_is_held_whole_paid_once_and_confirmed_with_every_item() {
     assert_eq!(paid_alone.len(), 1);
     assert_eq!(paid_alone[0]["data"]["product"], "trip");
     assert_eq!(paid_alone[0]["data"]["price"]["amountMinor"], total);
+    // It lists its items with what each one's refund depends on; theirs list nothing.
+    let listed = paid_alone[0]["data"]["items"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for (listed, item) in listed.iter().zip(items) {
+        assert_eq!(listed["bookingId"], item["bookingId"]);
+        assert_eq!(listed["product"], item["product"]);
+        assert_eq!(listed["price"]["amountMinor"], item["price"]["amountMinor"]);
+        assert_eq!(listed["price"]["currency"], "USD");
+        assert_eq!(listed["refundableUntil"], item["refundableUntil"]);
+    }
+    assert_eq!(listed[0]["startsAt"], items[0]["flight"]["departureAt"]);
+    assert_eq!(listed[1]["startsAt"], items[1]["startsAt"]);
+    // The car is free to cancel until pick-up; the flight goes by the fare rule instead.
+    assert!(listed[2]["refundableUntil"].is_string() && listed[0].get("refundableUntil").is_none());
+    assert!(
+        created
+            .iter()
+            .filter(|e| e["data"].get("tripId").is_some())
+            .all(|e| e["data"].get("items").is_none())
+    );
 
     booking
         .deliver(&[payment_event(types::PAYMENT_SUCCEEDED, 7_001, &trip)])

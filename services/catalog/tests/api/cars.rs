@@ -117,6 +117,7 @@ pub fn rental_event(
             start_date: date(start),
             end_date: date(end),
         }),
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 6_500,
             currency: "EUR".into(),

@@ -172,6 +172,7 @@ pub fn booking_event(
         }),
         stay: None,
         rental: None,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),

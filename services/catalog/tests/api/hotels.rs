@@ -143,6 +143,7 @@ pub fn stay_event(
             guests: rooms,
         }),
         rental: None,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 10_000,
             currency: "USD".into(),

@@ -9,5 +9,6 @@ mod live;
 mod operations;
 mod rate_limits;
 mod resilience;
+mod routes;
 mod seed_api;
 mod websocket;

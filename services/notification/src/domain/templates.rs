@@ -308,6 +308,7 @@ mod tests {
             }),
             stay: None,
             rental: None,
+            items: Vec::new(),
             price: MoneyAmount {
                 amount_minor: 19_999,
                 currency: "USD".into(),

@@ -75,6 +75,7 @@ fn trip_booking(booking_id: i64, product: Product, trip_id: Option<i64>) -> Book
         flight,
         stay,
         rental,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 10_000,
             currency: "USD".into(),

@@ -19,6 +19,7 @@ use sqlx::PgConnection;
 use crate::domain::refunds::{CancellationTerms, Refund, RefundPolicy};
 use crate::store::cards::SavedCard;
 use crate::store::payments::{self, NewPayments};
+use crate::store::terms::NewTerms;
 use crate::store::{self, PaymentRow, jobs, refunds};
 
 pub struct BookingEvents {
@@ -95,12 +96,7 @@ fn by_terms(ending: Ending, booking: &BookingSnapshot) -> bool {
 /// there were other products) the fare rule from the departure as booking knows it now (a delay
 /// moves it), not as it was when the payment was created; stays and rentals their deadline.
 fn terms_of(booking: &BookingSnapshot) -> CancellationTerms {
-    match booking.product {
-        Product::Hotel | Product::Car => CancellationTerms::FreeUntil(booking.refundable_until),
-        Product::Flight | Product::Trip => CancellationTerms::FareRule {
-            departure_at: booking.starts_at,
-        },
-    }
+    CancellationTerms::of(booking.product, booking.starts_at, booking.refundable_until)
 }
 
 impl BookingEvents {
@@ -131,7 +127,8 @@ impl BookingEvents {
     /// Records a payment (one per booking) for each new booking: `PENDING` for the workers to
     /// charge, `PENDING` awaiting the customer's choice when they pay by card and have none saved
     /// (outside demo mode), or `FAILED` at once (with `payment.failed`) when the card they chose
-    /// is not theirs.
+    /// is not theirs. With each payment, the terms of what it pays for (the booking, or a trip's
+    /// items), for refund quotes.
     async fn on_created(
         &self,
         tx: &mut PgConnection,
@@ -152,7 +149,9 @@ impl BookingEvents {
         .peekable();
         let mut by_card = 0;
         let mut new = NewPayments::default();
+        let mut terms = NewTerms::default();
         for booking in bookings {
+            terms.push(booking);
             let method = method_of(booking);
             let card: Option<SavedCard> = if method.by_card() {
                 by_card += 1;
@@ -204,6 +203,7 @@ impl BookingEvents {
         // One statement for all of them, with the workers' wake-up; a booking already recorded
         // (a redelivered or replayed event) is skipped.
         let inserted = payments::insert_many(tx, &new).await?;
+        store::terms::insert_many(tx, &terms).await?;
         let failed: Vec<PaymentRow> = inserted
             .into_iter()
             .filter(|p| p.status == PaymentStatus::Failed)

@@ -1,10 +1,11 @@
 //! `/api/payments`: saved cards, the wallet (balance, movements, top-up), the caller's payments
-//! with their refunds, and a receipt per payment. Each resource contributes a router; this module
-//! merges them.
+//! with their refunds, a receipt per payment, and what cancelling a booking would refund. Each
+//! resource contributes a router; this module merges them.
 
 mod cards;
 mod payments;
 mod receipts;
+mod refund_quotes;
 mod wallet;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use platform::auth::JwtVerifier;
 use platform::money::{Money, MoneyView};
 use sqlx::PgPool;
 
+use crate::domain::refunds::RefundPolicy;
 use crate::processor::CardProcessor;
 
 #[derive(Clone)]
@@ -25,6 +27,8 @@ pub struct AppState {
     pub processor_timeout: std::time::Duration,
     /// How many cards one user may keep saved.
     pub max_cards: i64,
+    /// The refund rules, for quotes: the ones refunds follow.
+    pub policy: RefundPolicy,
 }
 
 impl FromRef<AppState> for Arc<JwtVerifier> {
@@ -37,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(payments::router())
         .merge(receipts::router())
+        .merge(refund_quotes::router())
         .merge(cards::router())
         .merge(wallet::router())
         .with_state(state)

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod jobs;
 pub mod payments;
 pub mod refunds;
+pub mod terms;
 pub mod wallet;
 
 use contracts::states::{PaymentFailure, UnknownCode};

@@ -3,6 +3,7 @@
 //! outbox, and its HTTP API with tokens from a test issuer.
 
 mod http;
+mod refund_quotes;
 mod saga;
 mod trips;
 mod worker;
@@ -53,6 +54,7 @@ pub fn booking(booking_id: i64) -> BookingSnapshot {
         }),
         stay: None,
         rental: None,
+        items: Vec::new(),
         price: MoneyAmount {
             amount_minor: 19_999,
             currency: "USD".into(),

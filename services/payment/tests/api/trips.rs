@@ -3,7 +3,9 @@
 //! from the trip's payment, never for more than it.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use contracts::events::{BookingSnapshot, MoneyAmount, RentalSnapshot, StaySnapshot, types};
+use contracts::events::{
+    BookingSnapshot, MoneyAmount, RentalSnapshot, StaySnapshot, TripItem, types,
+};
 use contracts::states::{BookingStatus, CancelReason, CarType, Product};
 use platform::testing::{TestIssuer, TestService};
 use serde_json::Value;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use super::{SIMULATED, booking, count, event, wait_for};
 
-async fn start() -> (TestService, TestIssuer) {
+pub async fn start() -> (TestService, TestIssuer) {
     platform::telemetry::init_for_tests();
     let issuer = TestIssuer::start().await;
     // Demo mode: bookings without a card are paid with the sandbox card.
@@ -34,7 +36,7 @@ fn day(at: DateTime<Utc>) -> NaiveDate {
 }
 
 /// A two-night stay starting in `starts_in`, free to cancel until `refundable_until`.
-fn hotel(
+pub fn hotel(
     booking_id: i64,
     amount_minor: i64,
     starts_in: Duration,
@@ -64,7 +66,7 @@ fn hotel(
 }
 
 /// A three-day rental picked up in `starts_in`, free to cancel until pick-up.
-fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
+pub fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
     let starts_at = Utc::now() + starts_in;
     BookingSnapshot {
         product: Product::Car,
@@ -85,14 +87,15 @@ fn car(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapsh
 }
 
 /// A flight departing in `starts_in`.
-fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
+pub fn flight(booking_id: i64, amount_minor: i64, starts_in: Duration) -> BookingSnapshot {
     let mut flight = priced(booking(booking_id), amount_minor);
     flight.starts_at = Utc::now() + starts_in;
     flight
 }
 
-/// Trip `trip_id` of `items`, which become its items; the trip costs their total.
-fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
+/// Trip `trip_id` of `items`, which become its items; the trip costs their total and lists
+/// them, as booking's `booking.created` of a trip does.
+pub fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
     let total = items.iter().map(|i| i.price.amount_minor).sum();
     for item in items.iter_mut() {
         item.trip_id = Some(trip_id);
@@ -103,12 +106,22 @@ fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
         starts_at: items.iter().map(|i| i.starts_at).min().unwrap(),
         refundable_until: None,
         flight: None,
+        items: items
+            .iter()
+            .map(|i| TripItem {
+                booking_id: i.booking_id,
+                product: i.product,
+                price: i.price.clone(),
+                starts_at: i.starts_at,
+                refundable_until: i.refundable_until,
+            })
+            .collect(),
         ..priced(booking(trip_id), total)
     }
 }
 
 /// `booking` cancelled by its customer after it was confirmed.
-fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
+pub fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
     BookingSnapshot {
         status: BookingStatus::Cancelled,
         previous_status: Some(BookingStatus::Confirmed),
@@ -117,7 +130,7 @@ fn cancelled(booking: &BookingSnapshot) -> BookingSnapshot {
     }
 }
 
-async fn paid(service: &TestService, booking: &BookingSnapshot) {
+pub async fn paid(service: &TestService, booking: &BookingSnapshot) {
     service
         .publish(&[event(types::BOOKING_CREATED, booking)])
         .await;
@@ -134,7 +147,7 @@ async fn paid(service: &TestService, booking: &BookingSnapshot) {
 
 /// Publishes booking's `booking.cancelled` of each, one batch, and waits until every refund is
 /// made.
-async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
+pub async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
     let events: Vec<_> = bookings
         .iter()
         .map(|b| event(types::BOOKING_CANCELLED, &cancelled(b)))
@@ -150,7 +163,7 @@ async fn cancel(service: &TestService, bookings: &[BookingSnapshot]) {
 
 /// `(booking it is for, amount, fee)` of each refund of booking `booking_id`'s payment, oldest
 /// first.
-async fn refunds_of(service: &TestService, booking_id: i64) -> Vec<(i64, i64, i64)> {
+pub async fn refunds_of(service: &TestService, booking_id: i64) -> Vec<(i64, i64, i64)> {
     sqlx::query_as(
         "SELECT r.for_booking_id, r.amount_minor, r.fee_minor FROM refunds r \
          JOIN payments p ON p.id = r.payment_id WHERE p.booking_id = $1 ORDER BY r.id",
@@ -207,6 +220,24 @@ async fn a_trips_items_are_not_charged_and_the_trip_is_charged_once_for_the_tota
         count(&service.db, "SELECT count(*) FROM simulated_charges").await,
         1
     );
+    // The payment keeps the terms of each item the trip listed, for refund quotes.
+    let terms: Vec<(i64, String, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT t.booking_id, t.product, t.price_minor, t.refundable_until FROM booking_terms t \
+         JOIN payments p ON p.id = t.payment_id WHERE p.booking_id = 10 ORDER BY t.booking_id",
+    )
+    .fetch_all(&service.db)
+    .await
+    .unwrap();
+    let car_until = terms[2].3.unwrap();
+    assert_eq!(
+        terms,
+        [
+            (11, "flight".to_owned(), 20_000, None),
+            (12, "hotel".to_owned(), 30_000, None),
+            (13, "car".to_owned(), 10_000, Some(car_until)),
+        ]
+    );
+    assert!((car_until - items[2].starts_at).abs() < Duration::milliseconds(1));
 }
 
 #[tokio::test]
