@@ -152,6 +152,7 @@ pub struct Booking {
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub cancel_reason: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub refundable_until: Option<DateTime<Utc>>,
 }
 

@@ -154,6 +154,14 @@ async fn show(
     let booking = booking(&state, &session, &id).await?;
     let payment = payment(&state, &session, booking.booking_id).await;
     let pending = booking.status == "PENDING_PAYMENT";
+    // A paid booking just cancelled: its refund follows in a moment.
+    let refund_coming = booking.status == "CANCELLED"
+        && booking
+            .cancelled_at
+            .is_some_and(|at| chrono::Utc::now() - at < chrono::Duration::seconds(30))
+        && payment.as_ref().is_some_and(|p| {
+            p.status == "SUCCEEDED" && p.refunds.iter().all(|r| r.status != "SUCCEEDED")
+        });
     let cancellable = matches!(booking.status.as_str(), "CONFIRMED" | "PENDING_PAYMENT");
     let title = format!("Booking {}", booking.reference);
     let done = match done.done.as_deref() {
@@ -167,6 +175,9 @@ async fn show(
             h2 id="outcome" { (outcome(&booking, payment.as_ref())) }
             @if pending {
                 p { "Your payment is being processed. This page updates by itself." }
+            }
+            @if refund_coming {
+                p { "Any refund due is being processed. This page updates by itself." }
             }
             dl {
                 dt { "What" } dd { (summary(&booking)) }
@@ -217,7 +228,7 @@ async fn show(
     };
     let page = layout::page(&session, &title, body);
     // Without scripts too, a pending booking's page shows the outcome when it comes.
-    Ok(if pending {
+    Ok(if pending || refund_coming {
         ([("refresh", "2")], page).into_response()
     } else {
         page.into_response()
