@@ -81,3 +81,34 @@ def test_ops_schedule_a_flight_that_travellers_then_find(page, api):
     expect(page.get_by_role("heading", level=1)).to_contain_text(number)
     found = api.get("/api/flights?from=CDG&to=LHR&date=2027-01-15")
     assert any(f["flightCode"].startswith(number) for f in found["items"]), found
+
+
+def test_ops_find_a_booking_by_reference_and_cancel_it_with_its_refund(browser, page, api):
+    flight = api.bookable_flight()
+    register(page)
+    page.goto(f"{BASE}/flights/{flight['flightId']}")
+    page.get_by_label("Passenger 1 full name").fill("Annie Easley")
+    page.get_by_label("A new card").check()
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry month").fill("12")
+    page.get_by_label("Expiry year").fill("2031")
+    page.get_by_label("Security code").fill("123")
+    page.get_by_role("button", name="Book and pay").click()
+    expect(page.get_by_role("heading", level=2, name="Paid and confirmed")).to_be_visible()
+    reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Booking ")
+
+    staff = browser.new_context()
+    ops = staff.new_page()
+    try:
+        sign_in(ops, "ops", "itinera-ops-1")
+        ops.goto(f"{BASE}/admin/bookings")
+        ops.get_by_label("Reference").fill(reference.lower())
+        ops.get_by_role("button", name="Look up").click()
+        row = ops.locator("tbody tr", has_text=reference)
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name=f"Cancel and refund {reference}").click()
+        expect(ops.get_by_text("The booking is cancelled")).to_be_visible()
+    finally:
+        staff.close()
+    page.reload()
+    expect(page.locator("[data-booking-status]")).to_have_text("Cancelled")

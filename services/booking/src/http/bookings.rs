@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as JsonResponse, Router};
 use chrono::{DateTime, Utc};
-use platform::auth::Caller;
+use platform::auth::{Caller, Role};
 use platform::http::{Json, PageRequest, Paged, Path, Query};
 use platform::money::{Money, MoneyView};
 use serde::{Deserialize, Serialize};
@@ -343,6 +343,10 @@ struct ListQuery {
     page_size: Option<u32>,
     /// Ops and admins may list another user's bookings.
     user_id: Option<i64>,
+    /// The booking with this reference (`BK7Q2M4X`): the caller's own, or anyone's for staff.
+    reference: Option<String>,
+    /// Ops and admins: the bookings on this flight, of every user.
+    flight_id: Option<i64>,
 }
 
 /// Every product's bookings, newest first; a trip's items show inside their trip.
@@ -351,16 +355,50 @@ async fn list(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<JsonResponse<Paged<AnyBookingView>>, BookingError> {
-    let user_id = query.user_id.unwrap_or(caller.user_id);
-    caller.require_self_or_staff(user_id)?;
     let page = PageRequest::new(query.page, query.page_size)?;
-    let (rows, total) = crate::store::products::list_for_user(
-        &state.bookings.db,
-        user_id,
-        page.limit(),
-        page.offset(),
-    )
-    .await?;
+    let reference = query
+        .reference
+        .as_deref()
+        .map(|r| r.trim().to_ascii_uppercase())
+        .filter(|r| !r.is_empty());
+    if reference.as_ref().is_some_and(|r| r.len() > 32) {
+        return Err(BookingError::Invalid(
+            "reference is at most 32 characters".into(),
+        ));
+    }
+    let (rows, total) = if reference.is_some() || query.flight_id.is_some() {
+        if query.flight_id.is_some() {
+            caller.require(&[Role::Ops, Role::Admin])?;
+        }
+        // Staff search every user unless they name one; a customer only ever their own.
+        let user_id = match query.user_id {
+            Some(user_id) => {
+                caller.require_self_or_staff(user_id)?;
+                Some(user_id)
+            }
+            None if caller.is_staff() => None,
+            None => Some(caller.user_id),
+        };
+        crate::store::products::search(
+            &state.bookings.db,
+            user_id,
+            reference.as_deref(),
+            query.flight_id,
+            page.limit(),
+            page.offset(),
+        )
+        .await?
+    } else {
+        let user_id = query.user_id.unwrap_or(caller.user_id);
+        caller.require_self_or_staff(user_id)?;
+        crate::store::products::list_for_user(
+            &state.bookings.db,
+            user_id,
+            page.limit(),
+            page.offset(),
+        )
+        .await?
+    };
     let mut views = Vec::with_capacity(rows.len());
     for (id, _) in rows {
         views.push(any_view(&state, &caller, id).await?);

@@ -338,6 +338,37 @@ pub async fn list_for_user(
     Ok((rows, total))
 }
 
+/// Bookings of any user found by `reference` and/or on flight `flight_id` (trip items too, since
+/// a reference or a flight names them directly), and of `user_id` when given; newest first.
+pub async fn search(
+    db: impl PgExecutor<'_> + Copy,
+    user_id: Option<i64>,
+    reference: Option<&str>,
+    flight_id: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<(i64, String)>, i64), sqlx::Error> {
+    const FILTER: &str = "($1::bigint IS NULL OR user_id = $1) \
+         AND ($2::text IS NULL OR reference = $2) AND ($3::bigint IS NULL OR flight_id = $3)";
+    let rows = sqlx::query_as(&format!(
+        "SELECT id, product FROM bookings WHERE {FILTER} ORDER BY id DESC LIMIT $4 OFFSET $5"
+    ))
+    .bind(user_id)
+    .bind(reference)
+    .bind(flight_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar(&format!("SELECT count(*) FROM bookings WHERE {FILTER}"))
+        .bind(user_id)
+        .bind(reference)
+        .bind(flight_id)
+        .fetch_one(db)
+        .await?;
+    Ok((rows, total))
+}
+
 /// How many of a trip's live items have begun by `now`: flights by their departure, the others
 /// by check-in or pick-up.
 pub async fn started_items(

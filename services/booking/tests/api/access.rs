@@ -170,3 +170,75 @@ async fn an_idempotency_key_replay_returns_the_same_booking_and_takes_no_more_se
     assert_eq!(booking.economy(22).await, (10, 3));
     assert_eq!(booking.outbox(types::BOOKING_CREATED).await.len(), 3);
 }
+
+#[tokio::test]
+async fn staff_find_bookings_by_reference_or_flight_and_customers_only_their_own() {
+    let booking = Booking::start(&[]).await;
+    scheduled(&booking, 30, 3, "AB").await;
+    scheduled(&booking, 31, 3, "AB").await;
+    let johns = booking.book_one(&booking.john, 30, "John").await;
+    let janes = booking.book_one(&booking.jane, 30, "Jane").await;
+    booking.book_one(&booking.jane, 31, "Jane").await;
+    let reference = johns["reference"].as_str().unwrap();
+    let api = &booking.service.api;
+    let list = |path: String, token: String| async move {
+        let answer = api.get(&path, &token).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let page: Value = answer.json().await.unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["bookingId"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+
+    // Staff: by reference (any case) across users, and every booking on a flight.
+    assert_eq!(
+        list(
+            format!("/api/bookings?reference={}", reference.to_lowercase()),
+            booking.ops.clone()
+        )
+        .await,
+        [johns["bookingId"].as_i64().unwrap()]
+    );
+    assert_eq!(
+        list("/api/bookings?flightId=30".into(), booking.ops.clone()).await,
+        [
+            janes["bookingId"].as_i64().unwrap(),
+            johns["bookingId"].as_i64().unwrap()
+        ]
+    );
+    // A customer finds their own booking by its reference, never another's, and may not list a
+    // flight's bookings.
+    assert_eq!(
+        list(
+            format!("/api/bookings?reference={reference}"),
+            booking.john.clone()
+        )
+        .await,
+        [johns["bookingId"].as_i64().unwrap()]
+    );
+    assert!(
+        list(
+            format!("/api/bookings?reference={reference}"),
+            booking.jane.clone()
+        )
+        .await
+        .is_empty()
+    );
+    problem(
+        api.get("/api/bookings?flightId=30", &booking.jane).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    problem(
+        api.get(
+            &format!("/api/bookings?reference={reference}&userId={JOHN}"),
+            &booking.jane,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}

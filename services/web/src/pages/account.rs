@@ -226,14 +226,11 @@ async fn add_card(
     Ok(Redirect::to(to).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn remove_card(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.user("/account")?;
     let path = format!("/api/payments/cards/{}", super::segment(&id)?);

@@ -395,10 +395,59 @@ async fn change_flight(
 #[serde(rename_all = "camelCase")]
 struct BookingFind {
     #[serde(default)]
+    reference: String,
+    #[serde(default)]
     booking: String,
     #[serde(default)]
     user_id: String,
+    #[serde(default)]
+    flight_id: String,
     done: Option<String>,
+}
+
+/// The bookings the lookup names: by reference, by number, by user or by flight (the first given).
+async fn find_bookings(
+    state: &AppState,
+    session: &Session,
+    find: &BookingFind,
+) -> Result<Vec<Booking>, String> {
+    let caller = session.caller();
+    let whole = |text: &str, what: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("A {what} is a whole number."))
+    };
+    let listed = |path: String| async move {
+        state
+            .api
+            .get::<Page<Booking>>(caller, &path)
+            .await
+            .map(|page| page.items)
+            .map_err(|e| e.message)
+    };
+    if !find.reference.trim().is_empty() {
+        listed(format!(
+            "/api/bookings?{}",
+            query(&[("reference", find.reference.trim())])
+        ))
+        .await
+    } else if !find.booking.trim().is_empty() {
+        let id = whole(&find.booking, "booking number")?;
+        state
+            .api
+            .get::<Booking>(caller, &format!("/api/bookings/{id}"))
+            .await
+            .map(|booking| vec![booking])
+            .map_err(|e| e.message)
+    } else if !find.user_id.trim().is_empty() {
+        let user = whole(&find.user_id, "user id")?;
+        listed(format!("/api/bookings?userId={user}&pageSize=50")).await
+    } else if !find.flight_id.trim().is_empty() {
+        let flight = whole(&find.flight_id, "flight id")?;
+        listed(format!("/api/bookings?flightId={flight}&pageSize=100")).await
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 async fn bookings(
@@ -407,37 +456,19 @@ async fn bookings(
     Query(find): Query<BookingFind>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/bookings")?;
-    let caller = session.caller();
-    let mut error = None;
-    let mut found: Vec<Booking> = Vec::new();
-    if let Ok(id) = find.booking.trim().parse::<i64>() {
-        match state
-            .api
-            .get::<Booking>(caller, &format!("/api/bookings/{id}"))
-            .await
-        {
-            Ok(booking) => found.push(booking),
-            Err(e) => error = Some(e.message),
-        }
-    } else if let Ok(user) = find.user_id.trim().parse::<i64>() {
-        match state
-            .api
-            .get::<Page<Booking>>(caller, &format!("/api/bookings?userId={user}&pageSize=50"))
-            .await
-        {
-            Ok(page) => found = page.items,
-            Err(e) => error = Some(e.message),
-        }
-    } else if !(find.booking.is_empty() && find.user_id.is_empty()) {
-        error = Some("A booking number or a user id is a whole number.".to_owned());
-    }
+    let (found, error) = match find_bookings(&state, &session, &find).await {
+        Ok(found) => (found, None),
+        Err(message) => (Vec::new(), Some(message)),
+    };
     let body = html! {
         h1 { "Bookings" }
         (notice(find.done.as_deref().and_then(done_text)))
         (alert(error.as_deref()))
         form.filters method="get" action="/admin/bookings" {
-            label { "Booking number" input name="booking" inputmode="numeric" value=(find.booking); }
+            label { "Reference" input name="reference" maxlength="32" value=(find.reference); }
+            label { "or booking number" input name="booking" inputmode="numeric" value=(find.booking); }
             label { "or user id" input name="userId" inputmode="numeric" value=(find.user_id); }
+            label { "or flight id" input name="flightId" inputmode="numeric" value=(find.flight_id); }
             button type="submit" { "Look up" }
         }
         @if !found.is_empty() {
@@ -471,14 +502,11 @@ async fn bookings(
     Ok(layout::admin_page(&session, "Bookings", body).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn cancel_booking(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/bookings")?;
     state
@@ -702,7 +730,7 @@ async fn system(
 async fn rotate_keys(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/system")?;
     state

@@ -309,14 +309,11 @@ async fn change_car(
     outcome(&state, &session, result, "car-changed").await
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn remove_car(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
     let path = format!("/api/listings/cars/{}", segment(&id)?);
@@ -400,7 +397,7 @@ async fn remove_hotel(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
     let path = format!("/api/listings/hotels/{}", segment(&id)?);

@@ -203,15 +203,12 @@ async fn register(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 /// Revokes the refresh token at identity and forgets the cookies.
 async fn logout(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     headers: HeaderMap,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Response {
     if let Some(refresh) = session::refresh_token(&headers) {
         let body = json!({ "refreshToken": refresh });

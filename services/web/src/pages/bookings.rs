@@ -306,14 +306,11 @@ fn render_confirm(
     Ok(layout::page(session, &title, body).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn cancel(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     let booking = booking(&state, &session, &id).await?;
     let path = format!("/api/bookings/{}/cancel", booking.booking_id);

@@ -23,16 +23,12 @@ pub fn router() -> Router<AppState> {
 
 const TYPES: [&str; 4] = ["economy", "sedan", "suv", "luxury"];
 
-fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default()
-}
-
 async fn search(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let asked = pairs(raw.as_deref());
+    let asked = super::query_pairs(raw.as_deref());
     let (location, start, end) = (
         field(&asked, "location"),
         field(&asked, "startDate"),
@@ -106,7 +102,7 @@ async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let asked = pairs(raw.as_deref());
+    let asked = super::query_pairs(raw.as_deref());
     render(
         &state,
         &session,

@@ -67,6 +67,16 @@ pub fn segment(value: &str) -> Result<String, crate::error::PageError> {
     }
 }
 
+/// A query string's pairs, in order, repeated fields (`stars=4&stars=5`) included; an unreadable
+/// query is an empty one.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default()
+}
+
+/// A form whose only field is its CSRF token (a button that does one thing).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// A query string from its pairs, skipping empty values.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     pairs

@@ -94,14 +94,11 @@ async fn inbox(
     Ok(layout::page(&session, "Notifications", body).into_response())
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn mark_read(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(id): Path<i64>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.user("/notifications")?;
     state
@@ -147,7 +144,7 @@ async fn unfollow(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(code): Path<String>,
-    Form(_): Form<Empty>,
+    Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
     session.user("/notifications")?;
     let path = format!("/api/subscriptions/{}", super::segment(&code)?);

@@ -24,11 +24,6 @@ pub fn router() -> Router<AppState> {
 
 const AMENITIES: [&str; 6] = ["wifi", "breakfast", "pool", "gym", "parking", "spa"];
 
-/// The query's pairs, for fields that repeat (`stars=4&stars=5`).
-fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default()
-}
-
 fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs
         .iter()
@@ -46,7 +41,7 @@ async fn search(
     Extension(session): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let asked = pairs(raw.as_deref());
+    let asked = super::query_pairs(raw.as_deref());
     let (city, check_in, check_out) = (
         field(&asked, "city"),
         field(&asked, "checkIn"),
@@ -173,7 +168,7 @@ async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let asked = pairs(raw.as_deref());
+    let asked = super::query_pairs(raw.as_deref());
     let stay = Stay {
         check_in: field(&asked, "checkIn"),
         check_out: field(&asked, "checkOut"),

@@ -60,8 +60,7 @@ async fn search(
     Extension(session): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
+    let pairs = super::query_pairs(raw.as_deref());
     render(&state, &session, &Asked::from_pairs(&pairs), None).await
 }
 
