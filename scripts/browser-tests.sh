@@ -23,6 +23,8 @@ cargo build --locked -q -p itinera
 
 # Its own databases (recreated) and ports, beside anything else running on the machine.
 export DATABASE_NAME_PREFIX=itinera_browser_ ITINERA_MODE=demo SEED_DAYS=3 LOG_LEVEL=warn
+# Every test signs a new traveller up from this one address; the login limit has tests of its own.
+export RATE_LIMIT_LOGIN=600/1m
 export GATEWAY_PORT=4100 WEB_PORT=4101 IDENTITY_PORT=5101 IDENTITY_GRPC_PORT=9191 \
     BOOKING_PORT=5102 NOTIFICATION_PORT=5103 CATALOG_PORT=5104 PAYMENT_PORT=5105
 server="${DATABASE_URL%/}"

@@ -112,3 +112,24 @@ def test_ops_list_change_and_remove_a_car(page, api):
     page.goto(f"{BASE}/admin/listings/cars/{car_id}")
     page.get_by_role("button", name=f"Remove Volvo {model}").click()
     expect(page.get_by_text("The car is removed from search.")).to_be_visible()
+
+
+def test_ops_change_a_hotels_rooms_and_prices_and_search_shows_them(page, api):
+    sign_in(page, "ops", "itinera-ops-1")
+    page.goto(f"{BASE}/admin/listings")
+    page.locator("section", has_text="Hotels").locator("tbody a").first.click()
+    hotel_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    before = api.get(f"/api/listings/hotels/{hotel_id}")
+    page.get_by_label("Description").fill("Refurbished in 2026.")
+    page.get_by_label("Rooms of this type").first.fill("17")
+    weekday = page.get_by_label(re.compile("weekday price")).first
+    weekday.fill("212.50")
+    page.get_by_role("button", name="Save the hotel").click()
+    expect(page.get_by_text("The hotel is changed")).to_be_visible()
+    after = api.get(f"/api/listings/hotels/{hotel_id}")
+    room = after["roomTypes"][0]
+    assert after["description"] == "Refurbished in 2026."
+    assert room["rooms"] == 17
+    assert room["ratePlans"][0]["weekdayPrice"]["amount"] in ("212.50", "212.5")
+    # Room types and rate plans keep their ids (and with them their stays).
+    assert [r["id"] for r in after["roomTypes"]] == [r["id"] for r in before["roomTypes"]]

@@ -1,7 +1,10 @@
 //! The admin portal's hotels and cars: the listings travellers search, added, changed and
 //! removed by ops and admins (the portal's role check covers these routes; catalog checks the
 //! role again). Cars take seed 003's fields; a hotel is added with one room type and a flexible
-//! rate, and takes more room types and rates through `PUT /api/listings/hotels/{id}`.
+//! rate, and its name, stars, amenities, description, rooms and prices are changed on its own
+//! page (more room types and rates through `PUT /api/listings/hotels/{id}`).
+
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/listings/cars/{id}", get(car).post(change_car))
         .route("/listings/cars/{id}/delete", post(remove_car))
         .route("/listings/hotels", post(add_hotel))
+        .route("/listings/hotels/{id}", get(hotel).post(change_hotel))
         .route("/listings/hotels/{id}/delete", post(remove_hotel))
 }
 
@@ -50,6 +54,7 @@ fn done_text(code: &str) -> Option<&'static str> {
         "car-removed" => "The car is removed from search.",
         "hotel-added" => "The hotel is listed.",
         "hotel-removed" => "The hotel is removed from search.",
+        "hotel-changed" => "The hotel is changed; search shows it at once.",
         _ => return None,
     })
 }
@@ -127,7 +132,7 @@ async fn render(
                         thead { tr { th scope="col" { "Hotel" } th scope="col" { "City" } th scope="col" { "Stars" } th scope="col" {} } }
                         tbody { @for h in &page.items {
                             tr {
-                                td { a href={"/hotels/" (h.id)} { (h.name) } }
+                                td { a href={"/admin/listings/hotels/" (h.id)} { (h.name) } }
                                 td { (h.city) }
                                 td { (h.stars) }
                                 td {
@@ -406,4 +411,188 @@ async fn remove_hotel(
         .act(session.caller(), Method::DELETE, &path, None)
         .await;
     outcome(&state, &session, result, "hotel-removed").await
+}
+
+/// A hotel's page in the portal: what travellers see of it, its rooms and its rates, changed in
+/// place. The API replaces a hotel whole, so the form's changes are applied to the hotel as it
+/// is (room types and rate plans keep their ids, and with them their stays).
+async fn hotel(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    Query(shown): Query<Shown>,
+) -> Result<Response, PageError> {
+    render_hotel(
+        &state,
+        &session,
+        &id,
+        shown.done.as_deref().and_then(done_text),
+        None,
+    )
+    .await
+}
+
+async fn render_hotel(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let here = format!("/admin/listings/hotels/{}", segment(id)?);
+    session.staff(&here)?;
+    let hotel: Value = state
+        .api
+        .get(
+            session.caller(),
+            &format!("/api/listings/hotels/{}", segment(id)?),
+        )
+        .await
+        .map_err(|e| PageError::from_api(e, &here))?;
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let amenities: Vec<String> = hotel["amenities"]
+        .as_array()
+        .map(|a| a.iter().map(text).collect())
+        .unwrap_or_default();
+    let title = text(&hotel["name"]);
+    let body = html! {
+        h1 { (title) }
+        (notice(done))
+        (alert(error))
+        form.stack method="post" action=(here) {
+            (csrf(session))
+            label { "Name" input name="name" required maxlength="200" value=(title); }
+            label { "Stars" input type="number" name="stars" min="1" max="5" required value=(text(&hotel["stars"])); }
+            label { "Amenities (comma-separated)" input name="amenities" value=(amenities.join(", ")); }
+            label { "Description" input name="description" maxlength="2000" value=(text(&hotel["description"])); }
+            @for (r, room) in hotel["roomTypes"].as_array().into_iter().flatten().enumerate() {
+                fieldset {
+                    legend { (text(&room["name"])) }
+                    label { "Rooms of this type" input type="number" name={"rooms" (r)} min="0" required value=(text(&room["rooms"])); }
+                    @for (p, plan) in room["ratePlans"].as_array().into_iter().flatten().enumerate() {
+                        label { (text(&plan["name"])) ", weekday price (" (text(&plan["weekdayPrice"]["currency"])) ")"
+                            input name={"weekday" (r) "_" (p)} inputmode="decimal" required value=(text(&plan["weekdayPrice"]["amount"])); }
+                        label { (text(&plan["name"])) ", weekend price (" (text(&plan["weekendPrice"]["currency"])) ")"
+                            input name={"weekend" (r) "_" (p)} inputmode="decimal" required value=(text(&plan["weekendPrice"]["amount"])); }
+                    }
+                }
+            }
+            button type="submit" { "Save the hotel" }
+        }
+    };
+    Ok(layout::admin_page(session, &title, body).into_response())
+}
+
+/// The hotel as `PUT` takes it, from the hotel as `GET` shows it: amounts back to their
+/// decimal text, room types and rate plans with their ids.
+fn hotel_input(view: &Value) -> Value {
+    let amount = |money: &Value| money["amount"].clone();
+    let room_types: Vec<Value> = view["roomTypes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|room| {
+            let plans: Vec<Value> = room["ratePlans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|plan| {
+                    let prices: serde_json::Map<String, Value> = plan["prices"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(night, money)| (night.clone(), amount(money)))
+                        .collect();
+                    json!({
+                        "id": plan["id"], "name": plan["name"], "refundable": plan["refundable"],
+                        "freeCancellationHours": plan["freeCancellationHours"],
+                        "weekdayPrice": amount(&plan["weekdayPrice"]),
+                        "weekendPrice": amount(&plan["weekendPrice"]),
+                        "prices": prices,
+                    })
+                })
+                .collect();
+            json!({
+                "id": room["id"], "name": room["name"], "capacity": room["capacity"],
+                "beds": room["beds"], "rooms": room["rooms"], "ratePlans": plans,
+            })
+        })
+        .collect();
+    json!({
+        "name": view["name"], "city": view["city"], "address": view["address"],
+        "latitude": view["latitude"], "longitude": view["longitude"],
+        "airportCode": view["airportCode"], "stars": view["stars"], "amenities": view["amenities"],
+        "photos": view["photos"], "description": view["description"],
+        "checkInTime": view["checkInTime"], "currency": view["currency"],
+        "taxBasisPoints": view["taxBasisPoints"], "feePerNight": amount(&view["feePerNight"]),
+        "roomTypes": room_types,
+    })
+}
+
+async fn change_hotel(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, PageError> {
+    let here = format!("/admin/listings/hotels/{}", segment(&id)?);
+    session.staff(&here)?;
+    let path = format!("/api/listings/hotels/{}", segment(&id)?);
+    let view: Value = state
+        .api
+        .get(session.caller(), &path)
+        .await
+        .map_err(|e| PageError::from_api(e, &here))?;
+    let mut input = hotel_input(&view);
+    let field = |name: &str| form.get(name).map(|v| v.trim().to_owned());
+    if let Some(name) = field("name") {
+        input["name"] = json!(name);
+    }
+    if let Some(stars) = field("stars") {
+        input["stars"] = number(&stars);
+    }
+    if let Some(description) = field("description") {
+        input["description"] = json!(description);
+    }
+    if let Some(amenities) = field("amenities") {
+        let list: Vec<&str> = amenities
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .collect();
+        input["amenities"] = json!(list);
+    }
+    if let Some(rooms) = input["roomTypes"].as_array_mut() {
+        for (r, room) in rooms.iter_mut().enumerate() {
+            if let Some(count) = field(&format!("rooms{r}")) {
+                room["rooms"] = number(&count);
+            }
+            if let Some(plans) = room["ratePlans"].as_array_mut() {
+                for (p, plan) in plans.iter_mut().enumerate() {
+                    for (key, name) in [("weekdayPrice", "weekday"), ("weekendPrice", "weekend")] {
+                        if let Some(price) = field(&format!("{name}{r}_{p}")) {
+                            plan[key] = json!(price);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match state
+        .api
+        .act(session.caller(), Method::PUT, &path, Some(&input))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("{here}?done=hotel-changed")).into_response()),
+        Err(e) if super::shown_beside_form(e.status) => {
+            let mut page = render_hotel(&state, &session, &id, None, Some(&e.message)).await?;
+            *page.status_mut() = e.status;
+            Ok(page)
+        }
+        Err(e) => Err(PageError::from_api(e, &here)),
+    }
 }
