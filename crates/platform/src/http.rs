@@ -49,6 +49,8 @@ pub struct ServiceRouter {
     metrics: Metrics,
     checks: Vec<Box<dyn ReadinessCheck>>,
     body_limit: usize,
+    /// The database whose event tables `/events` reports, when the service has one.
+    events: Option<sqlx::PgPool>,
 }
 
 impl ServiceRouter {
@@ -58,6 +60,7 @@ impl ServiceRouter {
             metrics,
             checks: Vec::new(),
             body_limit: 64 * 1024,
+            events: None,
         }
     }
 
@@ -102,6 +105,13 @@ impl ServiceRouter {
         .body_limit(settings.body_limit)
     }
 
+    /// Serves `/events`: the backlog of `db`'s outbox and its dead letters.
+    #[must_use]
+    pub fn events(mut self, db: sqlx::PgPool) -> Self {
+        self.events = Some(db);
+        self
+    }
+
     #[must_use]
     pub fn check(mut self, check: impl ReadinessCheck) -> Self {
         self.checks.push(Box::new(check));
@@ -131,12 +141,16 @@ impl ServiceRouter {
             metrics: self.metrics.clone(),
             checks: Arc::new(self.checks),
         };
-        let operational = Router::new()
+        let mut operational = Router::new()
             .route("/health", get(health))
             .route("/ready", get(ready))
             .route("/metrics", get(render_metrics))
             .route("/version", get(version))
             .with_state(ops);
+        if let Some(db) = self.events {
+            operational =
+                operational.route("/events", get(crate::events::status::serve).with_state(db));
+        }
         api.merge(operational)
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

@@ -108,7 +108,9 @@ impl Context {
         let router = ServiceRouter::with_metrics(&self.settings, version, register)
             .check(self.tasks.clone());
         match &self.db {
-            Some(db) => router.check(crate::readiness::PostgresCheck(db.clone())),
+            Some(db) => router
+                .check(crate::readiness::PostgresCheck(db.clone()))
+                .events(db.clone()),
             None => router,
         }
         .checks_for(&self.settings)

@@ -169,6 +169,7 @@ impl Service for Gateway {
             })
             .route("/api/gateway/status", get(status))
             .route("/api/discovery/status", get(discovery))
+            .route("/api/operations/events", get(operations::events))
             .route("/api/openapi.yaml", get(openapi))
             .route("/api/auth/register", forward(&login))
             .route("/api/auth/login", forward(&login))

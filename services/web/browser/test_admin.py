@@ -1,6 +1,8 @@
 """The admin portal: ops change a flight from it, and customers are refused every page and
 action of it, whatever link they follow."""
 
+import re
+
 from playwright.sync_api import expect
 
 from conftest import BASE, register, screenshot, sign_in
@@ -112,3 +114,17 @@ def test_ops_find_a_booking_by_reference_and_cancel_it_with_its_refund(browser, 
         staff.close()
     page.reload()
     expect(page.locator("[data-booking-status]")).to_have_text("Cancelled")
+
+
+def test_the_system_page_shows_every_instance_and_its_event_backlog(page):
+    sign_in(page, "admin", "itinera-admin-1")
+    page.goto(f"{BASE}/admin/system")
+    instances = page.locator("table", has_text="Service instances")
+    for service in ["identity", "catalog", "booking", "notification", "payment", "web"]:
+        expect(instances.locator("td", has_text=service).first).to_be_visible()
+    events = page.locator("[data-events]")
+    for service in ["identity", "catalog", "booking", "notification", "payment"]:
+        row = events.locator("tr", has=page.locator(f"td:text-is('{service}')"))
+        expect(row).to_have_count(1)
+        expect(row.locator("td").nth(2)).to_have_text(re.compile(r"^\d+$"))
+        expect(row.locator("td").nth(4)).to_have_text(re.compile(r"^\d+$"))

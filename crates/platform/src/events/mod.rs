@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod kafka;
 pub mod outbox;
 pub mod relay;
+pub mod status;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -249,3 +249,59 @@ async fn shutdown_drains_requests_then_flushes_the_relay_before_consumers_stop()
     // Every task stopped because it was told to; none is reported dead.
     assert_eq!(probe.tasks.problems(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn events_reports_the_outbox_backlog_and_the_dead_letters() {
+    platform::telemetry::init_for_tests();
+    let database = TestDatabase::new("probe");
+    let source = ConfigSource::from_pairs([
+        ("DATABASE_URL", database.url.as_str()),
+        ("SERVICE_PORT", "0"),
+        ("DATABASE_MAX_CONNECTIONS", "4"),
+    ]);
+    // Without a transport, what the service publishes waits in its outbox.
+    let host = Host::<Probe>::build(
+        Probe::load(&source, RunMode::Single).unwrap(),
+        Arc::new(platform::events::bus::Disconnected),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}", host.port());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(host.run_until_stopped(shutdown.clone()));
+    let events = || async {
+        let response = reqwest::get(format!("{url}/events")).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let idle = events().await;
+    assert_eq!(
+        (idle["outboxPending"].as_i64(), idle["deadLetters"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert!(idle["oldestPendingSeconds"].is_null());
+
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let written = client
+            .post(format!("{url}/slow-event"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(written.status().as_u16(), 204);
+    }
+    let db = PgPool::connect(&database.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO dead_letters (consumer, topic, envelope, error, attempts) \
+         VALUES ('probe.recorder', 'probe.things', '{}', 'unreadable', 3)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let behind = events().await;
+    assert_eq!(behind["outboxPending"], 2);
+    assert!(behind["oldestPendingSeconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(behind["deadLetters"], 1);
+    assert!(behind["lastDeadLetterAt"].is_string());
+    shutdown.cancel();
+}

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod edge;
 mod live;
+mod operation_events;
 mod operations;
 mod rate_limits;
 mod resilience;

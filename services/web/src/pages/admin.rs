@@ -679,6 +679,27 @@ struct Discovery {
     services: BTreeMap<String, Vec<Instance>>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventStatus {
+    outbox_pending: i64,
+    oldest_pending_seconds: Option<f64>,
+    dead_letters: i64,
+    last_dead_letter_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
+struct InstanceEvents {
+    instance: String,
+    events: Option<EventStatus>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Events {
+    services: BTreeMap<String, Vec<InstanceEvents>>,
+}
+
 async fn system(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -686,10 +707,11 @@ async fn system(
 ) -> Result<Response, PageError> {
     let user = session.staff("/admin/system")?;
     let admin = user.role == platform::auth::Role::Admin;
-    let discovery = state
-        .api
-        .get::<Discovery>(session.caller(), "/api/discovery/status")
-        .await;
+    let caller = session.caller();
+    let (discovery, events) = tokio::join!(
+        state.api.get::<Discovery>(caller, "/api/discovery/status"),
+        state.api.get::<Events>(caller, "/api/operations/events"),
+    );
     let body = html! {
         h1 { "System" }
         (notice(shown.done.as_deref().and_then(done_text)))
@@ -710,6 +732,36 @@ async fn system(
                             td { (i.outstanding) }
                         }
                     } } }
+                }
+            }
+        }
+        section.card aria-labelledby="events-title" {
+            h2 id="events-title" { "Events" }
+            p { "Each service's outbox backlog (events written but not yet published) and the events its consumers gave up on (dead letters)." }
+            @match &events {
+                Err(e) => (alert(Some(&e.message))),
+                Ok(events) => {
+                    table data-events {
+                        caption { "Event backlog by instance" }
+                        thead { tr {
+                            th scope="col" { "Service" } th scope="col" { "Instance" } th scope="col" { "Waiting to publish" }
+                            th scope="col" { "Oldest waiting" } th scope="col" { "Dead letters" } th scope="col" { "Last dead letter" }
+                        } }
+                        tbody { @for (service, instances) in &events.services { @for i in instances {
+                            tr {
+                                td { (service) } td { (i.instance) }
+                                @match (&i.events, &i.error) {
+                                    (Some(e), _) => {
+                                        td { (e.outbox_pending) }
+                                        td { @match e.oldest_pending_seconds { Some(s) => { (format!("{s:.0}")) " s" }, None => "—" } }
+                                        td { @if e.dead_letters > 0 { strong { (e.dead_letters) } } @else { "0" } }
+                                        td { @match e.last_dead_letter_at { Some(at) => (at.format("%Y-%m-%d %H:%M UTC")), None => "—" } }
+                                    }
+                                    (None, error) => { td colspan="4" { "Not answering: " (error.as_deref().unwrap_or("unknown")) } }
+                                }
+                            }
+                        } } }
+                    }
                 }
             }
         }
