@@ -1,6 +1,8 @@
 """Every main page at desktop and phone widths: a screenshot saved, no serious or critical
 accessibility violation (axe-core), and under 100 KB before images."""
 
+import datetime
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -12,10 +14,18 @@ PAGE_BUDGET = 100 * 1024
 
 def pages(api, flight):
     date = local_date(flight)
+    later = (datetime.date.fromisoformat(date) + datetime.timedelta(days=2)).isoformat()
+    hotel = api.get(f"/api/listings/hotels/search?city=London&checkIn={date}&checkOut={later}")
+    car = api.get(f"/api/listings/cars/search?location=LHR&startDate={date}&endDate={later}")
     return {
         "home": "/",
         "results": f"/flights?from=Paris&to=London&date={date}",
         "flight": f"/flights/{flight['flightId']}?passengers=2",
+        "hotels": f"/hotels?city=London&checkIn={date}&checkOut={later}",
+        "hotel": f"/hotels/{hotel['items'][0]['id']}?checkIn={date}&checkOut={later}",
+        "cars": f"/cars?location=LHR&startDate={date}&endDate={later}",
+        "car": f"/cars/{car['items'][0]['id']}?startDate={date}&endDate={later}",
+        "trip": f"/trip?from=Paris&to=London&departure={date}&return={later}",
         "trips": "/bookings",
         "account": "/account",
         "notifications": "/notifications",
@@ -74,6 +84,9 @@ def test_admin_pages_are_accessible_and_captured(browser, viewport_name):
             "admin-flights": "/admin/flights?from=CDG&to=LHR",
             "admin-users": "/admin/users",
             "admin-system": "/admin/system",
+            "admin-listings": "/admin/listings",
+            "admin-bookings": "/admin/bookings?userId=1",
+            "admin-payments": "/admin/payments?userId=1",
         }.items():
             page.goto(f"{BASE}{path}")
             expect(page.locator("main h1")).to_be_visible()
