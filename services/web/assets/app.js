@@ -42,6 +42,7 @@ function setUpFilters() {
 function setUpSeatMap() {
   const map = document.querySelector("[data-seatmap]");
   if (!map) return;
+  map.hidden = false;
   const choices = Array.from(document.querySelectorAll("select[data-seat-choice]"));
   const refresh = () => {
     const chosen = new Set(choices.map((c) => c.value).filter(Boolean));
@@ -57,8 +58,10 @@ function setUpSeatMap() {
     if (holder) {
       holder.value = "";
     } else {
-      const free = choices.find((c) => c.value === "") || choices[choices.length - 1];
-      if (free) free.value = code;
+      // Every passenger has a seat: a seat is given back (clicked again) before another is taken.
+      const free = choices.find((c) => c.value === "");
+      if (!free) return;
+      free.value = code;
     }
     refresh();
   });

@@ -114,6 +114,9 @@ def test_ops_find_a_booking_by_reference_and_cancel_it_with_its_refund(browser, 
         staff.close()
     page.reload()
     expect(page.locator("[data-booking-status]")).to_have_text("Cancelled")
+    # Cancelled by the airline's staff, a paid booking is refunded in full.
+    price = page.locator("dt:has-text('Price') + dd").inner_text()
+    expect(page.locator("[data-refund]").first).to_contain_text(price, timeout=15_000)
 
 
 def test_the_system_page_shows_every_instance_and_its_event_backlog(page):
@@ -128,3 +131,16 @@ def test_the_system_page_shows_every_instance_and_its_event_backlog(page):
         expect(row).to_have_count(1)
         expect(row.locator("td").nth(2)).to_have_text(re.compile(r"^\d+$"))
         expect(row.locator("td").nth(4)).to_have_text(re.compile(r"^\d+$"))
+
+
+def test_live_updates_need_a_session_and_a_list_of_flight_codes(browser, page):
+    anonymous = browser.new_context()
+    try:
+        answer = anonymous.request.get(f"{BASE}/live?flights=AQ100-20261207")
+        assert answer.status == 401
+    finally:
+        anonymous.close()
+    register(page)
+    assert page.request.get(f"{BASE}/live?flights=").status == 400
+    assert page.request.get(f"{BASE}/live?flights=A%26B").status == 400
+    assert page.request.get(f"{BASE}/live").status == 400

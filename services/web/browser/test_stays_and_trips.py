@@ -36,7 +36,9 @@ def test_a_traveller_finds_a_hotel_filters_it_and_books_a_room(page):
     page.get_by_role("radio", name="5 stars").check()
     expect(page).to_have_url(re.compile("stars=5"))
     assert page.evaluate("window.__notReloaded") is True
-    for stars in page.locator("[data-results] [aria-label$='stars']").all():
+    shown = page.locator("[data-results] [aria-label$='stars']").all()
+    assert shown, "a 5-star hotel in London"
+    for stars in shown:
         assert stars.get_attribute("aria-label") == "5 stars"
     screenshot(page, "hotels-desktop")
     page.get_by_role("link", name=re.compile("^See rooms")).first.click()

@@ -83,6 +83,7 @@ def test_a_declined_card_is_shown_as_declined_and_nothing_is_charged(page, api):
     expect(page.get_by_role("heading", level=2)).to_have_text(
         re.compile("Payment declined: the card was declined"), timeout=15_000
     )
+    expect(page.get_by_role("heading", level=2)).to_contain_text("nothing was charged")
     expect(page.locator("[data-booking-status]")).to_have_text("Cancelled")
 
 
@@ -149,3 +150,30 @@ def test_a_traveller_saves_a_card_tops_up_the_wallet_and_pays_from_it(page, api)
     expect(page.locator("dt:has-text('Payment') + dd")).to_contain_text("from the wallet")
     page.get_by_role("link", name="Account").click()
     expect(page.locator("table", has_text="Ledger")).to_contain_text("payment")
+
+
+def test_a_checkout_sent_twice_at_once_books_once_and_saves_one_card(page, api):
+    flight = api.bookable_flight()
+    register(page)
+    page.goto(f"{BASE}/flights/{flight['flightId']}")
+    page.get_by_label("Passenger 1 full name").fill("Katherine Goble")
+    page.get_by_label("A new card").check()
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry month").fill("12")
+    page.get_by_label("Expiry year").fill("31")
+    page.get_by_label("Security code").fill("123")
+    # The same form, sent twice at once (a double click on a slow connection).
+    landed = page.evaluate(
+        """async () => {
+            const form = document.querySelector("form[data-checkout]");
+            const send = () => fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form))});
+            const answers = await Promise.all([send(), send()]);
+            return answers.map((a) => [a.status, new URL(a.url).pathname]);
+        }"""
+    )
+    assert landed[0] == landed[1], landed
+    assert landed[0][0] == 200 and landed[0][1].startswith("/bookings/"), landed
+    page.goto(f"{BASE}/bookings")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.goto(f"{BASE}/account")
+    expect(page.locator("section", has=page.get_by_role("heading", name="Saved cards")).locator("li")).to_have_count(1)

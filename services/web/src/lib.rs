@@ -45,8 +45,8 @@ impl Service for Web {
         &config.settings
     }
 
-    /// No database: every state is the platform's (the only thing kept, in memory, is a
-    /// minute's token renewals).
+    /// No database: every state is the platform's (kept in memory only: token renewals for 10 s
+    /// and checkout submissions for a minute, so that repeats of either are answered once).
     fn migrator() -> Option<&'static platform::service::Migrator> {
         None
     }
@@ -59,9 +59,14 @@ impl Service for Web {
             config.secure_cookies,
             config.trusted_proxies.clone(),
         );
-        let pages = pages::router(pages::AppState { api }).layer(
-            axum::middleware::from_fn_with_state(sessions, session::layer),
-        );
+        let pages = pages::router(pages::AppState {
+            api,
+            submissions: Default::default(),
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            session::layer,
+        ));
         let site = pages
             .merge(layout::assets())
             .layer(axum::middleware::map_response(security_headers));

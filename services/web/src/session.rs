@@ -57,6 +57,7 @@ const MAX_SHARED: usize = 10_000;
 /// The signed-in user, from a verified access token.
 #[derive(Clone)]
 pub struct User {
+    pub id: i64,
     pub name: String,
     pub role: Role,
 }
@@ -171,6 +172,7 @@ impl Sessions {
     async fn user(&self, token: &str) -> Option<User> {
         let caller = self.inner.verifier.verify(token).await.ok()?;
         Some(User {
+            id: caller.user_id,
             name: caller.username,
             role: caller.role,
         })

@@ -199,7 +199,7 @@ async fn show(
                 dt { "Price" } dd { (booking.price) }
                 dt { "Booked" } dd { (booking.created_at.format("%Y-%m-%d %H:%M UTC")) }
                 @if let (true, Some(until)) = (pending, booking.hold_expires_at) {
-                    dt { "Held until" } dd { (until.format("%H:%M:%S UTC")) }
+                    dt { "Held until" } dd { (until.format("%Y-%m-%d %H:%M:%S UTC")) }
                 }
                 @if let Some(payment) = &payment {
                     dt { "Payment" }
@@ -261,6 +261,9 @@ async fn confirm_cancel(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let booking = booking(&state, &session, &id).await?;
+    if !matches!(booking.status.as_str(), "CONFIRMED" | "PENDING_PAYMENT") {
+        return Ok(Redirect::to(&format!("/bookings/{}", booking.booking_id)).into_response());
+    }
     let quote = state
         .api
         .get::<RefundQuote>(

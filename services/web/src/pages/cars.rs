@@ -2,7 +2,7 @@
 //! page, and booking it.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::{Markup, html};
@@ -180,13 +180,10 @@ async fn book(
         ("startDate".to_owned(), json!(start)),
         ("endDate".to_owned(), json!(end)),
     ]);
-    match checkout::book(&state, &session, "/api/bookings", body, &pairs).await {
-        Ok(booking_id) => Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response()),
-        Err(Ok(refusal)) => {
-            let mut page = render(&state, &session, &id, start, end, Some(&refusal)).await?;
-            *page.status_mut() = axum::http::StatusCode::CONFLICT;
-            Ok(page)
-        }
-        Err(Err(e)) => Err(e),
-    }
+    let here = format!("/cars/{id}");
+    let outcome = checkout::book(&state, &session, "/api/bookings", body, pairs.clone()).await;
+    checkout::respond(outcome, &here, |refusal| async move {
+        render(&state, &session, &id, start, end, Some(&refusal)).await
+    })
+    .await
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::{Markup, html};
@@ -153,7 +153,9 @@ async fn render(
 fn seat_grid(cabin: &SeatMapCabin, interactive: bool) -> Markup {
     let taken: HashSet<&str> = cabin.taken.iter().map(String::as_str).collect();
     html! {
-        figure.seatmap data-seatmap[interactive] {
+        // Choosing on the map needs the page script (which shows it); without it, each
+        // passenger's list of free seats does the same.
+        figure.seatmap data-seatmap[interactive] hidden[interactive] {
             figcaption { "Seat map, " (cabin.cabin) " (" (cabin.seats_left) " free)" }
             div.rows role="group" aria-label="Seats" {
                 @for row in cabin.first_row..=cabin.last_row {
@@ -211,7 +213,7 @@ fn checkout(
                                 input name={"name" (i)} required maxlength="100" autocomplete="name"
                                     value=(filled.names.get(i).map_or("", String::as_str));
                             }
-                            label { "Seat"
+                            label { "Seat for passenger " (i + 1)
                                 select name={"seat" (i)} data-seat-choice {
                                     option value="" { "Any free seat" }
                                     @for seat in &free {
@@ -273,20 +275,19 @@ async fn book(
         ("cabin".to_owned(), json!(cabin)),
         ("passengers".to_owned(), Value::Array(travellers)),
     ]);
-    match checkout::book(&state, &session, "/api/bookings", body, &pairs).await {
-        Ok(booking_id) => Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response()),
-        Err(Ok(refusal)) => {
-            render(
-                &state,
-                &session,
-                id,
-                passengers,
-                &cabin,
-                &filled,
-                Some(&refusal),
-            )
-            .await
-        }
-        Err(Err(e)) => Err(e),
-    }
+    let here = format!("/flights/{id}");
+    let outcome = checkout::book(&state, &session, "/api/bookings", body, pairs).await;
+    checkout::respond(outcome, &here, |refusal| async move {
+        render(
+            &state,
+            &session,
+            id,
+            passengers,
+            &cabin,
+            &filled,
+            Some(&refusal),
+        )
+        .await
+    })
+    .await
 }

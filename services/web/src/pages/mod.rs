@@ -24,6 +24,8 @@ mod trip;
 #[derive(Clone)]
 pub struct AppState {
     pub api: Api,
+    /// Checkout forms being submitted, so that each books once.
+    pub(crate) submissions: checkout::Submissions,
 }
 
 /// The traveller site and the admin portal.

@@ -1,9 +1,9 @@
-//! Hotels: search results for a stay (filters by stars and amenities, sorting by price, rating
-//! or distance), a hotel's page with photos, reviews and every room type priced for the stay,
+//! Hotels: search results for a stay (filters by stars and amenities, sorting by price or
+//! rating), a hotel's page with photos, reviews and every room type priced for the stay,
 //! and booking a room.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::{Markup, html};
@@ -139,7 +139,7 @@ fn offer_row(offer: &StayOffer, stay: &str) -> Markup {
     html! {
         li.result {
             div.times {
-                strong { (offer.name) } " " span aria-label={(offer.stars) " stars"} { (stars(offer.stars)) }
+                strong { (offer.name) } " " span role="img" aria-label={(offer.stars) " stars"} { (stars(offer.stars)) }
                 @if let Some(rating) = offer.rating { span.muted { " · rated " (rating) "/5 (" (offer.review_count) ")" } }
             }
             div.meta {
@@ -209,7 +209,7 @@ async fn render(
     let reviews = reviews.map(|r| r.items).unwrap_or_default();
     let priced = !stay.check_in.is_empty() && !stay.check_out.is_empty();
     let body = html! {
-        h1 { (hotel.name) " " span aria-label={(hotel.stars) " stars"} { (stars(hotel.stars)) } }
+        h1 { (hotel.name) " " span role="img" aria-label={(hotel.stars) " stars"} { (stars(hotel.stars)) } }
         (alert(error))
         p { (hotel.address) ", " (hotel.city) " · check-in from " (hotel.check_in_time) }
         @if let Some(rating) = hotel.rating { p { "Rated " strong { (rating) "/5" } " by " (hotel.review_count) " guests" } }
@@ -307,13 +307,10 @@ async fn book(
             json!(stay.guests.parse::<i32>().unwrap_or(1)),
         ),
     ]);
-    match checkout::book(&state, &session, "/api/bookings", body, &pairs).await {
-        Ok(booking_id) => Ok(Redirect::to(&format!("/bookings/{booking_id}")).into_response()),
-        Err(Ok(refusal)) => {
-            let mut page = render(&state, &session, &id, &stay, Some(&refusal)).await?;
-            *page.status_mut() = axum::http::StatusCode::CONFLICT;
-            Ok(page)
-        }
-        Err(Err(e)) => Err(e),
-    }
+    let here = format!("/hotels/{id}");
+    let outcome = checkout::book(&state, &session, "/api/bookings", body, pairs.clone()).await;
+    checkout::respond(outcome, &here, |refusal| async move {
+        render(&state, &session, &id, &stay, Some(&refusal)).await
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 //! and one checkout that books every chosen part together (all or nothing) with one payment.
 
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::{Markup, html};
@@ -204,11 +204,12 @@ async fn book(
         Err(refusal) => return refuse(&state, &session, &asked, &refusal).await,
     };
     let body = serde_json::Map::from_iter([("items".to_owned(), Value::Array(items))]);
-    match checkout::book(&state, &session, "/api/trips", body, &pairs).await {
-        Ok(trip_id) => Ok(Redirect::to(&format!("/bookings/{trip_id}")).into_response()),
-        Err(Ok(refusal)) => refuse(&state, &session, &asked, &refusal).await,
-        Err(Err(e)) => Err(e),
-    }
+    let here = format!("/trip?{}", asked.query());
+    let outcome = checkout::book(&state, &session, "/api/trips", body, pairs.clone()).await;
+    checkout::respond(outcome, &here, |refusal| async move {
+        render(&state, &session, &asked, Some(&refusal)).await
+    })
+    .await
 }
 
 async fn refuse(
@@ -218,6 +219,6 @@ async fn refuse(
     refusal: &str,
 ) -> Result<Response, PageError> {
     let mut page = render(state, session, asked, Some(refusal)).await?;
-    *page.status_mut() = axum::http::StatusCode::CONFLICT;
+    *page.status_mut() = axum::http::StatusCode::BAD_REQUEST;
     Ok(page)
 }
