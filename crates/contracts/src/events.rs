@@ -210,6 +210,10 @@ pub struct TripItem {
     /// As [`BookingSnapshot::refundable_until`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refundable_until: Option<DateTime<Utc>>,
+    /// A flight item's flight, whose departure (and with it the fare rule's deadline) moves when
+    /// the flight is moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight_id: Option<i64>,
 }
 
 /// `booking.bookings`: `booking.created`, `booking.confirmed`, `booking.cancelled`,
@@ -708,6 +712,7 @@ mod tests {
                 },
                 starts_at,
                 refundable_until: None,
+                flight_id: Some(3),
             }],
             ..booking()
         };

@@ -478,6 +478,7 @@ impl Held {
                 },
                 starts_at: b.departure_at,
                 refundable_until: None,
+                flight_id: Some(b.flight_id),
             },
             Held::Other(b) => TripItem {
                 booking_id: b.id,
@@ -488,6 +489,7 @@ impl Held {
                 },
                 starts_at: b.starts_at,
                 refundable_until: b.refundable_until,
+                flight_id: None,
             },
         }
     }

@@ -34,6 +34,8 @@ pub type Application = Host<Payment>;
 
 /// The consumer group (and inbox name) of the payment service.
 pub const CONSUMER: &str = "payment.bookings";
+/// The consumer group that follows flights' departures for refund quotes.
+pub const FLIGHTS_CONSUMER: &str = "payment.flights";
 
 impl Service for Payment {
     type Config = Config;
@@ -86,6 +88,7 @@ impl Service for Payment {
             .note("simulated card processor: 4242 4242 4242 4242 approves, 4000 0000 0000 0002 declines")
             .publishes()
             .consumes(CONSUMER, &[topics::BOOKINGS], bookings)
+            .consumes(FLIGHTS_CONSUMER, &[topics::FLIGHTS], events::flights::FlightTimes)
             .runs(Job::new("payment worker", move |task| worker.run(task)).stalls_after(stall)))
     }
 }

@@ -39,6 +39,7 @@ pub struct NewTerms {
     pub price_minor: Vec<i64>,
     pub starts_at: Vec<DateTime<Utc>>,
     pub refundable_until: Vec<Option<DateTime<Utc>>>,
+    pub flight_id: Vec<Option<i64>>,
 }
 
 impl NewTerms {
@@ -50,6 +51,7 @@ impl NewTerms {
             price: booking.price.clone(),
             starts_at: booking.starts_at,
             refundable_until: booking.refundable_until,
+            flight_id: booking.flight.as_ref().map(|f| f.flight_id),
         };
         let items = if booking.items.is_empty() {
             std::slice::from_ref(&own)
@@ -63,6 +65,7 @@ impl NewTerms {
             self.price_minor.push(item.price.amount_minor);
             self.starts_at.push(item.starts_at);
             self.refundable_until.push(item.refundable_until);
+            self.flight_id.push(item.flight_id);
         }
     }
 }
@@ -72,11 +75,12 @@ impl NewTerms {
 pub async fn insert_many(tx: &mut PgConnection, new: &NewTerms) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO booking_terms (booking_id, payment_id, product, price_minor, starts_at, \
-             refundable_until) \
-         SELECT x.booking_id, p.id, x.product, x.price_minor, x.starts_at, x.refundable_until \
+             refundable_until, flight_id) \
+         SELECT x.booking_id, p.id, x.product, x.price_minor, x.starts_at, x.refundable_until, \
+             x.flight_id \
          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::timestamptz[], \
-             $6::timestamptz[]) \
-             AS x(paid_by, booking_id, product, price_minor, starts_at, refundable_until) \
+             $6::timestamptz[], $7::bigint[]) \
+             AS x(paid_by, booking_id, product, price_minor, starts_at, refundable_until, flight_id) \
          JOIN payments p ON p.booking_id = x.paid_by \
          ON CONFLICT (booking_id) DO NOTHING",
     )
@@ -86,6 +90,7 @@ pub async fn insert_many(tx: &mut PgConnection, new: &NewTerms) -> Result<(), sq
     .bind(&new.price_minor)
     .bind(&new.starts_at)
     .bind(&new.refundable_until)
+    .bind(&new.flight_id)
     .execute(tx)
     .await
     .map(|_| ())
@@ -108,4 +113,23 @@ pub async fn of_booking(db: &PgPool, booking_id: i64) -> Result<Vec<TermsRow>, s
     .bind(booking_id)
     .fetch_all(db)
     .await
+}
+
+/// Moves the deadlines of every booking on flight `flight_id` to its departure `departure_at`:
+/// a flight's fare rule counts from when it actually leaves, as the refund does.
+pub async fn flight_moved(
+    tx: &mut PgConnection,
+    flight_id: &[i64],
+    departure_at: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE booking_terms t SET starts_at = x.departure_at \
+         FROM unnest($1::bigint[], $2::timestamptz[]) AS x(flight_id, departure_at) \
+         WHERE t.flight_id = x.flight_id AND t.starts_at <> x.departure_at",
+    )
+    .bind(flight_id)
+    .bind(departure_at)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }

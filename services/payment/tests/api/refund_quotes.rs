@@ -356,3 +356,74 @@ async fn payments_recorded_before_terms_were_kept_are_quoted_by_the_fare_rule_fr
     );
     shutdown.cancel();
 }
+
+/// `flight.updated` for flight `flight_id`, now leaving at `departure_at`, as catalog sends it.
+fn flight_moved(flight_id: i64, departure_at: DateTime<Utc>) -> platform::events::Message {
+    let flight = contracts::events::FlightSnapshot {
+        flight_id,
+        flight_code: format!("IT{flight_id}-20991231"),
+        airline: "Test Air".into(),
+        origin: "AAA".into(),
+        destination: "BBB".into(),
+        departure_at,
+        arrival_at: departure_at + Duration::hours(2),
+        origin_time_zone: "Europe/Paris".into(),
+        destination_time_zone: "Europe/London".into(),
+        status: "Delayed".parse().unwrap(),
+        gate: None,
+        cabins: Vec::new(),
+        version: 2,
+    };
+    let key = flight_id.to_string();
+    platform::events::Message {
+        topic: contracts::events::topics::FLIGHTS.into(),
+        key: key.clone(),
+        envelope: platform::events::Envelope::new(
+            "catalog",
+            types::FLIGHT_UPDATED,
+            key,
+            serde_json::to_value(&flight).unwrap(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_flight_moved_after_booking_is_quoted_from_its_new_departure_as_its_refund_is() {
+    let (service, issuer) = start().await;
+    let token = issuer.customer(5, "jane");
+    // Leaves in 2 hours: the fare rule keeps 25 %.
+    let mut alone = flight(301, 20_000, Duration::hours(2));
+    alone.flight.as_mut().unwrap().flight_id = 77;
+    paid(&service, &alone).await;
+    assert_eq!(
+        quoted(&service, &token, 301).await.0,
+        (20_000, 15_000, 5_000)
+    );
+    // A trip's flight item on the same flight, and one on another flight that stays put.
+    let mut item = flight(303, 10_000, Duration::hours(2));
+    item.flight.as_mut().unwrap().flight_id = 77;
+    let mut other = flight(304, 10_000, Duration::hours(2));
+    other.flight.as_mut().unwrap().flight_id = 78;
+    paid(&service, &trip(302, &mut [item, other])).await;
+    assert_eq!(
+        quoted(&service, &token, 303).await.0,
+        (10_000, 7_500, 2_500)
+    );
+
+    // Ops move the flight to the day after tomorrow: cancelling now is free again.
+    service
+        .publish(&[flight_moved(77, Utc::now() + Duration::days(2))])
+        .await;
+    wait_for(
+        &service.db,
+        "SELECT count(*) FROM booking_terms WHERE flight_id = 77 AND starts_at > now() + interval '1 day'",
+        2,
+    )
+    .await;
+    assert_eq!(quoted(&service, &token, 301).await.0, (20_000, 20_000, 0));
+    assert_eq!(quoted(&service, &token, 303).await.0, (10_000, 10_000, 0));
+    assert_eq!(
+        quoted(&service, &token, 304).await.0,
+        (10_000, 7_500, 2_500)
+    );
+}

@@ -114,6 +114,7 @@ pub fn trip(trip_id: i64, items: &mut [BookingSnapshot]) -> BookingSnapshot {
                 price: i.price.clone(),
                 starts_at: i.starts_at,
                 refundable_until: i.refundable_until,
+                flight_id: i.flight.as_ref().map(|f| f.flight_id),
             })
             .collect(),
         ..priced(booking(trip_id), total)
