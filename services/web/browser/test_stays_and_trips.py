@@ -135,3 +135,26 @@ def test_ops_change_a_hotels_rooms_and_prices_and_search_shows_them(page, api):
     assert room["ratePlans"][0]["weekdayPrice"]["amount"] in ("212.50", "212.5")
     # Room types and rate plans keep their ids (and with them their stays).
     assert [r["id"] for r in after["roomTypes"]] == [r["id"] for r in before["roomTypes"]]
+
+
+def test_a_refused_trip_checkout_keeps_every_choice_and_name(page, api):
+    outbound = api.bookable_flight("CDG", "LHR")
+    departure = local_date(outbound)
+    back = (date.fromisoformat(departure) + timedelta(days=2)).isoformat()
+    register(page)
+    page.goto(f"{BASE}/trip?from=Paris&to=London&departure={departure}&return={back}&guests=1")
+    hotel = page.locator("input[name=hotel]").nth(2)
+    car = page.locator("input[name=car]").nth(1)
+    hotel.check()
+    car.check()
+    page.get_by_label("Traveller 1 full name").fill("Christine Darden")
+    # A card number that fails its check digit: the card is refused before anything is booked.
+    fill_new_card(page, "4242 4242 4242 4241")
+    page.get_by_role("button", name="Book the whole trip").click()
+    expect(page.get_by_role("alert")).to_contain_text("The card was not accepted")
+    expect(page.locator("input[name=hotel]").nth(2)).to_be_checked()
+    expect(page.locator("input[name=car]").nth(1)).to_be_checked()
+    expect(page.get_by_label("Traveller 1 full name")).to_have_value("Christine Darden")
+    expect(page.get_by_label("A new card")).to_be_checked()
+    page.goto(f"{BASE}/bookings")
+    expect(page.get_by_text("No bookings yet.")).to_be_visible()

@@ -8,7 +8,7 @@ use axum::{Extension, Router};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::checkout::{self, field, idempotency_key, payment_fieldset};
+use super::checkout::{self, Resubmit, field, idempotency_key, payment_fieldset, sent};
 use super::{AppState, encode, query};
 use crate::api::types::{Car, Page};
 use crate::error::PageError;
@@ -120,7 +120,7 @@ async fn render(
     id: &str,
     start: &str,
     end: &str,
-    error: Option<&str>,
+    again: Option<Resubmit<'_>>,
 ) -> Result<Response, PageError> {
     let id =
         uuid::Uuid::parse_str(id).map_err(|_| PageError::not_found("There is no such car."))?;
@@ -137,7 +137,7 @@ async fn render(
     let title = format!("{} {}", car.brand, car.model);
     let body = html! {
         h1 { (title) }
-        (alert(error))
+        (alert(again.map(|again| again.message)))
         dl {
             dt { "Type" } dd { (car.car_type) " · " (car.year) }
             dt { "Seats" } dd { (car.seats) }
@@ -154,7 +154,7 @@ async fn render(
                     (idempotency_key())
                     label { "From" input type="date" name="startDate" value=(start) required; }
                     label { "Until (drop-off)" input type="date" name="endDate" value=(end) required; }
-                    (payment_fieldset(&cards, ""))
+                    (payment_fieldset(&cards, sent(again, "payment").unwrap_or("")))
                     button type="submit" { "Book and pay" }
                 }
                 p.muted { "Free cancellation until pick-up." }
@@ -182,8 +182,20 @@ async fn book(
     ]);
     let here = format!("/cars/{id}");
     let outcome = checkout::book(&state, &session, "/api/bookings", body, pairs.clone()).await;
+    let form = &pairs;
     checkout::respond(outcome, &here, |refusal| async move {
-        render(&state, &session, &id, start, end, Some(&refusal)).await
+        render(
+            &state,
+            &session,
+            &id,
+            start,
+            end,
+            Some(Resubmit {
+                message: &refusal,
+                form,
+            }),
+        )
+        .await
     })
     .await
 }

@@ -91,6 +91,19 @@ pub fn payment_fieldset(cards: &[Card], chosen: &str) -> Markup {
     }
 }
 
+/// A refused form, shown again: the refusal, and what was sent (so that nothing typed or chosen
+/// is lost).
+#[derive(Clone, Copy)]
+pub struct Resubmit<'a> {
+    pub message: &'a str,
+    pub form: &'a [(String, String)],
+}
+
+/// What the form sent for `name`, if it is being shown again.
+pub fn sent<'a>(again: Option<Resubmit<'a>>, name: &str) -> Option<&'a str> {
+    again.map(|again| field(again.form, name))
+}
+
 /// A year as the payment API keeps it: `31` is 2031.
 fn full_year(year: i32) -> i32 {
     if (0..100).contains(&year) {

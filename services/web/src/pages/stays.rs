@@ -9,7 +9,7 @@ use axum::{Extension, Router};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::checkout::{self, field, idempotency_key, payment_fieldset};
+use super::checkout::{self, Resubmit, field, idempotency_key, payment_fieldset, sent};
 use super::{AppState, encode, query};
 use crate::api::types::{Hotel, Page, Reviews, StayOffer};
 use crate::error::PageError;
@@ -182,7 +182,7 @@ async fn render(
     session: &Session,
     id: &str,
     stay: &Stay<'_>,
-    error: Option<&str>,
+    again: Option<Resubmit<'_>>,
 ) -> Result<Response, PageError> {
     let id =
         uuid::Uuid::parse_str(id).map_err(|_| PageError::not_found("There is no such hotel."))?;
@@ -210,7 +210,7 @@ async fn render(
     let priced = !stay.check_in.is_empty() && !stay.check_out.is_empty();
     let body = html! {
         h1 { (hotel.name) " " span role="img" aria-label={(hotel.stars) " stars"} { (stars(hotel.stars)) } }
-        (alert(error))
+        (alert(again.map(|again| again.message)))
         p { (hotel.address) ", " (hotel.city) " · check-in from " (hotel.check_in_time) }
         @if let Some(rating) = hotel.rating { p { "Rated " strong { (rating) "/5" } " by " (hotel.review_count) " guests" } }
         div.photos {
@@ -252,9 +252,11 @@ async fn render(
                                     }
                                     @if session.user.is_some() {
                                         label { "Guests" input type="number" name="guests" min="1" max=(room.capacity) value=(stay.guests.parse::<i32>().unwrap_or(1).clamp(1, room.capacity)); }
-                                        details {
+                                        @let refused_here = sent(again, "ratePlanId") == Some(plan.id.as_str())
+                                            && sent(again, "roomTypeId") == Some(room.id.as_str());
+                                        details open[refused_here] {
                                             summary { "Book " (room.name) ", " (plan.name) }
-                                            (payment_fieldset(&cards, ""))
+                                            (payment_fieldset(&cards, if refused_here { sent(again, "payment").unwrap_or("") } else { "" }))
                                             button type="submit" { "Book and pay" span.visually-hidden { " " (room.name) ", " (plan.name) } }
                                         }
                                     }
@@ -309,8 +311,19 @@ async fn book(
     ]);
     let here = format!("/hotels/{id}");
     let outcome = checkout::book(&state, &session, "/api/bookings", body, pairs.clone()).await;
+    let form = &pairs;
     checkout::respond(outcome, &here, |refusal| async move {
-        render(&state, &session, &id, &stay, Some(&refusal)).await
+        render(
+            &state,
+            &session,
+            &id,
+            &stay,
+            Some(Resubmit {
+                message: &refusal,
+                form,
+            }),
+        )
+        .await
     })
     .await
 }

@@ -8,7 +8,7 @@ use axum::{Extension, Router};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::checkout::{self, field, idempotency_key, payment_fieldset};
+use super::checkout::{self, Resubmit, field, idempotency_key, payment_fieldset, sent};
 use super::{AppState, encode, query};
 use crate::api::types::{FlightOffer, TripResults};
 use crate::error::PageError;
@@ -78,7 +78,7 @@ async fn render(
     state: &AppState,
     session: &Session,
     asked: &Asked,
-    error: Option<&str>,
+    again: Option<Resubmit<'_>>,
 ) -> Result<Response, PageError> {
     let here = format!("/trip?{}", asked.query());
     let path = format!("/api/search?{}", asked.query());
@@ -89,7 +89,7 @@ async fn render(
     let title = format!("A trip from {} to {}", asked.from, asked.to);
     let body = html! {
         h1 { (title) }
-        (alert(error))
+        (alert(again.map(|again| again.message)))
         @match &found {
             Err(e) => (alert(Some(&e.message))),
             Ok(results) => {
@@ -103,22 +103,27 @@ async fn render(
                     fieldset {
                         legend { "Flight there" }
                         @if results.outbound.is_empty() { p { "No flight on that day." } }
-                        @for (i, offer) in results.outbound.iter().enumerate() { (flight_choice("outbound", offer, i == 0)) br; }
+                        @for (i, offer) in results.outbound.iter().enumerate() {
+                            (flight_choice("outbound", offer, sent(again, "outbound").map_or(i == 0, |id| id == offer.flight_id.to_string()))) br;
+                        }
                     }
                     @if !asked.return_date.is_empty() {
                         fieldset {
                             legend { "Flight back" }
-                            label.inline { input type="radio" name="inbound" value="" checked[results.inbound.is_empty()]; "No flight back" }
+                            label.inline { input type="radio" name="inbound" value="" checked[sent(again, "inbound").map_or(results.inbound.is_empty(), str::is_empty)]; "No flight back" }
                             br;
-                            @for (i, offer) in results.inbound.iter().enumerate() { (flight_choice("inbound", offer, i == 0)) br; }
+                            @for (i, offer) in results.inbound.iter().enumerate() {
+                                (flight_choice("inbound", offer, sent(again, "inbound").map_or(i == 0, |id| id == offer.flight_id.to_string()))) br;
+                            }
                         }
                         fieldset {
                             legend { "Hotel" }
-                            label.inline { input type="radio" name="hotel" value="" checked; "No hotel" }
+                            label.inline { input type="radio" name="hotel" value="" checked[sent(again, "hotel").is_none_or(str::is_empty)]; "No hotel" }
                             br;
                             @for offer in &results.hotels {
+                                @let value = format!("{}|{}|{}", offer.id, offer.room_type.id, offer.rate_plan.id);
                                 label.inline {
-                                    input type="radio" name="hotel" value={(offer.id) "|" (offer.room_type.id) "|" (offer.rate_plan.id)};
+                                    input type="radio" name="hotel" value=(value) checked[sent(again, "hotel") == Some(value.as_str())];
                                     (offer.name) " (" (offer.stars) " stars), " (offer.room_type.name) " · " (offer.price.total)
                                 }
                                 br;
@@ -126,11 +131,11 @@ async fn render(
                         }
                         fieldset {
                             legend { "Car" }
-                            label.inline { input type="radio" name="car" value="" checked; "No car" }
+                            label.inline { input type="radio" name="car" value="" checked[sent(again, "car").is_none_or(str::is_empty)]; "No car" }
                             br;
                             @for car in &results.cars {
                                 label.inline {
-                                    input type="radio" name="car" value=(car.id);
+                                    input type="radio" name="car" value=(car.id) checked[sent(again, "car") == Some(car.id.as_str())];
                                     (car.brand) " " (car.model) " (" (car.car_type) ") · " (car.currency) " " (car.daily_rental_price) " a day"
                                 }
                                 br;
@@ -141,10 +146,10 @@ async fn render(
                         fieldset {
                             legend { "Travellers" }
                             @for i in 0..asked.guests {
-                                label { "Traveller " (i + 1) " full name" input name={"name" (i)} required maxlength="100" autocomplete="name"; }
+                                label { "Traveller " (i + 1) " full name" input name={"name" (i)} required maxlength="100" autocomplete="name" value=(sent(again, &format!("name{i}")).unwrap_or("")); }
                             }
                         }
-                        (payment_fieldset(&cards, ""))
+                        (payment_fieldset(&cards, sent(again, "payment").unwrap_or("")))
                         button type="submit" { "Book the whole trip" }
                     }
                 }
@@ -201,13 +206,23 @@ async fn book(
     session.user(&format!("/trip?{}", asked.query()))?;
     let items = match items(&asked, &pairs) {
         Ok(items) => items,
-        Err(refusal) => return refuse(&state, &session, &asked, &refusal).await,
+        Err(refusal) => return refuse(&state, &session, &asked, &refusal, &pairs).await,
     };
     let body = serde_json::Map::from_iter([("items".to_owned(), Value::Array(items))]);
     let here = format!("/trip?{}", asked.query());
     let outcome = checkout::book(&state, &session, "/api/trips", body, pairs.clone()).await;
+    let form = &pairs;
     checkout::respond(outcome, &here, |refusal| async move {
-        render(&state, &session, &asked, Some(&refusal)).await
+        render(
+            &state,
+            &session,
+            &asked,
+            Some(Resubmit {
+                message: &refusal,
+                form,
+            }),
+        )
+        .await
     })
     .await
 }
@@ -217,8 +232,18 @@ async fn refuse(
     session: &Session,
     asked: &Asked,
     refusal: &str,
+    form: &[(String, String)],
 ) -> Result<Response, PageError> {
-    let mut page = render(state, session, asked, Some(refusal)).await?;
+    let mut page = render(
+        state,
+        session,
+        asked,
+        Some(Resubmit {
+            message: refusal,
+            form,
+        }),
+    )
+    .await?;
     *page.status_mut() = axum::http::StatusCode::BAD_REQUEST;
     Ok(page)
 }
