@@ -144,3 +144,21 @@ def test_live_updates_need_a_session_and_a_list_of_flight_codes(browser, page):
     assert page.request.get(f"{BASE}/live?flights=").status == 400
     assert page.request.get(f"{BASE}/live?flights=A%26B").status == 400
     assert page.request.get(f"{BASE}/live").status == 400
+
+
+def test_a_refused_flight_comes_back_with_what_ops_typed(page):
+    sign_in(page, "ops", "itinera-ops-1")
+    page.goto(f"{BASE}/admin/flights")
+    page.get_by_text("Schedule a flight").click()
+    page.get_by_label("Flight number").fill("ZZ42")
+    page.get_by_label("Airline").fill("Portal Air")
+    page.get_by_label("From (airport code)").fill("CDG")
+    page.get_by_label("To (airport code)").fill("LHR")
+    page.get_by_label("Departure (UTC)").fill("2027-02-01T08:00")
+    # Arrives before it leaves: refused.
+    page.get_by_label("Arrival (UTC)").fill("2027-02-01T07:00")
+    page.get_by_role("button", name="Schedule the flight").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("Flight number")).to_have_value("ZZ42")
+    expect(page.get_by_label("Airline")).to_have_value("Portal Air")
+    expect(page.get_by_label("Departure (UTC)")).to_have_value("2027-02-01T08:00")

@@ -143,7 +143,7 @@ async fn flights(
         }
         details {
             summary { "Schedule a flight" }
-            (schedule_form(&session, &aircraft))
+            (schedule_form(&session, &aircraft, &BTreeMap::new()))
         }
         @match &found {
             None => p { "Give a route (and a date) to list its flights." },
@@ -175,22 +175,31 @@ struct Aircraft {
 
 const CABINS: [&str; 4] = ["economy", "premium_economy", "business", "first"];
 
-fn schedule_form(session: &Session, aircraft: &[Aircraft]) -> maud::Markup {
+/// The form that schedules a flight; `sent` is what a refused one held, shown again.
+fn schedule_form(
+    session: &Session,
+    aircraft: &[Aircraft],
+    sent: &BTreeMap<String, String>,
+) -> maud::Markup {
+    let value = |name: &str| sent.get(name).map_or("", String::as_str);
     html! {
         form.stack method="post" action="/admin/flights" {
             (csrf(session))
-            label { "Flight number" input name="flightNumber" required maxlength="8" placeholder="IT101"; }
-            label { "Airline" input name="airline" required maxlength="64"; }
-            label { "From (airport code)" input name="origin" required maxlength="3"; }
-            label { "To (airport code)" input name="destination" required maxlength="3"; }
-            label { "Departure (UTC)" input type="datetime-local" name="departureAt" required; }
-            label { "Arrival (UTC)" input type="datetime-local" name="arrivalAt" required; }
+            label { "Flight number" input name="flightNumber" required maxlength="8" placeholder="IT101" value=(value("flightNumber")); }
+            label { "Airline" input name="airline" required maxlength="64" value=(value("airline")); }
+            label { "From (airport code)" input name="origin" required maxlength="3" value=(value("origin")); }
+            label { "To (airport code)" input name="destination" required maxlength="3" value=(value("destination")); }
+            label { "Departure (UTC)" input type="datetime-local" name="departureAt" required value=(value("departureAt")); }
+            label { "Arrival (UTC)" input type="datetime-local" name="arrivalAt" required value=(value("arrivalAt")); }
             label { "Aircraft" select name="aircraftTypeId" required {
-                @for a in aircraft { option value=(a.id) { (a.model) } }
+                @for a in aircraft { option value=(a.id) selected[value("aircraftTypeId") == a.id.to_string()] { (a.model) } }
             } }
             fieldset {
                 legend { "Fares in USD, one for each cabin the aircraft has" }
-                @for cabin in CABINS { label { (cabin.replace('_', " ")) input name={"fare_" (cabin)} inputmode="decimal"; } }
+                @for cabin in CABINS {
+                    @let name = format!("fare_{cabin}");
+                    label { (cabin.replace('_', " ")) input name=(name) inputmode="decimal" value=(value(&name)); }
+                }
             }
             button type="submit" { "Schedule the flight" }
         }
@@ -243,13 +252,18 @@ async fn schedule(
         ))
         .into_response()),
         Err(e) if shown_beside_form(e.status) => {
+            let aircraft = state
+                .api
+                .get::<Vec<Aircraft>>(session.caller(), "/api/aircraft")
+                .await
+                .unwrap_or_default();
             let page = layout::admin_page(
                 &session,
                 "Schedule a flight",
                 html! {
                     h1 { "Schedule a flight" }
                     (alert(Some(&e.message)))
-                    p { a href="/admin/flights" { "Back to flights" } }
+                    (schedule_form(&session, &aircraft, &form))
                 },
             );
             Ok((e.status, page).into_response())
