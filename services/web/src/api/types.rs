@@ -28,8 +28,8 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-/// What login and refresh answer.
-#[derive(Clone, Debug, Deserialize)]
+/// What login and refresh answer. (No `Debug`: it holds the tokens.)
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
     pub token: String,
