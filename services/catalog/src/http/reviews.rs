@@ -182,29 +182,8 @@ async fn review_hotel(
         )
         .into());
     };
-    let document = ReviewDocument {
-        title,
-        text,
-        author: caller.username.clone(),
-        booking_id,
-        from,
-        until,
-    };
-    let review = store::reviews::insert(
-        &mut tx,
-        Product::Hotel.as_str(),
-        hotel_id,
-        caller.user_id,
-        rating,
-        &document,
-    )
-    .await
-    .map_err(|e| already_reviewed(e, "hotel"))?;
-    store::reviews::add_rating(&mut *tx, Product::Hotel, hotel_id, rating).await?;
-    // The rating shows in search.
-    crate::search_cache::changed(&mut tx).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, JsonResponse(review.into())))
+    let review = document(&caller, title, text, (booking_id, from, until));
+    record(tx, Product::Hotel, hotel_id, &caller, rating, review).await
 }
 
 async fn review_car(
@@ -226,25 +205,48 @@ async fn review_car(
         )
         .into());
     };
-    let document = ReviewDocument {
+    let review = document(&caller, title, text, (booking_id, from, until));
+    record(tx, Product::Car, car_id, &caller, rating, review).await
+}
+
+/// What `caller` wrote of the stay or rental `(booking, from, until)`.
+fn document(
+    caller: &Caller,
+    title: String,
+    text: String,
+    (booking_id, from, until): (i64, NaiveDate, NaiveDate),
+) -> ReviewDocument {
+    ReviewDocument {
         title,
         text,
         author: caller.username.clone(),
         booking_id,
         from,
         until,
-    };
+    }
+}
+
+/// Stores a review the caller may write, and the listing's new rating, in `tx`; search shows the
+/// rating, so its cached answers go.
+async fn record(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    product: Product,
+    listing_id: Uuid,
+    caller: &Caller,
+    rating: i16,
+    document: ReviewDocument,
+) -> Result<(StatusCode, JsonResponse<ReviewView>), CatalogError> {
     let review = store::reviews::insert(
         &mut tx,
-        Product::Car.as_str(),
-        car_id,
+        product.as_str(),
+        listing_id,
         caller.user_id,
         rating,
         &document,
     )
     .await
-    .map_err(|e| already_reviewed(e, "car"))?;
-    store::reviews::add_rating(&mut *tx, Product::Car, car_id, rating).await?;
+    .map_err(|e| already_reviewed(e, product.as_str()))?;
+    store::reviews::add_rating(&mut *tx, product, listing_id, rating).await?;
     crate::search_cache::changed(&mut tx).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonResponse(review.into())))

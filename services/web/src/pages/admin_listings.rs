@@ -320,13 +320,7 @@ async fn remove_car(
     Path(id): Path<String>,
     Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
-    session.staff("/admin/listings")?;
-    let path = format!("/api/listings/cars/{}", segment(&id)?);
-    let result = state
-        .api
-        .act(session.caller(), Method::DELETE, &path, None)
-        .await;
-    outcome(&state, &session, result, "car-removed").await
+    remove(&state, &session, "cars", &id, "car-removed").await
 }
 
 #[derive(Deserialize)]
@@ -404,13 +398,24 @@ async fn remove_hotel(
     Path(id): Path<String>,
     Form(_): Form<super::NoFields>,
 ) -> Result<Response, PageError> {
+    remove(&state, &session, "hotels", &id, "hotel-removed").await
+}
+
+/// Takes listing `id` of `kind` (`cars`, `hotels`) out of search.
+async fn remove(
+    state: &AppState,
+    session: &Session,
+    kind: &str,
+    id: &str,
+    done: &str,
+) -> Result<Response, PageError> {
     session.staff("/admin/listings")?;
-    let path = format!("/api/listings/hotels/{}", segment(&id)?);
+    let path = format!("/api/listings/{kind}/{}", segment(id)?);
     let result = state
         .api
         .act(session.caller(), Method::DELETE, &path, None)
         .await;
-    outcome(&state, &session, result, "hotel-removed").await
+    outcome(state, session, result, done).await
 }
 
 /// A hotel's page in the portal: what travellers see of it, its rooms and its rates, changed in
