@@ -189,27 +189,27 @@ struct Holding<'a> {
     idempotency_key: Option<&'a str>,
     request_hash: Option<&'a [u8]>,
     hold_expires_at: Option<DateTime<Utc>>,
+    /// Room-nights and car-days the user holds awaiting payment, read under the user's lock and
+    /// counted up as this transaction holds more.
+    nights_held: i64,
 }
 
-/// Whether the user may hold `wanted` more room-nights or car-days awaiting payment (the earlier
-/// items of a trip being booked are counted: they are in this transaction).
-async fn admit_nights(
-    tx: &mut PgConnection,
-    holding: &Holding<'_>,
-    wanted: i64,
-) -> Result<(), BookingError> {
-    let held = store::products::unpaid_nights(&mut *tx, holding.user_id).await?;
-    holding
-        .limits
-        .admit_nights(held, wanted)
-        .map_err(BookingError::UnpaidLimit)
+impl Holding<'_> {
+    /// Counts `wanted` more room-nights or car-days, if the user may hold them awaiting payment.
+    fn admit_nights(&mut self, wanted: i64) -> Result<(), BookingError> {
+        self.limits
+            .admit_nights(self.nights_held, wanted)
+            .map_err(BookingError::UnpaidLimit)?;
+        self.nights_held += wanted;
+        Ok(())
+    }
 }
 
 /// Takes a room of the type on every night of the stay and records the booking.
 async fn hold_stay(
     tx: &mut PgConnection,
     request: &StayRequest,
-    holding: &Holding<'_>,
+    holding: &mut Holding<'_>,
 ) -> Result<ProductBooking, BookingError> {
     let hotel = store::listings::hotel(&mut *tx, request.hotel_id)
         .await?
@@ -230,7 +230,7 @@ async fn hold_stay(
     let quote = hotel
         .quote(plan, request.check_in, request.check_out, request.rooms)
         .map_err(|e| BookingError::Invalid(e.to_string()))?;
-    admit_nights(tx, holding, quote.nights * i64::from(request.rooms)).await?;
+    holding.admit_nights(quote.nights * i64::from(request.rooms))?;
     let check_in_time = NaiveTime::parse_from_str(&hotel.check_in_time, "%H:%M")
         .unwrap_or(NaiveTime::from_hms_opt(15, 0, 0).expect("a valid time"));
     let starts_at = local_to_utc(&hotel.time_zone, request.check_in, check_in_time)?;
@@ -267,29 +267,24 @@ async fn hold_stay(
         starts_at,
         refundable_until,
     };
-    let (id, _) = store::products::insert(&mut *tx, &new).await?;
     let nights = listings::nights(request.check_in, request.check_out)
         .map_err(|e| BookingError::Invalid(e.to_string()))?;
     if !store::stays::take(tx, room_type.room_type_id, &nights, request.rooms).await? {
         return Err(BookingError::RoomsUnavailable);
     }
-    store::stays::insert(
-        &mut *tx,
-        &NewStay {
-            booking_id: id,
-            hotel_id: hotel.hotel_id,
-            room_type_id: room_type.room_type_id,
-            rate_plan_id: plan.rate_plan_id,
-            hotel_name: &hotel.name,
-            city: &hotel.city,
-            room_type_name: &room_type.name,
-            check_in: request.check_in,
-            check_out: request.check_out,
-            rooms: request.rooms,
-            guests: request.guests,
-        },
-    )
-    .await?;
+    let stay = NewStay {
+        hotel_id: hotel.hotel_id,
+        room_type_id: room_type.room_type_id,
+        rate_plan_id: plan.rate_plan_id,
+        hotel_name: &hotel.name,
+        city: &hotel.city,
+        room_type_name: &room_type.name,
+        check_in: request.check_in,
+        check_out: request.check_out,
+        rooms: request.rooms,
+        guests: request.guests,
+    };
+    let (id, _) = store::products::insert_stay(&mut *tx, &new, &stay).await?;
     store::products::find(&mut *tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("booking {id} vanished").into())
@@ -299,7 +294,7 @@ async fn hold_stay(
 async fn hold_rental(
     tx: &mut PgConnection,
     request: &RentalRequest,
-    holding: &Holding<'_>,
+    holding: &mut Holding<'_>,
 ) -> Result<ProductBooking, BookingError> {
     let car = store::listings::car(&mut *tx, request.car_id)
         .await?
@@ -313,7 +308,7 @@ async fn hold_rental(
     let amount_minor = car
         .quote(request.start, request.end)
         .map_err(|e| BookingError::Invalid(e.to_string()))?;
-    admit_nights(tx, holding, (request.end - request.start).num_days()).await?;
+    holding.admit_nights((request.end - request.start).num_days())?;
     let starts_at = local_to_utc(&car.time_zone, request.start, PICK_UP_TIME)?;
     let days = (request.end - request.start).num_days();
     let name = format!("{} {}", car.brand, car.model);
@@ -607,7 +602,7 @@ impl bookings::Bookings {
             None
         };
         // A trip's items have no key, hold or payment of their own: the trip's cover them.
-        let holding = Holding {
+        let mut holding = Holding {
             user_id: caller.user_id,
             limits: self.unpaid,
             trip_id,
@@ -620,6 +615,7 @@ impl bookings::Bookings {
             } else {
                 Some(hold_expires_at)
             },
+            nights_held: held.nights,
         };
         let mut held = Vec::with_capacity(request.items.len());
         for item in &request.items {
@@ -640,8 +636,12 @@ impl bookings::Bookings {
                     .await?;
                     Held::Flight(booking, inventory)
                 }
-                ItemRequest::Hotel(stay) => Held::Other(hold_stay(&mut tx, stay, &holding).await?),
-                ItemRequest::Car(car) => Held::Other(hold_rental(&mut tx, car, &holding).await?),
+                ItemRequest::Hotel(stay) => {
+                    Held::Other(hold_stay(&mut tx, stay, &mut holding).await?)
+                }
+                ItemRequest::Car(car) => {
+                    Held::Other(hold_rental(&mut tx, car, &mut holding).await?)
+                }
             });
         }
         let id = match trip_id {

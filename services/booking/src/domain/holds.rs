@@ -35,6 +35,8 @@ pub struct Unpaid {
     pub seats: i64,
     pub seats_on_flight: i64,
     pub flight_capacity: i64,
+    /// Room-nights (rooms × nights) and car-days held awaiting payment.
+    pub nights: i64,
 }
 
 /// The limit a new booking would pass.
@@ -170,6 +172,7 @@ mod tests {
             seats,
             seats_on_flight,
             flight_capacity: 180,
+            nights: 0,
         }
     }
 
@@ -255,7 +258,7 @@ mod tests {
             capacity in 1i64..500, wanted in 1i64..10,
         ) {
             let limits = UnpaidLimits::default();
-            let held = Unpaid { bookings, seats, seats_on_flight: on_flight.min(seats), flight_capacity: capacity };
+            let held = Unpaid { bookings, seats, seats_on_flight: on_flight.min(seats), flight_capacity: capacity, nights: 0 };
             if limits.admit(&held, wanted).is_ok() {
                 prop_assert!(held.bookings < limits.bookings);
                 prop_assert!(held.seats + wanted <= limits.seats);

@@ -158,18 +158,24 @@ pub async fn lock_user_holds(db: impl PgExecutor<'_>, user_id: i64) -> Result<()
         .map(|_| ())
 }
 
-/// What the user holds awaiting payment, over all flights and on `flight_id`, and how many seats
-/// that flight has.
+/// What the user holds awaiting payment, over all flights and on `flight_id`, how many seats
+/// that flight has, and the room-nights and car-days held (a trip's items included).
 pub async fn unpaid(
     db: impl PgExecutor<'_>,
     user_id: i64,
     flight_id: i64,
 ) -> Result<Unpaid, sqlx::Error> {
-    let (bookings, seats, seats_on_flight, flight_capacity) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE trip_id IS NULL), COALESCE(sum(cardinality(seats)), 0)::bigint, \
-                COALESCE(sum(cardinality(seats)) FILTER (WHERE flight_id = $2), 0)::bigint, \
-                (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2) \
-         FROM bookings WHERE user_id = $1 AND status = 'PENDING_PAYMENT'",
+    let (bookings, seats, seats_on_flight, flight_capacity, nights) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE b.trip_id IS NULL), \
+                COALESCE(sum(cardinality(b.seats)), 0)::bigint, \
+                COALESCE(sum(cardinality(b.seats)) FILTER (WHERE b.flight_id = $2), 0)::bigint, \
+                (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2), \
+                COALESCE(sum(s.rooms * (s.check_out - s.check_in)) FILTER (WHERE s.holding), 0)::bigint \
+                  + COALESCE(sum(upper(r.days) - lower(r.days)) FILTER (WHERE r.holding), 0)::bigint \
+         FROM bookings b \
+         LEFT JOIN stays s ON s.booking_id = b.id \
+         LEFT JOIN rentals r ON r.booking_id = b.id \
+         WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT'",
     )
     .bind(user_id)
     .bind(flight_id)
@@ -180,6 +186,7 @@ pub async fn unpaid(
         seats,
         seats_on_flight,
         flight_capacity,
+        nights,
     })
 }
 

@@ -228,36 +228,79 @@ pub struct NewProductBooking<'a> {
     pub refundable_until: Option<DateTime<Utc>>,
 }
 
-/// Inserts the booking awaiting payment; returns its id and creation time.
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    booking: &NewProductBooking<'_>,
-) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
-    sqlx::query_as(
+/// The insert of a booking awaiting payment, its values `$1` to `$14` bound by [`bind_new`].
+macro_rules! insert_booking {
+    () => {
         "INSERT INTO bookings (reference, user_id, product, trip_id, passengers, seats, status, \
                                amount_minor, currency, payment_method, payment_card_id, \
                                idempotency_key, request_hash, hold_expires_at, description, \
                                starts_at, refundable_until) \
          VALUES ($1, $2, $3, $4, '[]', '{}', 'PENDING_PAYMENT', $5, $6, $7, $8, $9, $10, $11, $12, \
                  $13, $14) \
-         RETURNING id, created_at",
-    )
-    .bind(booking.reference)
-    .bind(booking.user_id)
-    .bind(booking.product.as_str())
-    .bind(booking.trip_id)
-    .bind(booking.amount_minor)
-    .bind(booking.currency)
-    .bind(booking.payment_method.map(PaymentMethod::as_str))
-    .bind(booking.payment_card_id)
-    .bind(booking.idempotency_key)
-    .bind(booking.request_hash)
-    .bind(booking.hold_expires_at)
-    .bind(booking.description)
-    .bind(booking.starts_at)
-    .bind(booking.refundable_until)
-    .fetch_one(db)
-    .await
+         RETURNING id, created_at"
+    };
+}
+
+type Inserted<'q> =
+    sqlx::query::QueryAs<'q, sqlx::Postgres, (i64, DateTime<Utc>), sqlx::postgres::PgArguments>;
+
+/// Binds `$1` to `$14` of [`insert_booking`].
+fn bind_new<'q>(query: Inserted<'q>, booking: &'q NewProductBooking<'q>) -> Inserted<'q> {
+    query
+        .bind(booking.reference)
+        .bind(booking.user_id)
+        .bind(booking.product.as_str())
+        .bind(booking.trip_id)
+        .bind(booking.amount_minor)
+        .bind(booking.currency)
+        .bind(booking.payment_method.map(PaymentMethod::as_str))
+        .bind(booking.payment_card_id)
+        .bind(booking.idempotency_key)
+        .bind(booking.request_hash)
+        .bind(booking.hold_expires_at)
+        .bind(booking.description)
+        .bind(booking.starts_at)
+        .bind(booking.refundable_until)
+}
+
+/// Inserts the booking awaiting payment; returns its id and creation time.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    booking: &NewProductBooking<'_>,
+) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+    bind_new(sqlx::query_as(insert_booking!()), booking)
+        .fetch_one(db)
+        .await
+}
+
+/// Inserts the booking of a stay awaiting payment and its stay, in one statement; returns the
+/// booking's id and creation time.
+pub async fn insert_stay(
+    db: impl PgExecutor<'_>,
+    booking: &NewProductBooking<'_>,
+    stay: &super::stays::NewStay<'_>,
+) -> Result<(i64, DateTime<Utc>), sqlx::Error> {
+    let query = sqlx::query_as(concat!(
+        "WITH b AS (",
+        insert_booking!(),
+        "), s AS (INSERT INTO stays (booking_id, hotel_id, room_type_id, rate_plan_id, hotel_name, \
+                                     city, room_type_name, check_in, check_out, rooms, guests) \
+                  SELECT b.id, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 FROM b) \
+         SELECT id, created_at FROM b"
+    ));
+    bind_new(query, booking)
+        .bind(stay.hotel_id)
+        .bind(stay.room_type_id)
+        .bind(stay.rate_plan_id)
+        .bind(stay.hotel_name)
+        .bind(stay.city)
+        .bind(stay.room_type_name)
+        .bind(stay.check_in)
+        .bind(stay.check_out)
+        .bind(stay.rooms)
+        .bind(stay.guests)
+        .fetch_one(db)
+        .await
 }
 
 /// Sets a trip's price and description once its items are held.
@@ -409,20 +452,4 @@ pub async fn list_trips(
             .fetch_one(db)
             .await?;
     Ok((ids, total))
-}
-
-/// Room-nights (rooms × nights) and car-days a user holds awaiting payment, a trip's items
-/// included.
-pub async fn unpaid_nights(db: impl PgExecutor<'_>, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COALESCE((SELECT sum(s.rooms * (s.check_out - s.check_in)) FROM stays s \
-                 JOIN bookings b ON b.id = s.booking_id \
-                 WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND s.holding), 0)::bigint \
-              + COALESCE((SELECT sum(upper(r.days) - lower(r.days)) FROM rentals r \
-                 JOIN bookings b ON b.id = r.booking_id \
-                 WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND r.holding), 0)::bigint",
-    )
-    .bind(user_id)
-    .fetch_one(db)
-    .await
 }

@@ -1,12 +1,11 @@
 //! Room-nights: a stay takes one room of its type on each of its nights, or nothing.
 
 use chrono::NaiveDate;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A stay as booked.
+/// A stay as booked (its booking is inserted with it: [`super::products::insert_stay`]).
 pub struct NewStay<'a> {
-    pub booking_id: i64,
     pub hotel_id: Uuid,
     pub room_type_id: Uuid,
     pub rate_plan_id: Uuid,
@@ -48,59 +47,31 @@ async fn lock_nights(
 
 /// Takes `rooms` rooms of the type on every night, if every night has them free; returns whether
 /// it did. When it did not, some nights may have been taken: the caller rolls back.
+///
+/// One statement: it creates the nights no stay has touched yet and raises the others, each
+/// under its row's lock taken in date order (as [`lock_nights`] does), and only where the type's
+/// rooms allow. The room type is share-locked, so its room count cannot change under a booking
+/// (a listing update waits for it).
 pub async fn take(
     db: &mut PgConnection,
     room_type_id: Uuid,
     nights: &[NaiveDate],
     rooms: i32,
 ) -> Result<bool, sqlx::Error> {
-    // The room count cannot change under a booking (a listing update waits for it).
-    let Some(total): Option<i32> =
-        sqlx::query_scalar("SELECT rooms FROM room_types WHERE room_type_id = $1 FOR SHARE")
-            .bind(room_type_id)
-            .fetch_optional(&mut *db)
-            .await?
-    else {
-        return Ok(false);
-    };
-    if rooms > total {
-        return Ok(false);
-    }
-    lock_nights(db, room_type_id, nights).await?;
     let taken = sqlx::query(
-        "UPDATE room_nights SET taken = taken + $3 \
-         WHERE room_type_id = $1 AND night = ANY($2) AND taken + $3 <= $4",
+        "WITH t AS (SELECT rooms FROM room_types WHERE room_type_id = $1 FOR SHARE) \
+         INSERT INTO room_nights AS r (room_type_id, night, taken) \
+         SELECT $1, n, $3 FROM t, unnest($2::date[]) AS n WHERE $3 <= t.rooms ORDER BY n \
+         ON CONFLICT (room_type_id, night) DO UPDATE SET taken = r.taken + EXCLUDED.taken \
+         WHERE r.taken + EXCLUDED.taken <= (SELECT rooms FROM t)",
     )
     .bind(room_type_id)
     .bind(nights)
     .bind(rooms)
-    .bind(total)
     .execute(&mut *db)
     .await?
     .rows_affected();
     Ok(taken == nights.len() as u64)
-}
-
-pub async fn insert(db: impl PgExecutor<'_>, stay: &NewStay<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO stays (booking_id, hotel_id, room_type_id, rate_plan_id, hotel_name, city, \
-                            room_type_name, check_in, check_out, rooms, guests) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(stay.booking_id)
-    .bind(stay.hotel_id)
-    .bind(stay.room_type_id)
-    .bind(stay.rate_plan_id)
-    .bind(stay.hotel_name)
-    .bind(stay.city)
-    .bind(stay.room_type_name)
-    .bind(stay.check_in)
-    .bind(stay.check_out)
-    .bind(stay.rooms)
-    .bind(stay.guests)
-    .execute(db)
-    .await
-    .map(|_| ())
 }
 
 /// Gives a stay's room-nights back, once: a stay that no longer holds them changes nothing.

@@ -534,6 +534,25 @@ async fn room_nights_and_car_days_held_unpaid_are_limited_per_user() {
     listed_hotel(&booking, &hotel, 1).await;
     let car = car();
     listed_car(&booking, &car).await;
+    // A trip counts its own items: two nights and two days are four, past the limit, and
+    // nothing of it is held.
+    let trip = json!({
+        "items": [stay_body(&hotel, 10, 12), rental_body(&car, 10, 12)],
+        "paymentMethod": "credit_card",
+    });
+    let refused = booking
+        .service
+        .api
+        .post_as("/api/trips", &booking.john, &trip)
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["limit"], "BOOKING_MAX_HELD_NIGHTS_PER_USER");
+    assert!(
+        nights_taken(&booking, hotel.room_types[0].room_type_id)
+            .await
+            .is_empty()
+    );
     let stay = booking
         .book(&booking.john, &stay_body(&hotel, 10, 12))
         .await;
