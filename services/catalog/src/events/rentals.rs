@@ -55,8 +55,8 @@ impl EventHandler for CarRentals {
                 }
             }
             let rentals: Vec<Rental> = latest.into_values().collect();
-            crate::store::cars::apply_rentals(&mut *tx, &rentals).await?;
-            if !rentals.is_empty() {
+            // Search answers are dropped only when the days they count as taken changed.
+            if crate::store::cars::apply_rentals(&mut *tx, &rentals).await? {
                 crate::search_cache::changed(&mut *tx).await?;
             }
             Ok(())

@@ -318,17 +318,21 @@ pub fn progress(status: BookingStatus) -> i32 {
 }
 
 /// Records rentals (at most one per booking), keeping a stored status that is further along
-/// than the reported one.
-pub async fn apply_rentals(db: &mut PgConnection, rentals: &[Rental]) -> Result<(), sqlx::Error> {
+/// than the reported one. Returns whether the cars search counts as taken changed: a rental
+/// recorded for the first time, or one that gave its car back. A rental confirmed after it was
+/// held keeps the same days, so search answers stay valid.
+pub async fn apply_rentals(db: &mut PgConnection, rentals: &[Rental]) -> Result<bool, sqlx::Error> {
     if rentals.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    sqlx::query(
+    // `xmax = 0` only on a row this statement inserted; an updated row carries the lock.
+    let applied: Vec<(bool, String)> = sqlx::query_as(
         "INSERT INTO car_rentals AS r (booking_id, car_id, user_id, start_date, end_date, status) \
          SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::bigint[], $4::date[], $5::date[], $6::text[]) \
          ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status \
          WHERE (CASE r.status WHEN 'PENDING_PAYMENT' THEN 0 WHEN 'CONFIRMED' THEN 1 ELSE 2 END) \
-             < (CASE EXCLUDED.status WHEN 'PENDING_PAYMENT' THEN 0 WHEN 'CONFIRMED' THEN 1 ELSE 2 END)",
+             < (CASE EXCLUDED.status WHEN 'PENDING_PAYMENT' THEN 0 WHEN 'CONFIRMED' THEN 1 ELSE 2 END) \
+         RETURNING r.xmax = 0, r.status",
     )
     .bind(rentals.iter().map(|r| r.booking_id).collect::<Vec<_>>())
     .bind(rentals.iter().map(|r| r.car_id).collect::<Vec<_>>())
@@ -336,7 +340,9 @@ pub async fn apply_rentals(db: &mut PgConnection, rentals: &[Rental]) -> Result<
     .bind(rentals.iter().map(|r| r.start_date).collect::<Vec<_>>())
     .bind(rentals.iter().map(|r| r.end_date).collect::<Vec<_>>())
     .bind(rentals.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-    .execute(db)
+    .fetch_all(db)
     .await?;
-    Ok(())
+    Ok(applied
+        .iter()
+        .any(|(inserted, status)| *inserted == super::holds(status)))
 }

@@ -572,25 +572,36 @@ pub struct StayReport {
     pub status: &'static str,
 }
 
-/// Records a stay, or moves its status forward; a report of an earlier status changes nothing.
-pub async fn record_stay(db: impl PgExecutor<'_>, stay: &StayReport) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO hotel_stays (booking_id, hotel_id, room_type_id, user_id, check_in, check_out, rooms, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+/// Records stays (at most one report per booking), or moves their status forward; a report of
+/// an earlier status changes nothing. Returns whether the rooms search counts as taken changed:
+/// a stay recorded for the first time, or one that gave its rooms back. A stay confirmed after
+/// it was held keeps the same rooms, so search answers stay valid.
+pub async fn apply_stays(db: &mut PgConnection, stays: &[StayReport]) -> Result<bool, sqlx::Error> {
+    if stays.is_empty() {
+        return Ok(false);
+    }
+    // `xmax = 0` only on a row this statement inserted; an updated row carries the lock.
+    let applied: Vec<(bool, String)> = sqlx::query_as(
+        "INSERT INTO hotel_stays AS h (booking_id, hotel_id, room_type_id, user_id, check_in, check_out, rooms, status) \
+         SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::date[], $6::date[], \
+                              $7::int[], $8::text[]) \
          ON CONFLICT (booking_id) DO UPDATE SET status = EXCLUDED.status \
-         WHERE stay_status_rank(EXCLUDED.status) > stay_status_rank(hotel_stays.status)",
+         WHERE stay_status_rank(EXCLUDED.status) > stay_status_rank(h.status) \
+         RETURNING h.xmax = 0, h.status",
     )
-    .bind(stay.booking_id)
-    .bind(stay.hotel_id)
-    .bind(stay.room_type_id)
-    .bind(stay.user_id)
-    .bind(stay.check_in)
-    .bind(stay.check_out)
-    .bind(stay.rooms)
-    .bind(stay.status)
-    .execute(db)
-    .await
-    .map(|_| ())
+    .bind(stays.iter().map(|s| s.booking_id).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.hotel_id).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.room_type_id).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.user_id).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.check_in).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.check_out).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.rooms).collect::<Vec<_>>())
+    .bind(stays.iter().map(|s| s.status).collect::<Vec<_>>())
+    .fetch_all(db)
+    .await?;
+    Ok(applied
+        .iter()
+        .any(|(inserted, status)| *inserted == super::holds(status)))
 }
 
 /// The guest's latest completed stay at the hotel (confirmed, checked out by the hotel's local

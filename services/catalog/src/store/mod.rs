@@ -7,3 +7,8 @@ pub mod flights;
 pub mod hotels;
 pub mod reviews;
 pub mod search;
+
+/// Whether a booking in `status` (as booking reports it) holds what it booked: rooms, a car.
+pub fn holds(status: &str) -> bool {
+    matches!(status, "PENDING_PAYMENT" | "CONFIRMED")
+}

@@ -843,6 +843,11 @@ async fn held_stays_take_rooms_out_of_search_night_by_night() {
     };
     let d = 10;
     assert!(offered(d, d + 1).await);
+    // Cached now: the stays below must drop that answer.
+    assert!(
+        offered(d + 2, d + 3).await,
+        "both rooms are free before any stay"
+    );
 
     // Two stays share the night d+2: [d, d+3) and [d+2, d+5).
     catalog

@@ -192,3 +192,109 @@ async fn a_one_way_search_has_no_stay_and_bad_searches_say_what_is_wrong() {
         );
     }
 }
+
+/// The cache state of `path` (`hit` or `miss`) once the notice of any change made so far has had
+/// time to arrive: a miss as soon as one is seen, a hit after half a second of hits.
+async fn settled(catalog: &Catalog, path: &str) -> String {
+    for _ in 0..25 {
+        let response = catalog.service.api.get_anonymous(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        if response.headers()["x-cache"] == "miss" {
+            return "miss".into();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    "hit".into()
+}
+
+#[tokio::test]
+async fn holding_and_giving_back_rooms_and_cars_drop_cached_answers_and_a_confirmation_keeps_them()
+{
+    let catalog = Catalog::start(&[
+        ("ITINERA_MODE", "demo"),
+        ("SEED_DAYS", "5"),
+        ("SEARCH_SHARED_CACHE_SECS", "60"),
+    ])
+    .await;
+    let seeded = catalog.service.api.get_anonymous("/seed").await;
+    assert_eq!(seeded.status(), StatusCode::CREATED);
+    let hotels = format!(
+        "/api/listings/hotels/search?city=London&checkIn={}&checkOut={}",
+        day(1),
+        day(3)
+    );
+    let cars = format!(
+        "/api/listings/cars/search?location=LHR&startDate={}&endDate={}",
+        day(1),
+        day(3)
+    );
+    let found: Value = catalog
+        .service
+        .api
+        .get_anonymous(&hotels)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hotel = &found["items"][0];
+    let stay = |kind: &str, status: &str| {
+        crate::hotels::stay_event(
+            kind,
+            601,
+            status,
+            (
+                hotel["id"].as_str().unwrap(),
+                hotel["roomType"]["id"].as_str().unwrap(),
+            ),
+            (crate::hotels::day(1), crate::hotels::day(3)),
+            1,
+        )
+    };
+    let found: Value = catalog
+        .service
+        .api
+        .get_anonymous(&cars)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let car = found["items"][0].clone();
+    let rental = |kind: &str, status: BookingStatus| {
+        rental_event(kind, 602, &car, (&day(1), &day(3)), status)
+    };
+
+    // Each step is one event, a stay's or a rental's; after it, both searches are asked until
+    // the cache has settled (one change drops every answer), then again.
+    let steps = [
+        (
+            types::BOOKING_CREATED,
+            BookingStatus::PendingPayment,
+            "miss",
+        ),
+        (types::BOOKING_CONFIRMED, BookingStatus::Confirmed, "hit"),
+        (types::BOOKING_CANCELLED, BookingStatus::Cancelled, "miss"),
+    ];
+    for path in [&hotels, &cars] {
+        catalog.service.api.get_anonymous(path).await;
+        assert_eq!(settled(&catalog, path).await, "hit", "{path}");
+    }
+    for (kind, status, expected) in steps {
+        for (product, event) in [
+            ("stay", stay(kind, status.as_str())),
+            ("rental", rental(kind, status)),
+        ] {
+            catalog.service.publish(&[event]).await;
+            for path in [&hotels, &cars] {
+                let seen = settled(&catalog, path).await;
+                assert_eq!(seen, expected, "{product} {kind}: {path}");
+            }
+            for path in [&hotels, &cars] {
+                assert_eq!(
+                    settled(&catalog, path).await,
+                    "hit",
+                    "{product} {kind}: {path}"
+                );
+            }
+        }
+    }
+}
