@@ -267,11 +267,6 @@ async fn hold_stay(
         starts_at,
         refundable_until,
     };
-    let nights = listings::nights(request.check_in, request.check_out)
-        .map_err(|e| BookingError::Invalid(e.to_string()))?;
-    if !store::stays::take(tx, room_type.room_type_id, &nights, request.rooms).await? {
-        return Err(BookingError::RoomsUnavailable);
-    }
     let stay = NewStay {
         hotel_id: hotel.hotel_id,
         room_type_id: room_type.room_type_id,
@@ -284,7 +279,14 @@ async fn hold_stay(
         rooms: request.rooms,
         guests: request.guests,
     };
+    let nights = listings::nights(request.check_in, request.check_out)
+        .map_err(|e| BookingError::Invalid(e.to_string()))?;
+    // The booking first: a retry of a keyed request meets its key's unique index here (and
+    // answers the booking it made) before it could find the rooms taken by that booking.
     let (id, _) = store::products::insert_stay(&mut *tx, &new, &stay).await?;
+    if !store::stays::take(tx, room_type.room_type_id, &nights, request.rooms).await? {
+        return Err(BookingError::RoomsUnavailable);
+    }
     store::products::find(&mut *tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("booking {id} vanished").into())

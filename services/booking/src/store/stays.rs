@@ -19,8 +19,8 @@ pub struct NewStay<'a> {
 }
 
 /// Locks the nights' rows of a room type in date order, creating the ones no stay has touched
-/// yet. Every path that changes room-nights takes them this way, so two overlapping stays never
-/// wait for each other crosswise.
+/// yet. Every path that changes room-nights locks them in date order ([`take`] too), so two
+/// overlapping stays never wait for each other crosswise.
 async fn lock_nights(
     db: &mut PgConnection,
     room_type_id: Uuid,

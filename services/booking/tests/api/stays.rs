@@ -574,3 +574,43 @@ async fn room_nights_and_car_days_held_unpaid_are_limited_per_user() {
         .await;
     assert_eq!(other.status(), StatusCode::CREATED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retries_of_one_keyed_stay_for_the_last_room_all_get_its_booking() {
+    let booking = std::sync::Arc::new(Booking::start(&[]).await);
+    let hotel = hotel(1);
+    listed_hotel(&booking, &hotel, 1).await;
+    let body = stay_body(&hotel, 10, 12);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (booking, body) = (booking.clone(), body.clone());
+        tasks.spawn(async move {
+            let api = &booking.service.api;
+            let response = api
+                .client
+                .post(api.url("/api/bookings"))
+                .bearer_auth(&booking.john)
+                .header("idempotency-key", "last-room")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap();
+            assert!(status.is_success(), "{status}: {answer}");
+            assert!(answer["bookingId"].is_i64(), "{answer}");
+            answer["bookingId"].clone()
+        });
+    }
+    let ids: std::collections::HashSet<String> = tasks
+        .join_all()
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        nights_taken(&booking, hotel.room_types[0].room_type_id).await,
+        vec![(day(10), 1), (day(11), 1)]
+    );
+}
