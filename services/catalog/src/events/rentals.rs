@@ -1,13 +1,11 @@
 //! Keeps the car rentals that car search checks availability against, from booking's events.
 
-use std::collections::HashMap;
-
 use contracts::events::BookingEvent;
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleFuture};
 use sqlx::PgConnection;
 
-use crate::store::cars::{Rental, progress};
+use crate::store::cars::Rental;
 
 /// Records every car booking's dates and status. A status only moves forward, so redelivery and
 /// reordering leave the last one: a late `booking.created` never revives a cancelled rental.
@@ -38,23 +36,7 @@ impl EventHandler for CarRentals {
         tx: &'a mut PgConnection,
     ) -> HandleFuture<'a> {
         Box::pin(async move {
-            let mut latest: HashMap<i64, Rental> = HashMap::new();
-            for event in events {
-                // Event types this build does not know rent no car.
-                let Some(event) = BookingEvent::decode(&event.kind, &event.data)? else {
-                    continue;
-                };
-                let Some(rental) = rental(&event) else {
-                    continue;
-                };
-                match latest.get(&rental.booking_id) {
-                    Some(seen) if progress(seen.status) >= progress(rental.status) => {}
-                    _ => {
-                        latest.insert(rental.booking_id, rental);
-                    }
-                }
-            }
-            let rentals: Vec<Rental> = latest.into_values().collect();
+            let rentals = super::furthest_per_booking(events, |event| Ok(rental(event)))?;
             // Search answers are dropped only when the days they count as taken changed.
             if crate::store::cars::apply_rentals(&mut *tx, &rentals).await? {
                 crate::search_cache::changed(&mut *tx).await?;

@@ -1,13 +1,10 @@
 //! Keeps `hotel_stays`, the rooms search counts as taken, from booking's events.
 
-use std::collections::HashMap;
-
 use contracts::events::BookingEvent;
 use platform::events::Envelope;
 use platform::events::consumer::{EventHandler, HandleError, HandleFuture};
 use sqlx::PgConnection;
 
-use crate::store::cars::progress;
 use crate::store::hotels::{StayReport, apply_stays};
 
 /// Records every hotel stay booking reports (a stay of its own or a trip's), with the status the
@@ -16,7 +13,7 @@ use crate::store::hotels::{StayReport, apply_stays};
 pub struct Stays;
 
 /// The stay an event reports, if the booking is for a hotel; refused when it cannot be one.
-fn stay(event: &BookingEvent) -> Result<Option<(StayReport, i32)>, HandleError> {
+fn stay(event: &BookingEvent) -> Result<Option<StayReport>, HandleError> {
     let booking = event.booking();
     let Some(stay) = &booking.stay else {
         return Ok(None);
@@ -37,7 +34,7 @@ fn stay(event: &BookingEvent) -> Result<Option<(StayReport, i32)>, HandleError> 
         rooms: stay.rooms,
         status: booking.status.as_str(),
     };
-    Ok(Some((report, progress(booking.status))))
+    Ok(Some(report))
 }
 
 impl EventHandler for Stays {
@@ -53,23 +50,7 @@ impl EventHandler for Stays {
         tx: &'a mut PgConnection,
     ) -> HandleFuture<'a> {
         Box::pin(async move {
-            let mut latest: HashMap<i64, (StayReport, i32)> = HashMap::new();
-            for event in events {
-                // Event types this build does not know hold no rooms.
-                let Some(event) = BookingEvent::decode(&event.kind, &event.data)? else {
-                    continue;
-                };
-                let Some((report, rank)) = stay(&event)? else {
-                    continue;
-                };
-                match latest.get(&report.booking_id) {
-                    Some((_, seen)) if *seen >= rank => {}
-                    _ => {
-                        latest.insert(report.booking_id, (report, rank));
-                    }
-                }
-            }
-            let stays: Vec<StayReport> = latest.into_values().map(|(report, _)| report).collect();
+            let stays = super::furthest_per_booking(events, stay)?;
             if apply_stays(&mut *tx, &stays).await? {
                 crate::search_cache::changed(&mut *tx).await?;
             }
