@@ -454,7 +454,7 @@ pub(crate) async fn hold_flight(
             ))),
         };
     };
-    let mut held = store::bookings::unpaid(&mut *tx, user_id, flight.flight_id).await?;
+    let mut held = store::bookings::unpaid(&mut *tx, user_id, flight.flight_id, false).await?;
     if hold.trip_id.is_some() {
         // The trip was admitted as one booking; its items count by their seats only.
         held.bookings = 0;

@@ -570,7 +570,7 @@ impl bookings::Bookings {
         let mut tx = self.db.begin().await?;
         store::bookings::lock_user_holds(&mut *tx, caller.user_id).await?;
         // The order counts as one booking awaiting payment; its flights count by their seats.
-        let held = store::bookings::unpaid(&mut *tx, caller.user_id, 0).await?;
+        let held = store::bookings::unpaid(&mut *tx, caller.user_id, 0, true).await?;
         self.unpaid
             .admit(&held, 0)
             .map_err(BookingError::UnpaidLimit)?;

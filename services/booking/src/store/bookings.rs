@@ -158,29 +158,47 @@ pub async fn lock_user_holds(db: impl PgExecutor<'_>, user_id: i64) -> Result<()
         .map(|_| ())
 }
 
-/// What the user holds awaiting payment, over all flights and on `flight_id`, how many seats
-/// that flight has, and the room-nights and car-days held (a trip's items included).
+/// The unpaid holds of user `$1`, with `$2`'s seats, and `$nights` for the room-nights and
+/// car-days column.
+macro_rules! unpaid_holds {
+    ($nights:literal) => {
+        concat!(
+            "SELECT count(*) FILTER (WHERE trip_id IS NULL), COALESCE(sum(cardinality(seats)), 0)::bigint, \
+                    COALESCE(sum(cardinality(seats)) FILTER (WHERE flight_id = $2), 0)::bigint, \
+                    (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2), ",
+            $nights,
+            " FROM bookings WHERE user_id = $1 AND status = 'PENDING_PAYMENT'"
+        )
+    };
+}
+
+/// What the user holds awaiting payment, over all flights and on `flight_id`, and how many seats
+/// that flight has; with `nights`, also the room-nights and car-days held (a trip's items
+/// included), else 0 for them. It runs under the user's lock, so a flight booking does not pay
+/// for summing nights; each form is its own prepared statement with a stable plan.
 pub async fn unpaid(
     db: impl PgExecutor<'_>,
     user_id: i64,
     flight_id: i64,
+    nights: bool,
 ) -> Result<Unpaid, sqlx::Error> {
-    let (bookings, seats, seats_on_flight, flight_capacity, nights) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE b.trip_id IS NULL), \
-                COALESCE(sum(cardinality(b.seats)), 0)::bigint, \
-                COALESCE(sum(cardinality(b.seats)) FILTER (WHERE b.flight_id = $2), 0)::bigint, \
-                (SELECT COALESCE(sum(capacity), 0)::bigint FROM inventory WHERE flight_id = $2), \
-                COALESCE(sum(s.rooms * (s.check_out - s.check_in)) FILTER (WHERE s.holding), 0)::bigint \
-                  + COALESCE(sum(upper(r.days) - lower(r.days)) FILTER (WHERE r.holding), 0)::bigint \
-         FROM bookings b \
-         LEFT JOIN stays s ON s.booking_id = b.id \
-         LEFT JOIN rentals r ON r.booking_id = b.id \
-         WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT'",
-    )
-    .bind(user_id)
-    .bind(flight_id)
-    .fetch_one(db)
-    .await?;
+    let sql = if nights {
+        unpaid_holds!(
+            "COALESCE((SELECT sum(s.rooms * (s.check_out - s.check_in)) FROM stays s \
+               JOIN bookings b ON b.id = s.booking_id \
+               WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND s.holding), 0)::bigint \
+             + COALESCE((SELECT sum(upper(r.days) - lower(r.days)) FROM rentals r \
+               JOIN bookings b ON b.id = r.booking_id \
+               WHERE b.user_id = $1 AND b.status = 'PENDING_PAYMENT' AND r.holding), 0)::bigint"
+        )
+    } else {
+        unpaid_holds!("0::bigint")
+    };
+    let (bookings, seats, seats_on_flight, flight_capacity, nights) = sqlx::query_as(sql)
+        .bind(user_id)
+        .bind(flight_id)
+        .fetch_one(db)
+        .await?;
     Ok(Unpaid {
         bookings,
         seats,
