@@ -497,6 +497,9 @@ impl Catalog {
         let cars = crate::cars::load_demo_fleet(&mut tx).await?;
         let hotels = crate::hotels::load_demo(&mut tx, first_day).await?;
         tx.commit().await?;
+        // Statistics for the planner now, rather than whenever autovacuum (if it is on) gets to
+        // the tables: search plans are chosen from them.
+        sqlx::query("ANALYZE").execute(&self.db).await?;
         self.airports.reload(&self.db).await?;
         self.searches.clear();
         tracing::info!(flights = events.len(), cars, hotels, "demo schedule loaded");
